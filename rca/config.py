@@ -1,0 +1,179 @@
+"""Configuration: loaded and validated once at start-up, every value with its origin.
+
+Why origins: in seed 004 a batch job silently ran against the ``dev`` server and made
+online APIs time out. ``rca config`` therefore prints each value next to where it came
+from (default, file, environment, flag), and the active ``context`` is shown on every
+run, so a wrong environment is impossible to miss.
+
+Every rule threshold lives here, under ``thresholds.<rule>``, each with the reason for its
+default in the docstring of the rule that reads it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["DEFAULTS", "Config", "ConfigError", "load"]
+
+
+class ConfigError(ValueError):
+    """The configuration file or an override is invalid; the message names the key."""
+
+
+DEFAULTS: dict[str, Any] = {
+    # Which cluster / environment this configuration is for. Printed on every run.
+    "context": "default",
+    "tz": "Asia/Shanghai",
+    "store": "./rca-data",
+    "logs": {
+        # JSON-lines field names: record field -> name in the user's logs.
+        "jsonl_fields": {
+            "ts": "ts",
+            "station": "station",
+            "service": "service",
+            "latency_ms": "latency_ms",
+            "status": "status",
+            "request_id": "request_id",
+            "side": "side",
+            "bytes": "bytes",
+            "upstream": "upstream",
+        },
+        # How many malformed lines to show per file (all are counted).
+        "show_malformed": 3,
+    },
+    "thresholds": {
+        "incidents": {
+            "gap_s": 120.0,
+            "min_failures": 3,
+            "pad_s": 60.0,
+            "baseline_s": 3600.0,
+            "server_error_min_status": 500,
+        },
+        "dns_resolver_timeout": {
+            "resolver_timeout_s": 5.0,
+            "retry_tolerance_s": 0.5,
+            "server_ratio_max": 2.0,
+            "conntrack_ratio_min": 3.0,
+            "min_services": 2,
+        },
+    },
+    "report": {"max_evidence_rows": 20},
+}
+
+
+@dataclass
+class Config:
+    values: dict[str, Any]
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def get(self, dotted: str) -> Any:
+        node: Any = self.values
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+    def thresholds(self, rule: str) -> dict[str, Any]:
+        return dict(self.values["thresholds"].get(rule, {}))
+
+    def flat(self) -> list[tuple[str, Any, str]]:
+        """(dotted key, value, origin) for every leaf, in order."""
+        out: list[tuple[str, Any, str]] = []
+
+        def walk(prefix: str, node: Any) -> None:
+            if isinstance(node, dict) and node and prefix not in _OPEN_MAPS:
+                for k, v in node.items():
+                    walk(f"{prefix}.{k}" if prefix else k, v)
+            else:
+                out.append((prefix, node, self.origins.get(prefix, "default")))
+
+        walk("", self.values)
+        return out
+
+
+# Mappings whose keys are the user's own (not validated against defaults).
+_OPEN_MAPS = {"logs.jsonl_fields"}
+
+
+def _merge(base: dict, over: Mapping, origin: str, origins: dict, prefix: str = "") -> None:
+    for key, value in over.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if key not in base:
+            known = ", ".join(sorted(base)) or "(none)"
+            raise ConfigError(f"{origin}: unknown key '{dotted}' (known here: {known})")
+        current = base[key]
+        if isinstance(current, dict) and dotted not in _OPEN_MAPS:
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{origin}: '{dotted}' must be a mapping")
+            _merge(current, value, origin, origins, dotted)
+            continue
+        base[key] = _check_type(dotted, current, value, origin)
+        origins[dotted] = origin
+
+
+def _check_type(dotted: str, current: Any, value: Any, origin: str) -> Any:
+    if isinstance(current, bool) or current is None:
+        return value
+    if isinstance(current, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)):
+            return type(current)(value) if isinstance(current, float) else value
+    elif isinstance(current, str) and isinstance(value, str):
+        return value
+    elif isinstance(current, dict) and isinstance(value, Mapping):
+        merged = dict(current)
+        merged.update({str(k): str(v) for k, v in value.items()})
+        return merged
+    raise ConfigError(
+        f"{origin}: '{dotted}' must be {type(current).__name__}, got {value!r}"
+    )
+
+
+def _find_file(explicit: str | None) -> tuple[Path | None, str]:
+    if explicit:
+        return Path(explicit), "--config"
+    env = os.environ.get("RCA_CONFIG")
+    if env:
+        return Path(env), "$RCA_CONFIG"
+    local = Path("rca.yaml")
+    if local.exists():
+        return local, "./rca.yaml"
+    return None, ""
+
+
+def load(explicit: str | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Defaults, then the config file, then command-line overrides (dotted keys)."""
+    values = copy.deepcopy(DEFAULTS)
+    origins: dict[str, str] = {}
+    path, how = _find_file(explicit)
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(f"config file {path} ({how}) does not exist")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: top level must be a mapping")
+        _merge(values, data, f"{path}", origins)
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = values
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            node = node[part]
+        node[parts[-1]] = _check_type(dotted, node[parts[-1]], value, "flag")
+        origins[dotted] = "flag"
+    from rca.timeutil import TimeError, get_zone
+
+    try:
+        get_zone(values["tz"])
+    except TimeError as exc:
+        raise ConfigError(f"{origins.get('tz', 'default')}: tz: {exc}") from exc
+    return Config(values, origins)

@@ -1,0 +1,84 @@
+"""The shapes analysis produces: incidents, the findings of causes, their evidence.
+
+Why one shape for every cause (as HolmesGPT does for its tools): the ranking, the JSON
+output and the report treat all causes alike, and a cause that lacked data says so with
+``status="no_data"`` instead of looking healthy.
+
+JSON contract (stable)::
+
+    {"incidents": [{"id", "start", "end", "scope": {...}, "symptoms": {...},
+                    "causes": [{"id", "entity", "score", "status", "summary",
+                                "evidence": [...], "fix"}]}],
+     "gaps": [...]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+__all__ = ["Evidence", "Finding", "Incident", "Window"]
+
+Status = Literal["ok", "no_data", "error"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """An incident window and the quiet baseline just before it, with their record slices."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    baseline_start: pd.Timestamp
+    tables: dict[str, pd.DataFrame]  # each table sliced to [baseline_start, end)
+    scope: dict[str, Any] = field(default_factory=dict)
+
+    def during(self, table: str) -> pd.DataFrame:
+        df = self.tables[table]
+        return df[(df.index >= self.start) & (df.index < self.end)]
+
+    def before(self, table: str) -> pd.DataFrame:
+        df = self.tables[table]
+        return df[(df.index >= self.baseline_start) & (df.index < self.start)]
+
+    def latest(self, table: str) -> pd.DataFrame:
+        """All rows up to the window end (e.g. object facts collected before it)."""
+        df = self.tables[table]
+        return df[df.index < self.end]
+
+
+@dataclass
+class Evidence:
+    """One observation for (``supports=True``) or against a cause."""
+
+    supports: bool
+    text: str
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    source: str = ""  # the table/signal/query behind it
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Finding:
+    id: str
+    score: float
+    summary: str
+    entity: str = ""
+    status: Status = "ok"
+    evidence: list[Evidence] = field(default_factory=list)
+    fix: str = ""
+
+    def __post_init__(self) -> None:
+        self.score = float(min(1.0, max(0.0, self.score)))
+
+
+@dataclass
+class Incident:
+    id: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    scope: dict[str, Any]
+    symptoms: dict[str, Any]
+    causes: list[Finding] = field(default_factory=list)

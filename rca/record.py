@@ -1,0 +1,207 @@
+"""The record: the four time-indexed tables every collector fills and every rule reads.
+
+Why a fixed schema: collectors (files today, live APIs later) and causes are written by
+different people at different times. The only thing they share is this module, so a
+collector that emits a column with the wrong name or type fails here, at the boundary,
+instead of silently producing a cause that never fires.
+
+Every table has a UTC ``DatetimeIndex`` named ``time`` and a string ``row_id`` column:
+the identity of the row in its source. The store de-duplicates on ``row_id`` (keeping the
+latest write), which is what makes re-collecting the same window idempotent.
+
+Tables
+------
+events    one row per Kubernetes event or discrete log event (probe failure, SIGTERM,
+          broken pipe). ``time`` is ``last_seen``.
+metrics   one row per sample: ``name`` is a raw metric name (from a file or a remote
+          read) or a signal name (already evaluated, e.g. by PromQL); ``labels`` is the
+          canonical JSON of the sample's labels; ``entity`` is where it sits, kubectl
+          style (``node/worknode1``), derived from the labels.
+requests  one row per request seen in a log. ``side`` is ``client`` (the caller's view:
+          station logs) or ``server`` (ingress, the app, RGW). ``status`` is the HTTP code
+          as text, or ``timeout`` / ``error`` when the caller gave up.
+objects   facts about pods, deployments and nodes at collection time: restart counts,
+          last termination reason, probe settings, replicas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "TABLES",
+    "Column",
+    "RecordError",
+    "canonical_labels",
+    "empty",
+    "frame",
+    "row_id",
+    "validate",
+]
+
+#: Bumped when a column changes meaning or type. The store refuses newer versions and
+#: migrates older ones it knows (see ``rca.store``).
+SCHEMA_VERSION = 1
+
+
+class RecordError(ValueError):
+    """A frame does not match the record schema."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str  # "string", "float", "int", "time"
+    doc: str
+
+
+_COMMON = (Column("row_id", "string", "identity of the row in its source; the store dedupes on it"),)
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "events": _COMMON
+    + (
+        Column("source", "string", "kube (API event) or log (discrete log event)"),
+        Column("type", "string", "Normal / Warning for kube events; severity for logs"),
+        Column("kind", "string", "kind of the involved object: Pod, Node, Deployment…"),
+        Column("reason", "string", "machine-readable reason: Unhealthy, Killing, BrokenPipe…"),
+        Column("object", "string", "involved object, kubectl style: pod/<ns>/<name>"),
+        Column("namespace", "string", "namespace of the involved object, '' if cluster-scoped"),
+        Column("node", "string", "node the event happened on, '' if unknown"),
+        Column("message", "string", "human message as reported"),
+        Column("count", "int", "how many times the event repeated"),
+        Column("first_seen", "time", "first occurrence, UTC"),
+        Column("last_seen", "time", "last occurrence, UTC (also the index)"),
+    ),
+    "metrics": _COMMON
+    + (
+        Column("name", "string", "raw metric name or signal name"),
+        Column("entity", "string", "where the sample sits, kubectl style: node/x, pod/ns/name"),
+        Column("labels", "string", "canonical JSON of the sample's labels"),
+        Column("value", "float", "sample value"),
+    ),
+    "requests": _COMMON
+    + (
+        Column("side", "string", "client (caller's view) or server (ingress, app, rgw)"),
+        Column("station", "string", "client identity: station, client IP or user"),
+        Column("service", "string", "service called"),
+        Column("latency_s", "float", "time to response or to giving up, seconds"),
+        Column("status", "string", "HTTP code as text, or timeout / error"),
+        Column("bytes", "float", "bytes sent or received, NaN if unknown"),
+        Column("request_id", "string", "request id if logged"),
+        Column("upstream", "string", "upstream address the request went to, if logged"),
+        Column("source", "string", "file (or stream) and line the row came from"),
+    ),
+    "objects": _COMMON
+    + (
+        Column("kind", "string", "Pod, Deployment, Node"),
+        Column("object", "string", "kubectl style: pod/<ns>/<name>, node/<name>"),
+        Column("namespace", "string", "namespace, '' if cluster-scoped"),
+        Column("node", "string", "node a pod runs on; the node itself for nodes"),
+        Column("app", "string", "app label (app.kubernetes.io/name, app, k8s-app)"),
+        Column("container", "string", "container name for per-container facts, else ''"),
+        Column("restarts", "float", "container restart count"),
+        Column("last_termination_reason", "string", "e.g. OOMKilled, Error, Completed"),
+        Column("last_termination_at", "time", "when the last termination finished, UTC"),
+        Column("liveness_timeout_s", "float", "liveness probe timeoutSeconds"),
+        Column("liveness_period_s", "float", "liveness probe periodSeconds"),
+        Column("liveness_failure_threshold", "float", "liveness probe failureThreshold"),
+        Column("readiness_timeout_s", "float", "readiness probe timeoutSeconds"),
+        Column("replicas", "float", "desired replicas (deployments)"),
+        Column("ready_replicas", "float", "ready replicas (deployments)"),
+        Column("detail", "string", "JSON of further facts (limits, images, conditions)"),
+    ),
+}
+
+
+def _empty_series(col: Column) -> pd.Series:
+    if col.dtype == "float":
+        return pd.Series([], dtype="float64")
+    if col.dtype == "int":
+        return pd.Series([], dtype="int64")
+    if col.dtype == "time":
+        return pd.Series([], dtype="datetime64[ns, UTC]")
+    return pd.Series([], dtype=str)
+
+
+def empty(table: str) -> pd.DataFrame:
+    """An empty frame with the table's columns, types and a UTC index."""
+    cols = TABLES[table]
+    df = pd.DataFrame({c.name: _empty_series(c) for c in cols})
+    df.index = pd.DatetimeIndex([], tz="UTC", name="time").as_unit("ns")
+    return df
+
+
+def frame(table: str, rows: Iterable[Mapping], time_key: str = "time") -> pd.DataFrame:
+    """Build a validated frame from dict rows, each carrying a timezone-aware ``time``.
+
+    Missing columns get their empty value ('' / NaN), so a collector only fills what its
+    source knows.
+    """
+    rows = list(rows)
+    if not rows:
+        return empty(table)
+    df = pd.DataFrame.from_records(rows)
+    if time_key not in df:
+        raise RecordError(f"{table}: rows carry no '{time_key}'")
+    times = pd.to_datetime(df.pop(time_key), utc=True)
+    df.index = pd.DatetimeIndex(times, name="time")
+    return validate(table, df)
+
+
+def validate(table: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Coerce ``df`` to the table's schema, or raise ``RecordError`` naming the field."""
+    if table not in TABLES:
+        raise RecordError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
+    if not isinstance(df.index, pd.DatetimeIndex) or df.index.tz is None:
+        raise RecordError(f"{table}: index must be a timezone-aware DatetimeIndex")
+    out = pd.DataFrame(index=df.index.tz_convert("UTC").as_unit("ns").rename("time"))
+    for col in TABLES[table]:
+        values = df[col.name] if col.name in df else None
+        out[col.name] = _coerce(table, col, values, len(df))
+    extra = set(df.columns) - {c.name for c in TABLES[table]}
+    if extra:
+        raise RecordError(f"{table}: unknown columns {sorted(extra)}")
+    if out["row_id"].eq("").any():
+        raise RecordError(f"{table}: every row needs a row_id")
+    return out
+
+
+def _coerce(table: str, col: Column, values, n: int):
+    try:
+        if col.dtype == "float":
+            if values is None:
+                return [float("nan")] * n
+            return pd.to_numeric(values, errors="raise").astype("float64").array
+        if col.dtype == "int":
+            if values is None:
+                return [0] * n
+            return pd.to_numeric(values, errors="raise").fillna(0).astype("int64").array
+        if col.dtype == "time":
+            if values is None:
+                return pd.DatetimeIndex([pd.NaT] * n, tz="UTC").as_unit("ns")
+            return pd.DatetimeIndex(pd.to_datetime(values, utc=True)).as_unit("ns")
+        if values is None:
+            return [""] * n
+        return values.fillna("").astype(str).array
+    except (ValueError, TypeError) as exc:
+        raise RecordError(f"{table}.{col.name}: cannot read as {col.dtype}: {exc}") from exc
+
+
+def canonical_labels(labels: Mapping[str, str]) -> str:
+    """Labels as sorted compact JSON, so equal label sets compare equal as strings."""
+    return json.dumps(dict(sorted(labels.items())), separators=(",", ":"), ensure_ascii=False)
+
+
+def row_id(*parts: object) -> str:
+    """A short stable hash of the parts that make a row unique in its source."""
+    h = hashlib.blake2b(digest_size=10)
+    for p in parts:
+        h.update(str(p).encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()
