@@ -62,6 +62,11 @@ DEFAULTS: dict[str, Any] = {
             "server_ratio_max": 2.0,
             "conntrack_ratio_min": 3.0,
             "min_services": 2,
+            "score_cap_without_dns": 0.35,
+        },
+        "app_slow_response": {
+            "ratio_min": 3.0,
+            "min_slow_s": 1.0,
         },
     },
     "report": {"max_evidence_rows": 20},

@@ -61,7 +61,7 @@ class Column:
     doc: str
 
 
-_COMMON = (Column("row_id", "string", "identity of the row in its source; the store dedupes on it"),)
+_COMMON = (Column("row_id", "string", "identity of the row in its source; the store dedupes"),)
 
 TABLES: dict[str, tuple[Column, ...]] = {
     "events": _COMMON

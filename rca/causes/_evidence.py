@@ -1,0 +1,55 @@
+"""Small shared measurements causes make on a window, so each cause reads as its logic."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from rca.finding import Evidence, Window
+from rca.incidents import same_service
+
+__all__ = ["app_requests", "rows_of", "series_peak", "signal_frame"]
+
+
+def app_requests(df: pd.DataFrame, services: list[str] | None = None) -> pd.DataFrame:
+    """Server-side application requests (not DNS), optionally of the given services."""
+    out = df[(df["side"] == "server") & (df["service"] != "coredns")]
+    if services:
+        mask = out["service"].map(lambda s: any(same_service(s, x) for x in services))
+        out = out[mask.astype(bool)]
+    return out
+
+
+def signal_frame(window: Window, name: str) -> pd.DataFrame | None:
+    """The evaluated signal frame (entity, value) or None when it was not collected."""
+    return window.tables.get(f"signal:{name}")
+
+
+def series_peak(df: pd.DataFrame) -> tuple[float, str]:
+    """Highest value and the entity it was seen on."""
+    if df.empty:
+        return 0.0, ""
+    i = df["value"].to_numpy().argmax()
+    return float(df["value"].iloc[i]), str(df["entity"].iloc[i])
+
+
+def rows_of(df: pd.DataFrame, columns: list[str], limit: int = 10) -> list[dict]:
+    """The first rows behind a piece of evidence, as plain dicts with ISO times."""
+    out = []
+    for ts, row in df.head(limit).iterrows():
+        item = {"time": ts.isoformat()}
+        item.update({c: _plain(row[c]) for c in columns if c in row})
+        out.append(item)
+    return out
+
+
+def _plain(v):
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def during_evidence(window: Window, supports: bool, text: str, source: str,
+                    rows: list[dict] | None = None) -> Evidence:
+    return Evidence(supports, text, window.start, window.end, source, rows or [])

@@ -1,0 +1,63 @@
+"""app.slow_response — the application itself answers slowly, so its callers time out.
+
+Meaning: the service's own processing time (what the server-side log measures from the
+first byte in to the last byte out) rises well above its baseline on the services that
+fail. This is the verdict ops reached too early in MISSION 000; it is right only when
+the server-side log agrees.
+
+Thresholds (``thresholds.app_slow_response``):
+
+- ``ratio_min`` (3.0): the failing services' server-side p95 must be at least 3x the
+  baseline p95. Load swings move latency by tens of percent; a hung worker or a stalled
+  read multiplies it.
+- ``min_slow_s`` (1.0 s): and reach at least a second, because below that no caller with
+  a sane timeout gives up, whatever the ratio.
+
+It needs server-side request logs: without them the engine reports *no data* — the
+absence of server logs never clears the application.
+"""
+
+from __future__ import annotations
+
+from rca.causes._evidence import app_requests, during_evidence, rows_of
+from rca.finding import Finding, Window
+
+ID = "app.slow_response"
+NEEDS = ("requests",)
+WANTS = ("objects",)
+FIX = (
+    "Profile the slow service during the window (py-spy dump on the serving process), "
+    "check its CPU limits/throttling and its downstream calls (storage, database), and "
+    "scale it out if it is saturated."
+)
+
+
+def analyze(window: Window, th: dict) -> Finding:
+    services = window.scope.get("services", [])
+    during = app_requests(window.during("requests"), services)
+    before = app_requests(window.before("requests"), services)
+    if during.empty:
+        return Finding(ID, 0.0, "no server-side log of the failing services in the window",
+                       status="no_data", fix=FIX)
+    p95_now = float(during["latency_s"].quantile(0.95))
+    p95_base = float(before["latency_s"].quantile(0.95)) if not before.empty else float("nan")
+    ratio = p95_now / max(p95_base, 1e-3) if p95_base == p95_base else float("nan")
+    slow = p95_now >= float(th["min_slow_s"]) and (ratio != ratio or ratio >= th["ratio_min"])
+    slowest = during.sort_values("latency_s", ascending=False)
+    per_service = during.groupby("service")["latency_s"].quantile(0.95)
+    slow_services = sorted(s for s, v in per_service.items() if v >= float(th["min_slow_s"]))
+    base_text = f"{p95_base:.2f} s" if p95_base == p95_base else "no baseline"
+    text = (f"server-side p95 of the failing services {p95_now:.2f} s vs {base_text} "
+            f"before" + (f" ({ratio:.1f}x)" if ratio == ratio else ""))
+    evidence = [during_evidence(window, slow, text, "requests[side=server]",
+                                rows_of(slowest, ["service", "station", "latency_s", "status"]))]
+    score = 0.0
+    if slow:
+        share = len(slow_services) / max(len(per_service), 1)
+        strength = min(1.0, (ratio if ratio == ratio else th["ratio_min"]) / (2 * th["ratio_min"]))
+        score = 0.5 + 0.3 * strength + 0.2 * share
+    entity = f"service/{slow_services[0]}" if slow_services else (
+        f"service/{services[0]}" if services else "")
+    summary = (f"{', '.join(slow_services)} answered slowly: {text}" if slow
+               else f"the applications stayed fast: {text}")
+    return Finding(ID, score, summary, entity=entity, evidence=evidence, fix=FIX)

@@ -1,0 +1,198 @@
+"""dns.resolver_timeout — requests stall for the resolver timeout because DNS packets are lost.
+
+Meaning: glibc sends the A and AAAA queries in parallel from one UDP socket; a conntrack
+insert race on the DNAT to the DNS service drops one of them and the resolver waits its
+timeout (5 s by default) before retrying. Callers see multi-second stalls on many services
+at once while the applications themselves stay fast (MISSION 000, the 2021-08-23 day).
+
+What the data says when it is this cause, each judged against the baseline before the
+incident (thresholds under ``thresholds.dns_resolver_timeout``):
+
+- the failures span several services or stations at once (``min_services``, 2): one slow
+  app hits one service; a shared dependency hits all of them;
+- server-side latency stays near its baseline (p99 ratio at most ``server_ratio_max``,
+  2.0: the app's own processing is 0.2–0.6 s, so even a doubling keeps it far from a 5 s
+  client timeout, whereas a slow app shows 10x);
+- conntrack ``insert_failed`` per second rises on a node (peak at least
+  ``conntrack_ratio_min`` = 3x its baseline mean: the counter creeps on any busy node, a
+  race storm multiplies it);
+- the DNS server log shows the same query from the same client socket repeated
+  ``resolver_timeout_s`` (5 s, glibc's default ``timeout:5``) later, within
+  ``retry_tolerance_s`` (0.5 s: a retry is sent by a timer, so it lands within
+  milliseconds of the timeout plus the scheduling noise of a loaded node);
+- CoreDNS' own p99 latency above 80 % of the resolver timeout means the DNS server itself
+  is slow (weaker: packets dropped before CoreDNS never show in its histogram);
+- a single CoreDNS replica makes every drop hit the only path.
+
+Without any DNS-side evidence (conntrack, DNS log, CoreDNS metrics) the score is capped
+at ``score_cap_without_dns`` (0.35): shared scope with a healthy app points at the path
+before the app, not at DNS in particular.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rca.causes._evidence import app_requests, during_evidence, rows_of, series_peak
+from rca.finding import Evidence, Finding, Window
+
+ID = "dns.resolver_timeout"
+NEEDS = ("requests",)
+WANTS = (
+    "signal:conntrack_insert_failed_per_second",
+    "signal:coredns_request_p99_seconds",
+    "objects",
+)
+FIX = (
+    "Stop the parallel A/AAAA race: add `options single-request-reopen` (or `use-vc`) to "
+    "the pods' dnsConfig, or deploy NodeLocal DNSCache so lookups avoid the conntrack DNAT; "
+    "run at least two CoreDNS replicas on different nodes; check conntrack "
+    "insert_failed after the change."
+)
+
+_WEIGHTS = {"scope": 0.15, "server": 0.2, "conntrack": 0.25, "retries": 0.3, "p99": 0.1,
+            "replicas": 0.05}
+_PENALTY = {"scope": 0.1, "server": 0.35, "conntrack": 0.1, "retries": 0.1}
+
+
+def analyze(window: Window, th: dict) -> Finding:
+    checks = [
+        _shared_scope(window, th),
+        _server_latency(window, th),
+        _conntrack(window, th),
+        _dns_retries(window, th),
+        _coredns_p99(window, th),
+        _replicas(window),
+    ]
+    evidence = [ev for _, ev in checks if ev is not None]
+    score = sum(_WEIGHTS[k] for k, ev in checks if ev is not None and ev.supports)
+    score -= sum(_PENALTY.get(k, 0) for k, ev in checks if ev is not None and not ev.supports)
+    dns_side = any(ev is not None and ev.supports for k, ev in checks
+                   if k in ("conntrack", "retries", "p99"))
+    if not dns_side:
+        score = min(score, float(th.get("score_cap_without_dns", 0.35)))
+    entity = _coredns_entity(window)
+    for_ = [ev.text for ev in evidence if ev.supports]
+    summary = "; ".join(for_[:3]) if for_ else "no evidence of lost DNS queries"
+    return Finding(ID, score, summary, entity=entity, evidence=evidence, fix=FIX)
+
+
+def _shared_scope(window: Window, th: dict):
+    services = window.scope.get("services", [])
+    stations = window.scope.get("stations", [])
+    text = f"failures on {len(services)} service(s) and {len(stations)} station(s) at once"
+    shared = len(services) >= int(th["min_services"]) or len(stations) >= 2
+    return "scope", during_evidence(window, shared, text, "requests")
+
+
+def _server_latency(window: Window, th: dict):
+    during = app_requests(window.during("requests"))
+    before = app_requests(window.before("requests"))
+    if during.empty or before.empty:
+        return "server", None
+    p99_now = float(during["latency_s"].quantile(0.99))
+    p99_base = float(before["latency_s"].quantile(0.99))
+    ratio = p99_now / max(p99_base, 1e-3)
+    ok = ratio <= float(th["server_ratio_max"])
+    text = (f"server-side p99 {p99_now:.2f} s vs {p99_base:.2f} s before "
+            f"({ratio:.1f}x): the applications " + ("stayed fast" if ok else "slowed down"))
+    slow = during.sort_values("latency_s", ascending=False)
+    return "server", during_evidence(
+        window, ok, text, "requests[side=server]",
+        rows_of(slow, ["service", "station", "latency_s", "status"], 5))
+
+
+def _conntrack(window: Window, th: dict):
+    sig = window.tables.get("signal:conntrack_insert_failed_per_second")
+    if sig is None:
+        return "conntrack", None
+    during = sig[(sig.index >= window.start) & (sig.index < window.end)]
+    before = sig[(sig.index >= window.baseline_start) & (sig.index < window.start)]
+    if during.empty:
+        return "conntrack", None
+    peak, node = series_peak(during)
+    base = float(before["value"].mean()) if not before.empty else 0.0
+    ratio = peak / max(base, 1e-3)
+    rose = peak > 0 and ratio >= float(th["conntrack_ratio_min"])
+    text = (f"conntrack insert_failed peaked at {peak:.2f}/s on {node or 'a node'} "
+            f"vs {base:.3f}/s baseline ({ratio:.0f}x)")
+    rows = rows_of(during.sort_values("value", ascending=False), ["entity", "value"], 5)
+    return "conntrack", Evidence(rose, text, window.start, window.end,
+                                 "signal:conntrack_insert_failed_per_second", rows)
+
+
+def _dns_retries(window: Window, th: dict):
+    reqs = window.tables["requests"]
+    dns = reqs[reqs["service"] == "coredns"]
+    if dns.empty:
+        return "retries", None
+    retries = _retries(dns, float(th["resolver_timeout_s"]), float(th["retry_tolerance_s"]))
+    n_now = int(((retries.index >= window.start) & (retries.index < window.end)).sum())
+    n_before = int(((retries.index >= window.baseline_start)
+                    & (retries.index < window.start)).sum())
+    span_now = (window.end - window.start).total_seconds()
+    span_before = max((window.start - window.baseline_start).total_seconds(), 1.0)
+    more = n_now > 0 and n_now / span_now > 2 * n_before / span_before
+    text = (f"{n_now} DNS queries re-sent {th['resolver_timeout_s']:.0f} s after their "
+            f"first try (resolver timeout) during the incident, {n_before} in the "
+            f"{span_before / 60:.0f} min before")
+    shown = retries[(retries.index >= window.start) & (retries.index < window.end)]
+    return "retries", during_evidence(window, more, text, "requests[service=coredns]",
+                                      rows_of(shown, ["station", "upstream", "gap_s"], 8))
+
+
+def _retries(dns: pd.DataFrame, timeout_s: float, tol_s: float) -> pd.DataFrame:
+    """Queries whose previous identical query (same socket, id and name) came one
+    resolver timeout earlier: the client gave up waiting and asked again."""
+    df = dns.sort_index(kind="stable").reset_index()
+    keys = ["station", "request_id", "upstream"]
+    gap = df.groupby(keys, sort=False)["time"].diff().dt.total_seconds()
+    df["gap_s"] = gap.round(3)
+    hit = df[np.abs(gap - timeout_s) <= tol_s]
+    return hit.set_index("time")
+
+
+def _coredns_p99(window: Window, th: dict):
+    sig = window.tables.get("signal:coredns_request_p99_seconds")
+    if sig is None:
+        return "p99", None
+    during = sig[(sig.index >= window.start) & (sig.index < window.end)]
+    if during.empty:
+        return "p99", None
+    peak, _ = series_peak(during.fillna(0))
+    slow = peak >= 0.8 * float(th["resolver_timeout_s"])
+    if not slow:
+        return "p99", None  # drops before CoreDNS never reach its histogram: not against
+    text = f"CoreDNS p99 latency reached {peak:.2f} s"
+    return "p99", during_evidence(window, True, text, "signal:coredns_request_p99_seconds",
+                                  rows_of(during, ["entity", "value"], 5))
+
+
+def _coredns_deployments(window: Window) -> pd.DataFrame:
+    objs = window.tables.get("objects")
+    if objs is None or objs.empty:
+        return objs if objs is not None else pd.DataFrame()
+    mask = (objs["kind"] == "Deployment") & (
+        objs["app"].isin(["coredns", "kube-dns"]) | objs["object"].str.endswith("/coredns"))
+    return objs[mask]
+
+
+def _replicas(window: Window):
+    deps = _coredns_deployments(window)
+    if deps.empty:
+        return "replicas", None
+    dep = deps.iloc[-1]
+    n = dep["replicas"]
+    if pd.isna(n) or n > 1:
+        return "replicas", None
+    text = f"{dep['object']} runs a single replica: every lost query hits the only server"
+    return "replicas", Evidence(True, text, None, None, "objects",
+                                rows_of(deps.tail(1), ["object", "replicas"], 1))
+
+
+def _coredns_entity(window: Window) -> str:
+    deps = _coredns_deployments(window)
+    if deps is not None and not deps.empty:
+        return str(deps.iloc[-1]["object"])
+    return "service/kube-system/kube-dns"

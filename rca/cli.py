@@ -1,0 +1,111 @@
+"""The ``rca`` command line: collect, analyze, report, daily, demo, config.
+
+Why every subcommand shares one set of options (``--since --until --tz --store -o
+--config``) and one start-up: configuration is loaded and validated once, before any
+work, and the context it names is printed on every run (seed 004: a job that silently
+ran against ``dev``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from rca import __version__, commands
+from rca.config import ConfigError
+from rca.config import load as load_config
+from rca.store import StoreError
+from rca.timeutil import TimeError, get_zone, parse_since
+
+__all__ = ["main"]
+
+FORMATS = ["auto", "ingress-nginx", "nginx-combined", "jsonl", "coredns", "rgw"]
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("common options")
+    g.add_argument("--since", default="24h",
+                   help="start: 24h, 90m, 7d (before --until) or ISO time (default 24h)")
+    g.add_argument("--until", default=None, help="end: ISO time (default now)")
+    g.add_argument("--tz", default=None, help="display zone and zone of zone-less input "
+                   "(default from config, e.g. Asia/Shanghai)")
+    g.add_argument("--store", default=None, help="store directory (default ./rca-data)")
+    g.add_argument("-o", "--output", default="table", help="table | json "
+                   "(report: the output directory)")
+    g.add_argument("--config", default=None,
+                   help="config file (else $RCA_CONFIG, else ./rca.yaml, else defaults)")
+    return p
+
+
+def _sources(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sources (file mode)")
+    g.add_argument("--kube", action="append", default=[], metavar="FILE",
+                   help="kubectl get … -o json output (events, pods, nodes, deployments)")
+    g.add_argument("--metrics-file", action="append", default=[], metavar="FILE",
+                   help="Prometheus text / OpenMetrics file with timestamps")
+    g.add_argument("--logs", action="append", default=[], metavar="GLOB",
+                   help="log files (glob); format from --log-format")
+    g.add_argument("--log-format", default="auto", choices=FORMATS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rca", description="Timeout root-cause analysis for Kubernetes clusters.")
+    parser.add_argument("--version", action="version", version=f"rca {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common()
+    p = sub.add_parser("collect", parents=[common], help="read sources into the store")
+    _sources(p)
+    sub.add_parser("analyze", parents=[common], help="find incidents and rank causes")
+    p = sub.add_parser("report", parents=[common], help="write the HTML report")
+    p.set_defaults(output="reports")
+    p = sub.add_parser("daily", parents=[common],
+                       help="collect (if sources given), analyze and report yesterday")
+    _sources(p)
+    p.set_defaults(output="reports")
+    p = sub.add_parser("demo", parents=[common], help="replay 2021-08-23 end to end")
+    p.add_argument("--scenario", default="2021-08-23",
+                   help="built-in scenario: 2021-08-23 (default), decoy-app-slow, quiet")
+    p.add_argument("--workdir", default="build/demo",
+                   help="where the replay's raw telemetry and store go (default build/demo)")
+    p.add_argument("--reports", default="reports", help="report directory (default reports)")
+    p.set_defaults(since=None)
+    sub.add_parser("config", parents=[common], help="print the configuration in effect")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config, {"tz": args.tz, "store": args.store})
+        zone = get_zone(config.get("tz"))
+        _banner(config)
+        if args.command == "config":
+            return commands.show_config(config, args.output)
+        if args.command == "demo":
+            return commands.demo(args, config)
+        now = pd.Timestamp.now(tz="UTC")
+        until = parse_since(args.until, now, zone) if args.until else now
+        since = parse_since(args.since, until, zone)
+        if since >= until:
+            raise TimeError(f"--since ({since}) must be before --until ({until})")
+        handler = {"collect": commands.collect, "analyze": commands.analyze,
+                   "report": commands.report, "daily": commands.daily}[args.command]
+        return handler(args, config, zone, since, until)
+    except (ConfigError, TimeError, StoreError, commands.UsageError) as exc:
+        print(f"rca: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _banner(config) -> None:
+    origin = config.origins.get("context", "default")
+    print(f"rca {__version__}: context={config.get('context')} ({origin}), "
+          f"tz={config.get('tz')}, store={config.get('store')}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

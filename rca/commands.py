@@ -1,0 +1,165 @@
+"""What each ``rca`` subcommand does once the options are read and the config is loaded."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import tzinfo
+from pathlib import Path
+
+import pandas as pd
+
+from rca import output
+from rca.collect import CollectError, Source, expand_logs
+from rca.collect import collect as run_collect
+from rca.config import Config
+from rca.engine import analyze as run_analyze
+from rca.jsonout import analysis_to_dict
+from rca.store import Store
+
+__all__ = ["UsageError", "analyze", "collect", "daily", "demo", "report", "show_config"]
+
+
+class UsageError(ValueError):
+    """The command line asks for something that cannot be done; the message says why."""
+
+
+def show_config(config: Config, fmt: str) -> int:
+    rows = [(k, v, o) for k, v, o in config.flat()]
+    if fmt == "json":
+        output.dump_json([{"key": k, "value": v, "origin": o} for k, v, o in rows])
+    else:
+        output.config_table(rows)
+    return 0
+
+
+def _sources(args) -> list[Source]:
+    try:
+        logs = expand_logs(args.logs)
+    except CollectError as exc:
+        raise UsageError(str(exc)) from exc
+    return ([Source("kube", Path(p)) for p in args.kube]
+            + [Source("metrics", Path(p)) for p in args.metrics_file]
+            + [Source("logs", p, args.log_format) for p in logs])
+
+
+def collect(args, config: Config, zone: tzinfo, since, until) -> int:
+    sources = _sources(args)
+    if not sources:
+        raise UsageError("nothing to collect: give --kube, --metrics-file or --logs "
+                         "(live collectors come in a later release)")
+    store = Store(config.get("store"))
+    t0 = time.perf_counter()
+    try:
+        with output.progress(len(sources)) as tick:
+            summary = run_collect(store, sources, since, until, config, zone, tick)
+    except (CollectError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    _save_collection(store, summary, time.perf_counter() - t0)
+    output.collect_summary(summary, zone, args.output)
+    return 0
+
+
+def _save_collection(store: Store, summary, seconds: float) -> None:
+    """Keep the accounting of every collection beside the data, so the report can show
+    the malformed lines of the files behind it long after the terminal is gone."""
+    folder = store.root / "collections"
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {
+        "at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "since": summary.since.isoformat(), "until": summary.until.isoformat(),
+        "seconds": round(seconds, 3), "files": summary.files,
+        "rows": summary.read, "new": summary.new, "outside_window": summary.outside_window,
+    }
+    name = f"{summary.since.strftime('%Y%m%dT%H%M%S')}-{summary.until.strftime('%Y%m%dT%H%M%S')}"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(record, fh, indent=1, default=str)
+    os.replace(tmp, folder / f"{name}.json")
+
+
+def _collections(store: Store, since, until) -> dict:
+    """Malformed counts per file from the collections that overlap the window."""
+    malformed: dict[str, int] = {}
+    folder = store.root / "collections"
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        if pd.Timestamp(rec["since"]) < until and pd.Timestamp(rec["until"]) > since:
+            for f in rec["files"]:
+                if f["malformed"]:
+                    malformed[f["file"]] = f["malformed"]
+    return malformed
+
+
+def _analysis(config: Config, zone: tzinfo, since, until):
+    store = Store(config.get("store"))
+    analysis = run_analyze(store, since, until, config)
+    extra = {"tz": config.get("tz"), "context": config.get("context"),
+             "collection": {"tables": store.tables(),
+                            "malformed": _collections(store, since, until)}}
+    return analysis, analysis_to_dict(analysis, zone, extra)
+
+
+def analyze(args, config: Config, zone: tzinfo, since, until) -> int:
+    _, result = _analysis(config, zone, since, until)
+    if args.output == "json":
+        output.dump_json(result)
+    else:
+        output.incidents_table(result)
+    return 0
+
+
+def report(args, config: Config, zone: tzinfo, since, until) -> int:
+    from rca.report import render_report, write_report
+
+    analysis, result = _analysis(config, zone, since, until)
+    html = render_report(result, analysis.timeline, config.get("tz"))
+    path = write_report(html, Path(args.output) / _report_name(since, until, zone))
+    print(f"report: {path} ({len(result['incidents'])} incident(s))")
+    return 0
+
+
+def _report_name(since, until, zone) -> str:
+    first = since.tz_convert(zone).date()
+    last = (until - pd.Timedelta(microseconds=1)).tz_convert(zone).date()
+    return f"{first}.html" if first == last else f"{first}_{last}.html"
+
+
+def daily(args, config: Config, zone: tzinfo, since, until) -> int:
+    """Yesterday in the user's zone, midnight to midnight, whatever --since says."""
+    today = pd.Timestamp.now(tz=zone).normalize()
+    since, until = (today - pd.Timedelta(days=1)).tz_convert("UTC"), today.tz_convert("UTC")
+    if args.kube or args.metrics_file or args.logs:
+        collect(args, config, zone, since, until)
+    return report(args, config, zone, since, until)
+
+
+def demo(args, config: Config) -> int:
+    """Generate the replay's raw telemetry, then run the same commands a user runs."""
+    from rca import cli
+    from rca.replay import builtin, generate
+
+    work = Path(args.workdir)
+    scenario = generate(builtin(args.scenario), work / args.scenario)
+    expected = json.loads((scenario / "expected.json").read_text())
+    zone_name = expected["tz"]
+    since, until = expected["window"]["since"], expected["window"]["until"]
+    store = args.store or str(work / f"store-{args.scenario}")
+    common = ["--store", store, "--since", since, "--until", until, "--tz", zone_name]
+    if args.config:
+        common += ["--config", args.config]
+    sources = [*(f for p in sorted((scenario / "kube").glob("*.json")) for f in ("--kube", str(p))),
+               *(f for p in sorted((scenario / "metrics").glob("*.om"))
+                 for f in ("--metrics-file", str(p))),
+               "--logs", str(scenario / "logs" / "*")]
+    steps = [["collect", *common, *sources], ["analyze", *common, "-o", args.output],
+             ["report", *common, "-o", args.reports]]
+    for step in steps:
+        print("$ rca " + " ".join(step), file=sys.stderr)
+        code = cli.main(step)
+        if code:
+            return code
+    return 0

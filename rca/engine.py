@@ -1,0 +1,134 @@
+"""The engine: load the record, find incidents, run every cause on each, rank the findings.
+
+Why the engine owns the I/O and the causes do not: a cause is a pure function of one
+incident window, so it is testable with small in-memory frames and cannot hang on a
+network call. The engine decides what a cause can be given; when something it NEEDS
+was not collected it reports *no data* (never "healthy"), and a cause that raises is
+isolated: its error becomes a finding with status ``error`` and the others still run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from rca import incidents as incident_rules
+from rca import signals
+from rca.causes import REGISTRY
+from rca.config import Config
+from rca.finding import Finding, Incident, Window
+from rca.store import Store
+
+__all__ = ["Analysis", "analyze", "signal_timeline"]
+
+log = logging.getLogger(__name__)
+
+#: Step of offline signal evaluation. A minute resolves a 1–5 minute station alarm and
+#: keeps a day at 1,440 points per series.
+SIGNAL_STEP_S = 60
+
+
+@dataclass
+class Analysis:
+    incidents: list[Incident]
+    gaps: list[dict[str, str]]
+    timeline: dict[str, pd.DataFrame] = field(default_factory=dict)
+    since: pd.Timestamp | None = None
+    until: pd.Timestamp | None = None
+
+
+def analyze(store: Store, since: pd.Timestamp, until: pd.Timestamp, config: Config,
+            only: list[str] | None = None) -> Analysis:
+    """Incidents in [since, until) with ranked causes; the baseline reaches back before
+    ``since`` so an incident at the start of the window still has one."""
+    th = config.thresholds("incidents")
+    lookback = pd.Timedelta(seconds=float(th["baseline_s"]))
+    tables = {t: store.load(t, since - lookback, until)
+              for t in ("requests", "events", "objects", "metrics")}
+    causes = {k: v for k, v in REGISTRY.items() if not only or k in only}
+    series = signal_timeline(tables["metrics"], _wanted_signals(causes),
+                             since - lookback, until)
+    gaps = _gaps(tables, series)
+    in_window = tables["requests"][tables["requests"].index >= since]
+    found = incident_rules.detect(in_window, tables["objects"], th)
+    for inc in found:
+        window = _window(inc, tables, series, th)
+        inc.causes = _rank([_run(mod, window, config) for mod in causes.values()])
+    timeline = {"requests": tables["requests"][tables["requests"].index >= since]}
+    timeline.update({k: v[v.index >= since] for k, v in series.items()})
+    return Analysis(found, gaps, timeline, since, until)
+
+
+def _wanted_signals(causes: dict) -> list[str]:
+    names: list[str] = []
+    for mod in causes.values():
+        for need in (*mod.NEEDS, *getattr(mod, "WANTS", ())):
+            if need.startswith("signal:") and need[7:] not in names:
+                names.append(need[7:])
+    return names
+
+
+def signal_timeline(metrics: pd.DataFrame, names: list[str], start: pd.Timestamp,
+                    end: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """Each wanted signal over the whole range: taken as collected when a live source
+    stored it evaluated, else computed from the raw samples; absent when neither."""
+    out = {}
+    for name in names:
+        sig = signals.SIGNALS[name]
+        stored = metrics[metrics["name"] == name]
+        if not stored.empty:
+            out[name] = stored[["entity", "value"]]
+        elif signals.available(sig, metrics):
+            out[name] = signals.evaluate(sig, metrics, start, end, SIGNAL_STEP_S)
+    return out
+
+
+def _gaps(tables: dict[str, pd.DataFrame], series: dict[str, pd.DataFrame]) -> list[dict]:
+    gaps = [{"source": t, "message": f"no {t} collected in the window"}
+            for t, df in tables.items() if df.empty]
+    wanted = _wanted_signals(REGISTRY)
+    gaps += [{"source": f"signal:{n}", "message": f"signal {n} could not be computed: "
+              f"its metrics ({', '.join(signals.SIGNALS[n].metrics)}) were not collected"}
+             for n in wanted if n not in series]
+    return gaps
+
+
+def _window(inc: Incident, tables: dict, series: dict, th: dict) -> Window:
+    pad = pd.Timedelta(seconds=float(th["pad_s"]))
+    start, end = inc.start - pad, inc.end + pad
+    baseline_start = start - pd.Timedelta(seconds=float(th["baseline_s"]))
+    sliced: dict[str, pd.DataFrame] = {}
+    for name, df in tables.items():
+        if name == "objects":
+            sliced[name] = df  # facts at collection time: the best knowledge we have
+        elif name != "metrics":
+            sliced[name] = df[(df.index >= baseline_start) & (df.index < end)]
+    for name, df in series.items():
+        sliced[f"signal:{name}"] = df[(df.index >= baseline_start) & (df.index < end)]
+    return Window(start, end, baseline_start, sliced, dict(inc.scope))
+
+
+def _run(mod, window: Window, config: Config) -> Finding:
+    missing = [n for n in mod.NEEDS if _missing(n, window)]
+    if missing:
+        return Finding(mod.ID, 0.0, f"not judged: {', '.join(missing)} not collected",
+                       status="no_data", fix=mod.FIX)
+    try:
+        return mod.analyze(window, config.thresholds(mod.ID.replace(".", "_")))
+    except Exception as exc:  # one broken cause must not hide the others
+        log.exception("cause %s failed", mod.ID)
+        return Finding(mod.ID, 0.0, f"cause failed: {type(exc).__name__}: {exc}",
+                       status="error", fix=mod.FIX)
+
+
+def _missing(need: str, window: Window) -> bool:
+    df = window.tables.get(need)
+    return df is None or df.empty
+
+
+def _rank(findings: list[Finding]) -> list[Finding]:
+    order = {"ok": 0, "no_data": 1, "error": 2}
+    return sorted(findings, key=lambda f: (order[f.status], -f.score, f.id))
+

@@ -1,0 +1,98 @@
+"""dns.resolver_timeout: fires on shared stalls with DNS-side evidence, not on slow apps."""
+
+import pandas as pd
+import pytest
+
+from rca import record
+from rca.causes import dns_resolver_timeout as cause
+from rca.config import DEFAULTS
+from rca.finding import Window
+from tests.rca.frames import at, deployment, req, requests, signal
+
+TH = DEFAULTS["thresholds"]["dns_resolver_timeout"]
+SERVICES = ["dijiao", "neishi", "uxingke"]
+
+
+def _baseline_and_burst(server_latency=0.4, dns_retries=3, services=SERVICES):
+    """An hour of normal traffic, then a burst of client timeouts at t=3600..3660."""
+    rows = [req(t, services[t % len(services)], latency=0.35) for t in range(0, 3600, 20)]
+    rows += [req(t, services[t % len(services)], latency=0.35, side="server")
+             for t in range(0, 3600, 20)]
+    rows += [req(3600 + i * 5, services[i % len(services)], "timeout", 15.0, station=f"s{i}")
+             for i in range(10)]
+    rows += [req(3600 + i * 5, services[i % len(services)], latency=server_latency,
+                 side="server") for i in range(10)]
+    for i in range(dns_retries):  # a query and the same query re-sent 5.02 s later
+        for dt in (0.0, 5.02):
+            rows.append(req(3605 + i * 10 + dt, "coredns", "NOERROR", 0.0002, side="server",
+                            station="10.244.1.17", request_id=f"4123{i}/77{i}",
+                            upstream="AAAA model-store.inference.svc.cluster.local."))
+    return requests(rows)
+
+
+def _window(reqs, conntrack=None, objects=None, services=SERVICES):
+    tables = {"requests": reqs, "objects": objects if objects is not None
+              else record.empty("objects")}
+    if conntrack is not None:
+        tables["signal:conntrack_insert_failed_per_second"] = conntrack
+    return Window(at(3540), at(3720), at(0), tables,
+                  {"services": services, "stations": ["s0", "s1", "s2"]})
+
+
+RISING = signal([(t, 0.01) for t in range(0, 3540, 60)] + [(3600, 2.5), (3660, 1.0)])
+FLAT = signal([(t, 0.01) for t in range(0, 3720, 60)])
+
+
+def test_full_evidence_scores_high_and_names_coredns():
+    objs = record.frame("objects", [deployment("deployment/kube-system/coredns", 1, "kube-dns")])
+    f = cause.analyze(_window(_baseline_and_burst(), RISING, objs), TH)
+    assert f.score >= 0.8
+    assert f.entity == "deployment/kube-system/coredns"
+    supports = [e.source for e in f.evidence if e.supports]
+    assert "signal:conntrack_insert_failed_per_second" in supports
+    assert "requests[service=coredns]" in supports
+    assert "objects" in supports  # the single replica
+    assert "5 s" in f.fix or "single-request-reopen" in f.fix
+
+
+@pytest.mark.parametrize("kwargs,why", [
+    (dict(server_latency=9.0), "the app itself slowed down 20x: not DNS"),
+])
+def test_slow_application_is_evidence_against(kwargs, why):
+    f = cause.analyze(_window(_baseline_and_burst(**kwargs), RISING), TH)
+    against = [e for e in f.evidence if not e.supports]
+    assert any(e.source == "requests[side=server]" for e in against), why
+    assert f.score < 0.5, why
+
+
+def test_without_dns_side_data_score_is_capped():
+    # shared stall and a healthy app, but no conntrack, DNS log or CoreDNS metrics:
+    # points at the path before the app, not at DNS in particular
+    reqs = _baseline_and_burst(dns_retries=0)
+    reqs = reqs[reqs["service"] != "coredns"]
+    f = cause.analyze(_window(reqs), TH)
+    assert 0 < f.score <= TH["score_cap_without_dns"]
+
+
+def test_flat_conntrack_and_no_retries_is_against():
+    f = cause.analyze(_window(_baseline_and_burst(dns_retries=0), FLAT), TH)
+    assert any(not e.supports and "conntrack" in e.source for e in f.evidence)
+    assert f.score <= TH["score_cap_without_dns"]
+
+
+def test_retry_needs_the_resolver_timeout_gap():
+    # the same query 2 s later is an application retry, not a resolver timeout
+    rows = [req(3600 + dt, "coredns", "NOERROR", 0.0002, side="server", station="10.0.0.1",
+                request_id="1/1", upstream="A x.") for dt in (0, 2.0)]
+    hits = cause._retries(requests(rows), 5.0, 0.5)
+    assert hits.empty
+    rows = [req(3600 + dt, "coredns", "NOERROR", 0.0002, side="server", station="10.0.0.1",
+                request_id="1/1", upstream="A x.") for dt in (0, 5.3)]
+    assert len(cause._retries(requests(rows), 5.0, 0.5)) == 1
+
+
+def test_two_replicas_are_not_evidence():
+    objs = record.frame("objects", [deployment("deployment/kube-system/coredns", 2)])
+    f = cause.analyze(_window(_baseline_and_burst(), RISING, objs), TH)
+    assert all(e.source != "objects" for e in f.evidence)
+    assert isinstance(f.evidence[0].start, pd.Timestamp)

@@ -1,0 +1,33 @@
+"""The record schema: coercion, unknown columns, row ids."""
+
+import pytest
+
+from rca import record
+
+
+def test_frame_fills_missing_columns_and_converts_to_utc():
+    df = record.frame("events", [{"time": "2021-08-23T11:03:00+08:00", "row_id": "x",
+                                  "reason": "Unhealthy", "count": "3"}])
+    assert str(df.index[0]) == "2021-08-23 03:03:00+00:00"
+    assert df["count"].tolist() == [3]
+    assert df["message"].tolist() == [""]
+
+
+def test_unknown_column_is_named():
+    with pytest.raises(record.RecordError, match="bogus"):
+        record.frame("events", [{"time": "2021-08-23T00:00:00Z", "row_id": "x", "bogus": 1}])
+
+
+def test_bad_number_names_the_field():
+    with pytest.raises(record.RecordError, match="requests.latency_s"):
+        record.frame("requests", [{"time": "2021-08-23T00:00:00Z", "row_id": "x",
+                                   "latency_s": "fast"}])
+
+
+def test_row_id_is_stable_and_separates_parts():
+    assert record.row_id("a", "b") == record.row_id("a", "b")
+    assert record.row_id("ab", "") != record.row_id("a", "b")
+
+
+def test_canonical_labels_sorts_keys():
+    assert record.canonical_labels({"b": "1", "a": "2"}) == '{"a":"2","b":"1"}'

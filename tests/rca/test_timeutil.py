@@ -1,0 +1,35 @@
+"""Times: zone-less input takes the named zone; relative --since counts back from until."""
+
+import pandas as pd
+import pytest
+
+from rca.timeutil import TimeError, get_zone, parse_instant, parse_since, to_display
+
+SHANGHAI = get_zone("Asia/Shanghai")
+
+
+def test_zone_less_time_is_read_in_the_given_zone():
+    assert parse_instant("2021-08-23T11:03:00", SHANGHAI) == pd.Timestamp("2021-08-23T03:03Z")
+
+
+def test_explicit_offset_wins_over_zone():
+    assert parse_instant("2021-08-23T11:03:00+00:00", SHANGHAI) == pd.Timestamp(
+        "2021-08-23T11:03Z")
+
+
+@pytest.mark.parametrize("text,hours", [("24h", 24), ("90m", 1.5), ("7d", 168)])
+def test_relative_since(text, hours):
+    now = pd.Timestamp("2021-08-24T00:00Z")
+    assert parse_since(text, now, SHANGHAI) == now - pd.Timedelta(hours=hours)
+
+
+def test_fixed_offset_zone_and_display():
+    zone = get_zone("+08:00")
+    assert to_display(pd.Timestamp("2021-08-23T03:03Z"), zone) == "2021-08-23T11:03:00+08:00"
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(TimeError, match="unknown time zone"):
+        get_zone("Mars/Olympus")
+    with pytest.raises(TimeError, match="cannot read time"):
+        parse_instant("yesterday-ish", SHANGHAI)
