@@ -25,6 +25,7 @@ FORMATS = ["auto", "ingress-nginx", "nginx-combined", "jsonl", "coredns", "rgw"]
 
 
 def _common() -> argparse.ArgumentParser:
+    """A fresh parent per subcommand: argparse's set_defaults mutates shared actions."""
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("common options")
     g.add_argument("--since", default="24h",
@@ -56,24 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rca", description="Timeout root-cause analysis for Kubernetes clusters.")
     parser.add_argument("--version", action="version", version=f"rca {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    common = _common()
-    p = sub.add_parser("collect", parents=[common], help="read sources into the store")
+    p = sub.add_parser("collect", parents=[_common()], help="read sources into the store")
     _sources(p)
-    sub.add_parser("analyze", parents=[common], help="find incidents and rank causes")
-    p = sub.add_parser("report", parents=[common], help="write the HTML report")
+    sub.add_parser("analyze", parents=[_common()], help="find incidents and rank causes")
+    p = sub.add_parser("report", parents=[_common()], help="write the HTML report")
     p.set_defaults(output="reports")
-    p = sub.add_parser("daily", parents=[common],
+    p = sub.add_parser("daily", parents=[_common()],
                        help="collect (if sources given), analyze and report yesterday")
     _sources(p)
     p.set_defaults(output="reports")
-    p = sub.add_parser("demo", parents=[common], help="replay 2021-08-23 end to end")
+    p = sub.add_parser("demo", parents=[_common()], help="replay 2021-08-23 end to end")
     p.add_argument("--scenario", default="2021-08-23",
                    help="built-in scenario: 2021-08-23 (default), decoy-app-slow, quiet")
     p.add_argument("--workdir", default="build/demo",
                    help="where the replay's raw telemetry and store go (default build/demo)")
     p.add_argument("--reports", default="reports", help="report directory (default reports)")
     p.set_defaults(since=None)
-    sub.add_parser("config", parents=[common], help="print the configuration in effect")
+    sub.add_parser("config", parents=[_common()], help="print the configuration in effect")
     return parser
 
 

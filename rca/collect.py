@@ -134,4 +134,6 @@ def _account(batch: Batch, summary: Summary, pending: dict[str, list[pd.DataFram
     summary.files.append({
         "file": batch.source, "lines": batch.lines, "rows": kept_rows,
         "malformed": batch.malformed, "samples": [str(m) for m in batch.samples],
+        # kinds a collector saw and deliberately did not store (Secrets, ConfigMaps…)
+        "skipped": dict(getattr(batch, "skipped", {})),
     })

@@ -1,0 +1,162 @@
+"""The Kubernetes collector: ``kubectl get … -o json`` output → events and objects rows.
+
+Why two layers: the file reader here only parses JSON and accounts for a broken file;
+everything that gives an item meaning works on plain dicts (``shape_document`` and
+``shape_items``). The live collector feeds the same functions the ``kubernetes`` client's
+``ApiClient().sanitize_for_serialization(...)`` output, which has the same camelCase shape,
+so a file collected by hand and a live collection produce the same rows and row ids.
+
+The ``kind`` of each item decides its rows (``kube_events`` for Events and container
+terminations, ``kube_objects`` for pods, workloads and nodes). Any other kind is counted
+in ``KubeBatch.skipped`` and not looked into: Secrets and ConfigMaps in a
+``kubectl get all,secrets`` dump must never reach the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from collectors.base import Batch, LineError, Malformed, ParseContext, RowBuffer
+from collectors.kube_events import event_row, termination_rows
+from collectors.kube_objects import WORKLOAD_KINDS, node_row, pod_rows, workload_row
+
+__all__ = ["KubeBatch", "read_kube", "shape_document", "shape_items"]
+
+_TEXT_MAX = 200
+
+
+@dataclass
+class KubeBatch(Batch):
+    """A ``Batch`` that also says which kinds were seen but not stored, and how many.
+
+    Without it, a dump whose pods are all ``Secret``s would look like an empty file.
+    """
+
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def read_kube(path: str | os.PathLike, ctx: ParseContext, keep: int = 3) -> KubeBatch:
+    """Read one ``kubectl get … -o json`` file (a typed list, a ``List`` or one object).
+
+    Invalid JSON is one malformed entry for the whole file and nothing of it is stored:
+    a half-written dump cannot tell which of its items are complete.
+    """
+    batch = KubeBatch(source=str(path))
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        lines = text.splitlines()
+        line = lines[exc.lineno - 1] if exc.lineno <= len(lines) else ""
+        batch.add_malformed(Malformed(ctx.file, exc.lineno, "json", exc.msg,
+                                      line.strip()[:_TEXT_MAX]), keep)
+        return batch
+    shape_document(doc, ctx, batch, keep)
+    return batch
+
+
+def shape_document(doc: Any, ctx: ParseContext, batch: KubeBatch, keep: int = 3) -> None:
+    """Shape a parsed document: a list (typed or ``List``) or a single object."""
+    if isinstance(doc, Mapping) and isinstance(doc.get("items"), list):
+        list_kind = str(doc.get("kind") or "")
+        # API lists (``PodList``) may omit each item's kind; a ``List`` mixes kinds.
+        item_kind = list_kind.removesuffix("List") if list_kind != "List" else ""
+        shape_items(doc["items"], ctx, batch, keep, default_kind=item_kind)
+        return
+    shaper = _Shaper(ctx, batch, keep)
+    shaper.item(doc, index=0, at="", default_kind="")
+    shaper.finish()
+
+
+def shape_items(
+    items: list[Any],
+    ctx: ParseContext,
+    batch: KubeBatch,
+    keep: int = 3,
+    *,
+    default_kind: str = "",
+) -> None:
+    """Shape the items of one list into ``batch``; a bad item is counted, not raised.
+
+    ``ctx.settings["collected_at"]`` (a UTC Timestamp) stamps the ``objects`` rows.
+    Rows are appended to frames already in ``batch``, so a live collector can call this
+    once per API list.
+    """
+    shaper = _Shaper(ctx, batch, keep)
+    for i, item in enumerate(items):
+        shaper.item(item, index=i, at=f"items[{i}].", default_kind=default_kind)
+    shaper.finish()
+
+
+class _Shaper:
+    """Dispatches items by kind and keeps an item's rows only if all of them could be read."""
+
+    def __init__(self, ctx: ParseContext, batch: KubeBatch, keep: int) -> None:
+        if "collected_at" not in ctx.settings:
+            raise ValueError("ctx.settings['collected_at'] is required to stamp object rows")
+        self.ctx, self.batch, self.keep = ctx, batch, keep
+        self.collected_at = pd.Timestamp(ctx.settings["collected_at"]).tz_convert("UTC")
+        self.rows = RowBuffer()
+
+    def item(self, item: Any, index: int, at: str, default_kind: str) -> None:
+        self.batch.lines += 1
+        if not isinstance(item, Mapping):
+            self._malformed(index, at.rstrip(".") or "document", "not an object", "")
+            return
+        kind = str(item.get("kind") or default_kind)
+        if not kind:
+            self._malformed(index, f"{at}kind", "missing", _identity(item, "?"))
+            return
+        try:
+            rows = self._rows(kind, item, at)
+        except LineError as exc:
+            self._malformed(index, exc.field, exc.message, _identity(item, kind))
+            return
+        if rows is None:
+            self.batch.skipped[kind] += 1
+            return
+        for table, row in rows:
+            self.rows.add(table, row)
+
+    def _rows(self, kind: str, item: Mapping, at: str) -> list[tuple[str, dict]] | None:
+        zone, now = self.ctx.zone, self.collected_at
+        if kind == "Event":
+            return [("events", event_row(item, at, zone))]
+        if kind == "Pod":
+            return [("objects", r) for r in pod_rows(item, at, zone, now)] + [
+                ("events", r) for r in termination_rows(item, at, zone)
+            ]
+        if kind in WORKLOAD_KINDS:
+            return [("objects", workload_row(item, kind, at, now))]
+        if kind == "Node":
+            return [("objects", node_row(item, at, now))]
+        return None
+
+    def _malformed(self, index: int, field_path: str, message: str, text: str) -> None:
+        self.batch.add_malformed(Malformed(self.ctx.file, index, field_path, message, text),
+                                 self.keep)
+
+    def finish(self) -> None:
+        for table, df in self.rows.frames().items():
+            old = self.batch.frames.get(table)
+            self.batch.frames[table] = df if old is None else pd.concat([old, df])
+
+
+def _identity(item: Mapping, kind: str) -> str:
+    """What a malformed item is, for the sample text.
+
+    Deliberately not the item's JSON: a bad Pod item would otherwise put its ``env`` in
+    the report.
+    """
+    meta = item.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    name = "/".join(str(meta[k]) for k in ("namespace", "name") if meta.get(k))
+    return f"{kind} {name or '?'}"[:_TEXT_MAX]

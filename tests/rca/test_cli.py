@@ -1,0 +1,54 @@
+"""The command line: shared options, clear errors, config provenance."""
+
+import json
+
+import pytest
+
+from rca.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RCA_CONFIG", raising=False)
+
+
+def test_config_shows_context_and_origin(tmp_path, capsys):
+    (tmp_path / "rca.yaml").write_text("context: dev\n")
+    assert main(["config", "-o", "json"]) == 0
+    captured = capsys.readouterr()
+    rows = {r["key"]: r for r in json.loads(captured.out)}
+    assert rows["context"] == {"key": "context", "value": "dev", "origin": "rca.yaml"}
+    assert "context=dev (rca.yaml)" in captured.err  # the banner on every run
+
+
+def test_bad_since_is_a_clear_error(capsys):
+    assert main(["analyze", "--since", "last tuesday-ish"]) == 2
+    assert "cannot read time" in capsys.readouterr().err
+
+
+def test_since_after_until_is_refused(capsys):
+    code = main(["analyze", "--since", "2021-08-24T00:00:00+08:00",
+                 "--until", "2021-08-23T00:00:00+08:00"])
+    assert code == 2
+    assert "must be before" in capsys.readouterr().err
+
+
+def test_collect_without_sources_says_what_to_give(capsys):
+    assert main(["collect", "--since", "1h"]) == 2
+    assert "--kube, --metrics-file or --logs" in capsys.readouterr().err
+
+
+def test_collect_glob_matching_nothing_is_an_error(tmp_path, capsys):
+    assert main(["collect", "--logs", str(tmp_path / "nope-*.log")]) == 2
+    assert "no file matches" in capsys.readouterr().err
+
+
+def test_analyze_empty_store_reports_gaps_not_health(tmp_path, capsys):
+    code = main(["analyze", "--store", str(tmp_path / "s"), "--since", "2021-08-23T00:00:00",
+                 "--until", "2021-08-24T00:00:00", "--tz", "Asia/Shanghai", "-o", "json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["incidents"] == []
+    assert {g["source"] for g in out["gaps"]} >= {"requests", "metrics"}
+    assert out["window"]["since"] == "2021-08-23T00:00:00+08:00"
