@@ -1,0 +1,117 @@
+"""Read one log file with one parser into a ``Batch``: rows, row ids and the accounting.
+
+Why the reader (not the parsers) owns row ids and bad lines: every format must give the
+same guarantees. Re-reading a file yields the same ``row_id``s (so the store de-duplicates
+a re-collection), two identical lines stay two rows (the occurrence index tells them
+apart), and a bad line is counted and sampled but never stops the rest of the file.
+"""
+
+from __future__ import annotations
+
+import gc
+import gzip
+import io
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from collectors.base import Batch, LineError, Malformed, ParseContext, RowBuffer
+from rca import record
+
+__all__ = ["iter_lines", "read_log"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+#: Rows are turned into frames every this many, so memory holds at most this many dict
+#: rows (~1 kB each) besides the compact frames; a multi-GB log then still fits.
+CHUNK_ROWS = 50_000
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    """Text or gzip (recognised by content, so rotated ``access.log.2`` works either way)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == _GZIP_MAGIC:
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """``(line number, stripped text)`` for each non-blank line, numbered from 1."""
+    with _open_text(Path(path)) as fh:
+        for lineno, raw in enumerate(fh, 1):
+            text = raw.strip()
+            if text:
+                yield lineno, text
+
+
+def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3) -> Batch:
+    """Parse ``path`` as ``fmt`` (a name in ``collectors.logs.FORMATS``, or ``"auto"``).
+
+    Requests rows get ``source = "<file>:<line>"`` so a finding can point at the line;
+    events rows get ``source = "log"`` (the events table's source is the kind of origin).
+    Malformed samples name ``path`` as given.
+    """
+    path = Path(path)
+    parse = _parser(path, fmt)
+    base = path.name
+    batch = Batch(source=str(path))
+    chunks: dict[str, list[pd.DataFrame]] = defaultdict(list)
+    rows, pending = RowBuffer(), 0
+    row_id = record.row_id
+    seen: dict[str, int] = {}
+    with _gc_paused():
+        for lineno, text in iter_lines(path):
+            batch.lines += 1
+            try:
+                pairs = parse(text, ctx)
+            except LineError as exc:
+                sample = Malformed(str(path), lineno, exc.field, exc.message, text[:200])
+                batch.add_malformed(sample, keep)
+                continue
+            occurrence = seen.get(text, 0)
+            seen[text] = occurrence + 1
+            for index, (table, row) in enumerate(pairs):
+                row["row_id"] = row_id(base, text, occurrence, index)
+                row["source"] = f"{base}:{lineno}" if table == "requests" else "log"
+                rows.add(table, row)
+            pending += len(pairs)
+            if pending >= CHUNK_ROWS:
+                _flush(rows, chunks)
+                rows, pending = RowBuffer(), 0
+        _flush(rows, chunks)
+    batch.frames = {t: dfs[0] if len(dfs) == 1 else pd.concat(dfs) for t, dfs in chunks.items()}
+    return batch
+
+
+def _parser(path: Path, fmt: str) -> Callable[[str, ParseContext], list[tuple[str, dict]]]:
+    # Imported here: the package imports this module to re-export ``read_log``.
+    from collectors.logs import FORMATS, detect
+
+    if fmt == "auto":
+        fmt = detect(path)
+    if fmt not in FORMATS:
+        known = ", ".join(["auto", *FORMATS])
+        raise ValueError(f"unknown log format {fmt!r}; formats are {known}")
+    return FORMATS[fmt].parse
+
+
+def _flush(rows: RowBuffer, chunks: dict[str, list[pd.DataFrame]]) -> None:
+    for table, df in rows.frames().items():
+        chunks[table].append(df)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC: parsing allocates millions of acyclic objects (rows), and each
+    collection rescans all of them; pausing saves ~15% of a large read."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

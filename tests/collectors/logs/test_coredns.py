@@ -1,0 +1,117 @@
+"""CoreDNS query lines: timestamp prefixes (kubectl / CRI), retries, and the missing-time fix."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from collectors.base import LineError, ParseContext
+from collectors.logs import coredns, read_log
+from rca.timeutil import get_zone
+
+DATA = Path(__file__).parents[2] / "data" / "logs"
+QUERY = (
+    '[INFO] 10.244.1.17:41234 - 5113 "AAAA IN neishi.inference.svc.cluster.local. udp 50 '
+    'false 512" NOERROR qr,aa,rd 143 0.000166s'
+)
+
+
+def ctx() -> ParseContext:
+    return ParseContext("coredns.log", get_zone("Asia/Shanghai"))
+
+
+def test_kubectl_timestamped_query_gives_exact_row():
+    assert coredns.parse(f"2021-08-23T03:03:01.123456789Z {QUERY}", ctx()) == [
+        (
+            "requests",
+            {
+                "time": datetime(2021, 8, 23, 3, 3, 1, 123456, tzinfo=UTC),
+                "side": "server",
+                "station": "10.244.1.17",
+                "service": "coredns",
+                "latency_s": 0.000166,
+                "status": "NOERROR",
+                "bytes": 143,
+                "request_id": "41234/5113",
+                "upstream": "AAAA neishi.inference.svc.cluster.local.",
+            },
+        )
+    ]
+
+
+def test_cri_prefix_with_offset():
+    ((_, row),) = coredns.parse(f"2021-08-23T11:03:01.5+08:00 stderr F {QUERY}", ctx())
+    assert row["time"] == datetime(2021, 8, 23, 3, 3, 1, 500000, tzinfo=UTC)
+
+
+def test_ipv6_client_and_go_duration():
+    query = QUERY.replace("10.244.1.17:41234", "[fd00::17]:53").replace("0.000166s", "1.5ms")
+    ((_, row),) = coredns.parse(f"2021-08-23T03:03:01Z {query}", ctx())
+    assert (row["station"], row["request_id"], row["latency_s"]) == ("fd00::17", "53/5113", 0.0015)
+
+
+@pytest.mark.parametrize("line", [QUERY, "CoreDNS-1.8.0", "[INFO] plugin/reload: Running"])
+def test_line_without_timestamp_asks_for_kubectl_timestamps(line):
+    with pytest.raises(LineError) as err:
+        coredns.parse(line, ctx())
+    assert err.value.field == "time"
+    assert "kubectl logs --timestamps" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        ".:53",
+        "[INFO] plugin/reload: Running configuration MD5 = db32ca3650231d74073ff4cf814959a7",
+        "[WARNING] plugin/kubernetes: Kubernetes API connection failure",
+        "[ERROR] plugin/errors: 2 example.com. A: read udp 10.0.0.1:5->10.0.0.2:53: i/o timeout",
+    ],
+)
+def test_other_timestamped_lines_carry_nothing(rest):
+    assert coredns.parse(f"2021-08-23T03:03:01.1Z {rest}", ctx()) == []
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        (QUERY.replace(" 143 ", " big "), "rsize"),
+        (QUERY.replace("0.000166s", "0.000166"), "duration"),
+        (QUERY.replace(" udp 50 false 512", " udp 50"), "query"),
+    ],
+)
+def test_broken_query_names_the_field(query, field):
+    with pytest.raises(LineError) as err:
+        coredns.parse(f"2021-08-23T03:03:01Z {query}", ctx())
+    assert err.value.field == field
+
+
+def test_sniff_recognises_queries_with_or_without_prefix():
+    assert coredns.sniff(QUERY)
+    assert coredns.sniff(f"2021-08-23T03:03:01.123456789Z stdout F {QUERY}")
+    assert not coredns.sniff("2021-08-23T03:03:01.123456789Z [INFO] plugin/reload: Running")
+
+
+def test_sample_file_kubectl_timestamps():
+    batch = read_log(DATA / "coredns.log", "coredns", ctx())
+    assert (batch.lines, batch.malformed) == (22, 1)
+    (bad,) = batch.samples
+    assert (bad.line, bad.field) == (17, "time")
+    df = batch.frames["requests"]
+    assert len(df) == 15
+    assert df["status"].value_counts().to_dict() == {"NOERROR": 11, "NXDOMAIN": 3, "SERVFAIL": 1}
+    retry = df[df["request_id"] == "41234/20571"]
+    assert list(retry.index) == [
+        datetime(2021, 8, 23, 3, 3, 1, 123519, tzinfo=UTC),
+        datetime(2021, 8, 23, 3, 3, 6, 124870, tzinfo=UTC),
+    ]
+    assert set(retry["upstream"]) == {"A neishi.inference.svc.cluster.local."}
+    servfail = df[df["status"] == "SERVFAIL"].iloc[0]
+    assert (servfail["latency_s"], servfail["source"]) == (2.001325, "coredns.log:16")
+
+
+def test_sample_file_cri():
+    batch = read_log(DATA / "coredns-cri.log", "coredns", ctx())
+    assert (batch.lines, batch.malformed) == (5, 0)
+    df = batch.frames["requests"]
+    assert list(df["station"]) == ["10.244.1.17"] * 3 + ["fd00:10:244:1::17"]
+    assert df.index[0] == datetime(2021, 8, 23, 3, 3, 1, 123456, tzinfo=UTC)
