@@ -16,7 +16,7 @@ incident (thresholds under ``thresholds.dns_resolver_timeout``):
 - conntrack ``insert_failed`` per second rises on a node (peak at least
   ``conntrack_ratio_min`` = 3x its baseline mean: the counter creeps on any busy node, a
   race storm multiplies it);
-- the DNS server log shows the same query from the same client socket repeated
+- the DNS server log shows the same name asked again from the same client socket
   ``resolver_timeout_s`` (5 s, glibc's default ``timeout:5``) later, within
   ``retry_tolerance_s`` (0.5 s: a retry is sent by a timer, so it lands within
   milliseconds of the timeout plus the scheduling noise of a loaded node);
@@ -139,15 +139,18 @@ def _dns_retries(window: Window, th: dict):
             f"{span_before / 60:.0f} min before")
     shown = retries[(retries.index >= window.start) & (retries.index < window.end)]
     return "retries", during_evidence(window, more, text, "requests[service=coredns]",
-                                      rows_of(shown, ["station", "upstream", "gap_s"], 8))
+                                      rows_of(shown, ["socket", "upstream", "gap_s"], 8))
 
 
 def _retries(dns: pd.DataFrame, timeout_s: float, tol_s: float) -> pd.DataFrame:
-    """Queries whose previous identical query (same socket, id and name) came one
-    resolver timeout earlier: the client gave up waiting and asked again."""
+    """Queries for a name that the same client socket already asked one resolver timeout
+    earlier: the resolver gave up waiting for a lost answer and asked again. The query id
+    and type may differ (glibc re-sends the A/AAAA pair, or only the missing half), so
+    the socket (client IP and port) and the name are what identify the lookup."""
     df = dns.sort_index(kind="stable").reset_index()
-    keys = ["station", "request_id", "upstream"]
-    gap = df.groupby(keys, sort=False)["time"].diff().dt.total_seconds()
+    df["socket"] = df["station"] + ":" + df["request_id"].str.split("/", n=1).str[0]
+    df["name"] = df["upstream"].str.split(" ", n=1).str[-1]
+    gap = df.groupby(["socket", "name"], sort=False)["time"].diff().dt.total_seconds()
     df["gap_s"] = gap.round(3)
     hit = df[np.abs(gap - timeout_s) <= tol_s]
     return hit.set_index("time")
