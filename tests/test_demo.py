@@ -5,7 +5,6 @@ the decoy must not blame DNS; the quiet day must give no incident."""
 import json
 
 import pandas as pd
-import pytest
 
 from rca.cli import main
 

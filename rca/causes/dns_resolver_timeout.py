@@ -107,6 +107,7 @@ def _conntrack(window: Window, th: dict):
     sig = window.tables.get("signal:conntrack_insert_failed_per_second")
     if sig is None:
         return "conntrack", None
+    sig = _on_scope_nodes(sig, window.scope.get("nodes", []))
     during = sig[(sig.index >= window.start) & (sig.index < window.end)]
     before = sig[(sig.index >= window.baseline_start) & (sig.index < window.start)]
     if during.empty:
@@ -120,6 +121,15 @@ def _conntrack(window: Window, th: dict):
     rows = rows_of(during.sort_values("value", ascending=False), ["entity", "value"], 5)
     return "conntrack", Evidence(rose, text, window.start, window.end,
                                  "signal:conntrack_insert_failed_per_second", rows)
+
+
+def _on_scope_nodes(sig: pd.DataFrame, nodes: list[str]) -> pd.DataFrame:
+    """The race drops lookups on the node where the caller's pods run; a rise on an
+    unrelated node (a reboot, a batch job) is not evidence for this incident. Without
+    known nodes every node counts."""
+    wanted = {f"node/{n}" for n in nodes}
+    mine = sig[sig["entity"].isin(wanted)]
+    return mine if not mine.empty else sig
 
 
 def _dns_retries(window: Window, th: dict):

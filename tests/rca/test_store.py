@@ -36,7 +36,8 @@ def test_partitions_by_utc_day_and_loads_a_range(tmp_path):
         ["2021-08-23T23:30:00+08:00", "2021-08-24T08:30:00+08:00"], ["a", "b"]))
     assert sorted(p.name for p in (tmp_path / "requests").iterdir()) == [
         "2021-08-23.parquet", "2021-08-24.parquet"]
-    got = store.load("requests", pd.Timestamp("2021-08-24T00:00Z"), pd.Timestamp("2021-08-25T00:00Z"))
+    got = store.load("requests", pd.Timestamp("2021-08-24T00:00Z"),
+                     pd.Timestamp("2021-08-25T00:00Z"))
     assert got["row_id"].tolist() == ["b"]
     assert str(got.index.tz) == "UTC"
 

@@ -96,3 +96,14 @@ def test_two_replicas_are_not_evidence():
     f = cause.analyze(_window(_baseline_and_burst(), RISING, objs), TH)
     assert all(e.source != "objects" for e in f.evidence)
     assert isinstance(f.evidence[0].start, pd.Timestamp)
+
+
+def test_conntrack_rise_on_an_unrelated_node_is_not_evidence():
+    # the failing services run on n1 (flat); n2 (a batch node) spikes: not this incident
+    other = signal([(t, 0.01) for t in range(0, 3540, 60)] + [(3600, 2.5)], entity="node/n2")
+    both = pd.concat([FLAT, other]).sort_index()
+    w = _window(_baseline_and_burst(dns_retries=0), both)
+    w.scope["nodes"] = ["n1"]
+    f = cause.analyze(w, TH)
+    ev = next(e for e in f.evidence if "conntrack" in e.source)
+    assert not ev.supports and "node/n1" in ev.text
