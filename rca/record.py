@@ -200,8 +200,6 @@ def canonical_labels(labels: Mapping[str, str]) -> str:
 
 def row_id(*parts: object) -> str:
     """A short stable hash of the parts that make a row unique in its source."""
-    h = hashlib.blake2b(digest_size=10)
-    for p in parts:
-        h.update(str(p).encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f")
-    return h.hexdigest()
+    # length-prefixed, so ("ab", "") and ("a", "b") can never hash alike
+    text = "".join(f"{len(s)}:{s}" for s in (p if isinstance(p, str) else str(p) for p in parts))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()

@@ -15,6 +15,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from hashlib import blake2b
 from pathlib import Path
 
 import pandas as pd
@@ -62,7 +63,9 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
     chunks: dict[str, list[pd.DataFrame]] = defaultdict(list)
     rows, pending = RowBuffer(), 0
     row_id = record.row_id
-    seen: dict[str, int] = {}
+    # occurrences per distinct line, keyed by a 128-bit digest rather than the text, so
+    # a large file is not held in memory twice
+    seen: dict[bytes, int] = {}
     with _gc_paused():
         for lineno, text in iter_lines(path):
             batch.lines += 1
@@ -72,8 +75,9 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
                 sample = Malformed(str(path), lineno, exc.field, exc.message, text[:200])
                 batch.add_malformed(sample, keep)
                 continue
-            occurrence = seen.get(text, 0)
-            seen[text] = occurrence + 1
+            key = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            occurrence = seen.get(key, 0)
+            seen[key] = occurrence + 1
             for index, (table, row) in enumerate(pairs):
                 row["row_id"] = row_id(base, text, occurrence, index)
                 row["source"] = f"{base}:{lineno}" if table == "requests" else "log"

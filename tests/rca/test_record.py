@@ -31,3 +31,8 @@ def test_row_id_is_stable_and_separates_parts():
 
 def test_canonical_labels_sorts_keys():
     assert record.canonical_labels({"b": "1", "a": "2"}) == '{"a":"2","b":"1"}'
+
+
+def test_row_id_parts_cannot_run_together():
+    assert record.row_id("a", "b") != record.row_id("a\x1fb")
+    assert record.row_id("1:a", "") != record.row_id("1", ":a")
