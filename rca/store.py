@@ -104,6 +104,9 @@ class Store:
         if not files:
             return record.empty(table)
         df = pd.concat([self._read_file(table, f) for f in files]).sort_index(kind="stable")
+        # A row can move day between collections (an event whose last_seen passed
+        # midnight); its older copy stays in the older file. Read it once, at its latest.
+        df = df[~df["row_id"].duplicated(keep="last")]
         if since is not None:
             df = df[df.index >= since]
         if until is not None:

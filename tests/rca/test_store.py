@@ -67,3 +67,11 @@ def test_foreign_parquet_file_is_named_in_the_error(tmp_path):
 def test_empty_store_loads_typed_empty_frame(tmp_path):
     df = Store(tmp_path / "nothing").load("events")
     assert df.empty and list(df.columns) == [c.name for c in record.TABLES["events"]]
+
+
+def test_row_that_moved_day_is_loaded_once_at_its_latest(tmp_path):
+    store = Store(tmp_path)
+    store.write("requests", _requests(["2021-08-23T23:59:00Z"], ["ev"], latency=1.0))
+    store.write("requests", _requests(["2021-08-24T00:01:00Z"], ["ev"], latency=2.0))
+    got = store.load("requests")
+    assert got["latency_s"].tolist() == [2.0]
