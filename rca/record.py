@@ -199,7 +199,11 @@ def canonical_labels(labels: Mapping[str, str]) -> str:
 
 
 def row_id(*parts: object) -> str:
-    """A short stable hash of the parts that make a row unique in its source."""
-    # length-prefixed, so ("ab", "") and ("a", "b") can never hash alike
-    text = "".join(f"{len(s)}:{s}" for s in (p if isinstance(p, str) else str(p) for p in parts))
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+    """A short stable hash of the parts that make a row unique in its source.
+
+    The parts are hashed as their tuple's ``repr``: quoted and comma-separated, so
+    ("ab", "") and ("a", "b") never hash alike, and built in C, so it stays cheap on the
+    millions of rows of a large log.
+    """
+    return hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"),
+                           digest_size=10).hexdigest()
