@@ -18,7 +18,7 @@ import re
 from functools import lru_cache
 
 from collectors.base import ParseContext
-from collectors.logs.nginx_combined import FieldPattern, parse_time_local
+from collectors.logs.nginx_combined import COMBINED_PIECES, FieldPattern, parse_time_local
 
 __all__ = ["NAME", "parse", "sniff"]
 
@@ -28,14 +28,7 @@ NAME = "ingress-nginx"
 _LIST = r"[^\s,]+(?:(?:, | : )[^\s,]+)*"
 
 _HEAD_PIECES = [
-    ("remote_addr", r"(\S+)"),
-    ("remote_user", r" - (\S+)"),
-    ("time", r" \[([^\]]*)\]"),
-    ("request", r' "([^"]*)"'),
-    ("status", r" (\d{3})"),
-    ("body_bytes_sent", r" (\d+)"),
-    ("http_referer", r' "([^"]*)"'),
-    ("http_user_agent", r' "([^"]*)"'),
+    *COMBINED_PIECES,
     ("request_length", r" (\d+)"),
     ("request_time", r" (\d+(?:\.\d+)?)"),
     ("proxy_upstream_name", r" \[([^\]]*)\]"),

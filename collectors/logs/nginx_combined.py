@@ -97,18 +97,21 @@ class FieldPattern:
         return LineError(last, f"unexpected text after {last} at column {pos + 1}")
 
 
+#: nginx's predefined ``combined`` log_format, field by field; ingress-nginx's default
+#: format starts with the same fields.
+COMBINED_PIECES = [
+    ("remote_addr", r"(\S+)"),
+    ("remote_user", r" - (\S+)"),
+    ("time", r" \[([^\]]*)\]"),
+    ("request", r' "([^"]*)"'),
+    ("status", r" (\d{3})"),
+    ("body_bytes_sent", r" (\d+)"),
+    ("http_referer", r' "([^"]*)"'),
+    ("http_user_agent", r' "([^"]*)"'),
+]
+
 _PATTERN = FieldPattern(
-    [
-        ("remote_addr", r"(\S+)"),
-        ("remote_user", r" - (\S+)"),
-        ("time", r" \[([^\]]*)\]"),
-        ("request", r' "([^"]*)"'),
-        ("status", r" (\d{3})"),
-        ("body_bytes_sent", r" (\d+)"),
-        ("http_referer", r' "([^"]*)"'),
-        ("http_user_agent", r' "([^"]*)"'),
-        ("request_time", r" (\d+(?:\.\d+)?)"),
-    ],
+    [*COMBINED_PIECES, ("request_time", r" (\d+(?:\.\d+)?)")],
     hints={
         "request_time": "line ends without $request_time: this format is nginx 'combined' "
         "with ' $request_time' appended to the log_format (plain combined has no latency)",
