@@ -81,8 +81,12 @@ def _reader(kind: str) -> Callable[..., Batch]:
 
 def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.Timestamp,
             config: Config, zone: tzinfo,
-            progress: Callable[[Source, Batch], None] | None = None) -> Summary:
-    """Read ``sources`` and merge the rows of [since, until) into ``store``."""
+            progress: Callable[[Source, Batch], None] | None = None,
+            on_lines: Callable[[Source, int], None] | None = None) -> Summary:
+    """Read ``sources`` and merge the rows of [since, until) into ``store``.
+
+    ``progress`` is told when each source is done; ``on_lines`` how far a long log is.
+    """
     for src in sources:
         if not src.path.is_file():
             raise CollectError(f"{src.kind} file {src.path} does not exist")
@@ -93,6 +97,8 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
     pending: dict[str, list[pd.DataFrame]] = {}
     for src in sources:
         ctx = ParseContext(str(src.path), zone, dict(settings))
+        if on_lines:
+            ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
         reader = _reader(src.kind)
         batch = reader(src.path, src.fmt, ctx, keep) if src.kind == "logs" else \
             reader(src.path, ctx, keep)

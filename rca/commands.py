@@ -55,7 +55,7 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
     t0 = time.perf_counter()
     try:
         with output.progress(len(sources)) as tick:
-            summary = run_collect(store, sources, since, until, config, zone, tick)
+            summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines)
     except (CollectError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     _save_collection(store, summary, time.perf_counter() - t0)
@@ -116,7 +116,8 @@ def report(args, config: Config, zone: tzinfo, since, until) -> int:
     from rca.report import render_report, write_report
 
     analysis, result = _analysis(config, zone, since, until)
-    html = render_report(result, analysis.timeline, config.get("tz"))
+    html = render_report(result, analysis.timeline, config.get("tz"),
+                         max_evidence_rows=int(config.get("report.max_evidence_rows")))
     path = write_report(html, Path(args.output) / _report_name(since, until, zone))
     print(f"report: {path} ({len(result['incidents'])} incident(s))")
     return 0

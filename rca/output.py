@@ -52,6 +52,10 @@ def progress(total: int) -> Iterator:
                 for sample in batch.samples:
                     _err.print(f"  {sample}", markup=False)
 
+        def lines(source, n: int) -> None:
+            bar.update(task, description=f"{source.kind}: {source.path.name} ({n:,} lines)")
+
+        tick.lines = lines
         yield tick
 
 

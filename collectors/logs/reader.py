@@ -66,6 +66,7 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
     # occurrences per distinct line, keyed by a 128-bit digest rather than the text, so
     # a large file is not held in memory twice
     seen: dict[bytes, int] = {}
+    on_lines = ctx.settings.get("on_lines")  # progress on a long file: lines read so far
     with _gc_paused():
         for lineno, text in iter_lines(path):
             batch.lines += 1
@@ -86,6 +87,8 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
             if pending >= CHUNK_ROWS:
                 _flush(rows, chunks)
                 rows, pending = RowBuffer(), 0
+                if on_lines:
+                    on_lines(batch.lines)
         _flush(rows, chunks)
     batch.frames = {t: dfs[0] if len(dfs) == 1 else pd.concat(dfs) for t, dfs in chunks.items()}
     return batch

@@ -68,3 +68,23 @@ def test_kube_mixed_list_fills_events_and_objects(tmp_path, capsys):
                    window=["--since", "2019-10-01T00:00:00Z", "--until", "2019-11-01T00:00:00Z"])
     assert out["files"][0]["skipped"].get("Secret") == 1
     assert out["rows"].get("objects", 0) > 0
+
+
+def test_jsonl_field_names_come_from_config(tmp_path, capsys):
+    log = tmp_path / "edge.jsonl"
+    log.write_text(
+        '{"timestamp": "2021-08-23 11:03:05", "pc": "line-3", "model": "weld", '
+        '"cost_ms": 15000, "result": "timeout"}\n'
+        '{"timestamp": "2021-08-23 11:03:09", "pc": "line-3", "model": "weld", '
+        '"cost_ms": 410, "result": 200}\n')
+    cfg = tmp_path / "rca.yaml"
+    cfg.write_text("logs:\n  jsonl_fields:\n    ts: timestamp\n    station: pc\n"
+                   "    service: model\n    latency_ms: cost_ms\n    status: result\n")
+    out = _collect(tmp_path / "s", capsys, "--config", str(cfg), "--logs", str(log),
+                   "--log-format", "jsonl")
+    assert out["malformed"] == 0
+    got = Store(tmp_path / "s").load("requests")
+    assert got["station"].tolist() == ["line-3", "line-3"]
+    assert got["latency_s"].tolist() == [15.0, 0.41]
+    # zone-less timestamps are read in --tz (Asia/Shanghai): 11:03:05 local is 03:03:05Z
+    assert str(got.index[0]) == "2021-08-23 03:03:05+00:00"

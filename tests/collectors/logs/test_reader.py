@@ -164,3 +164,14 @@ def test_chunked_frames_equal_one_frame(monkeypatch):
     chunked = read_log(INGRESS, "ingress-nginx", ctx(INGRESS)).frames["requests"]
     assert len(whole) == 26
     pd.testing.assert_frame_equal(chunked, whole)
+
+
+def test_long_files_report_progress_in_lines(monkeypatch):
+    monkeypatch.setattr(reader, "CHUNK_ROWS", 5)
+    path = DATA / "ingress-nginx.log"
+    c = ctx(path)
+    seen: list[int] = []
+    c.settings["on_lines"] = seen.append
+    batch = read_log(path, "ingress-nginx", c)
+    assert len(seen) >= 3
+    assert seen == sorted(seen) and seen[-1] <= batch.lines
