@@ -30,7 +30,12 @@ def test_replay_finds_the_five_incidents_with_dns_first(tmp_path, capsys):
     result, expected, work = _run_demo(tmp_path, "2021-08-23", capsys)
     assert len(expected["incidents"]) == 5
     assert len(result["incidents"]) == 5, [i["start"] for i in result["incidents"]]
+    assert {"incidents", "gaps"} <= set(result)
     for inc, exp in zip(result["incidents"], expected["incidents"], strict=True):
+        # the JSON contract, kept stable from here on
+        assert set(inc) == {"id", "start", "end", "scope", "symptoms", "causes"}
+        for cause in inc["causes"]:
+            assert {"id", "entity", "score", "summary", "evidence", "fix"} <= set(cause)
         assert _overlaps(inc, exp), (inc["start"], exp["start"])
         assert inc["causes"][0]["id"] == "dns.resolver_timeout", inc["causes"][0]
         assert inc["causes"][0]["score"] >= 0.6

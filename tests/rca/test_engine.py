@@ -1,0 +1,53 @@
+"""The engine: every cause runs, a failing one is isolated, missing inputs are *no data*."""
+
+from types import SimpleNamespace
+
+import pandas as pd
+
+from rca import engine
+from rca.config import load
+from rca.finding import Finding
+from rca.store import Store
+from tests.rca.frames import T0, req, requests
+
+
+def _cause(ident, needs=("requests",), score=0.5, boom=False):
+    def analyze(window, th):
+        if boom:
+            raise RuntimeError("bad data shape")
+        return Finding(ident, score, f"{ident} looked at {len(window.during('requests'))} rows")
+
+    return SimpleNamespace(ID=ident, NEEDS=needs, WANTS=(), FIX="fix it", analyze=analyze)
+
+
+def _store(tmp_path) -> Store:
+    rows = [req(t, "svc") for t in range(0, 7200, 30)]
+    rows += [req(7000 + i * 5, "svc", "timeout", 12.0) for i in range(5)]
+    store = Store(tmp_path)
+    store.write("requests", requests(rows))
+    return store
+
+
+def test_failing_cause_is_isolated_and_missing_input_is_no_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "REGISTRY", {
+        "a.ok": _cause("a.ok", score=0.4),
+        "b.boom": _cause("b.boom", boom=True),
+        "c.needs_events": _cause("c.needs_events", needs=("events",), score=0.9),
+        "d.best": _cause("d.best", score=0.8),
+    })
+    cfg = load(overrides={"tz": "UTC"})
+    result = engine.analyze(_store(tmp_path), T0, T0 + pd.Timedelta(hours=3), cfg)
+    (inc,) = result.incidents
+    assert [(f.id, f.status) for f in inc.causes] == [
+        ("d.best", "ok"), ("a.ok", "ok"), ("c.needs_events", "no_data"), ("b.boom", "error")]
+    boom = inc.causes[-1]
+    assert "RuntimeError: bad data shape" in boom.summary and boom.score == 0
+    assert "events not collected" in inc.causes[2].summary
+    assert any(g["source"] == "events" for g in result.gaps)
+
+
+def test_only_filter_runs_the_named_causes(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "REGISTRY", {"a.ok": _cause("a.ok"), "d.best": _cause("d.best")})
+    cfg = load(overrides={"tz": "UTC"})
+    result = engine.analyze(_store(tmp_path), T0, T0 + pd.Timedelta(hours=3), cfg, only=["a.ok"])
+    assert [f.id for f in result.incidents[0].causes] == ["a.ok"]
