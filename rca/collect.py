@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from collectors.base import Batch, ParseContext
+from collectors.base import Batch, Malformed, ParseContext
 from rca.config import Config
 from rca.store import Store
 
@@ -99,9 +99,7 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
         ctx = ParseContext(str(src.path), zone, dict(settings))
         if on_lines:
             ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
-        reader = _reader(src.kind)
-        batch = reader(src.path, src.fmt, ctx, keep) if src.kind == "logs" else \
-            reader(src.path, ctx, keep)
+        batch = _read(src, ctx, keep)
         _account(batch, summary, pending)
         if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
             _flush(store, pending, summary)
@@ -109,6 +107,20 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
             progress(src, batch)
     _flush(store, pending, summary)
     return summary
+
+
+def _read(src: Source, ctx: ParseContext, keep: int) -> Batch:
+    """One source's batch. A file that cannot be read at all (no recognisable format,
+    unreadable bytes) is reported as malformed and the other sources still go in."""
+    reader = _reader(src.kind)
+    try:
+        if src.kind == "logs":
+            return reader(src.path, src.fmt, ctx, keep)
+        return reader(src.path, ctx, keep)
+    except (OSError, ValueError) as exc:
+        batch = Batch(source=str(src.path))
+        batch.add_malformed(Malformed(str(src.path), 0, "file", str(exc), ""), keep)
+        return batch
 
 
 #: Rows held in memory before merging into the store. Each merge rewrites the touched

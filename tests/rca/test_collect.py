@@ -88,3 +88,13 @@ def test_jsonl_field_names_come_from_config(tmp_path, capsys):
     assert got["latency_s"].tolist() == [15.0, 0.41]
     # zone-less timestamps are read in --tz (Asia/Shanghai): 11:03:05 local is 03:03:05Z
     assert str(got.index[0]) == "2021-08-23 03:03:05+00:00"
+
+
+def test_unrecognisable_file_is_reported_and_the_rest_still_lands(tmp_path, capsys):
+    junk = tmp_path / "notes.txt"
+    junk.write_text("shopping list\nmilk\n")
+    out = _collect(tmp_path / "s", capsys, "--logs", str(junk),
+                   "--logs", str(DATA / "logs" / "ingress-nginx.log"))
+    bad = next(f for f in out["files"] if f["file"].endswith("notes.txt"))
+    assert bad["malformed"] == 1 and "pass --log-format" in bad["samples"][0]
+    assert out["rows"]["requests"] > 0
