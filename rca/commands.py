@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 import tempfile
-import time
-from datetime import tzinfo
+import time as clock
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +29,8 @@ class UsageError(ValueError):
 
 
 def show_config(config: Config, fmt: str) -> int:
+    if fmt not in ("table", "json"):
+        raise UsageError(f"-o {fmt!r}: choose table or json")
     rows = [(k, v, o) for k, v, o in config.flat()]
     if fmt == "json":
         output.dump_json([{"key": k, "value": v, "origin": o} for k, v, o in rows])
@@ -47,18 +50,19 @@ def _sources(args) -> list[Source]:
 
 
 def collect(args, config: Config, zone: tzinfo, since, until) -> int:
+    _table_or_json(args)
     sources = _sources(args)
     if not sources:
         raise UsageError("nothing to collect: give --kube, --metrics-file or --logs "
                          "(live collectors come in a later release)")
     store = Store(config.get("store"))
-    t0 = time.perf_counter()
+    t0 = clock.perf_counter()
     try:
         with output.progress(len(sources)) as tick:
             summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines)
     except (CollectError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
-    _save_collection(store, summary, time.perf_counter() - t0)
+    _save_collection(store, summary, clock.perf_counter() - t0)
     output.collect_summary(summary, zone, args.output)
     return 0
 
@@ -74,7 +78,9 @@ def _save_collection(store: Store, summary, seconds: float) -> None:
         "seconds": round(seconds, 3), "files": summary.files,
         "rows": summary.read, "new": summary.new, "outside_window": summary.outside_window,
     }
-    name = f"{summary.since.strftime('%Y%m%dT%H%M%S')}-{summary.until.strftime('%Y%m%dT%H%M%S')}"
+    # named by when it ran, so a second collection of the same window keeps its own record
+    name = (f"{pd.Timestamp.now(tz='UTC').strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-"
+            f"{summary.since.strftime('%Y%m%dT%H%M%S')}-{summary.until.strftime('%Y%m%dT%H%M%S')}")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(record, fh, indent=1, default=str)
@@ -82,20 +88,33 @@ def _save_collection(store: Store, summary, seconds: float) -> None:
 
 
 def _collections(store: Store, since, until) -> dict:
-    """Malformed counts per file from the collections that overlap the window."""
+    """Malformed counts per file from the collections that overlap the window (the
+    latest collection of a file wins)."""
     malformed: dict[str, int] = {}
     folder = store.root / "collections"
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         rec = json.loads(path.read_text(encoding="utf-8"))
         if pd.Timestamp(rec["since"]) < until and pd.Timestamp(rec["until"]) > since:
             for f in rec["files"]:
-                if f["malformed"]:
-                    malformed[f["file"]] = f["malformed"]
-    return malformed
+                malformed[f["file"]] = f["malformed"]
+    return {f: n for f, n in malformed.items() if n}
+
+
+def _table_or_json(args) -> None:
+    if args.output not in ("table", "json"):
+        raise UsageError(f"-o {args.output!r}: choose table or json")
+
+
+def _existing_store(config: Config) -> Store:
+    store = Store(config.get("store"))
+    if not store.exists():
+        raise UsageError(f"store {store.root} not found: run `rca collect --store "
+                         f"{store.root} …` first (or pass the right --store)")
+    return store
 
 
 def _analysis(config: Config, zone: tzinfo, since, until):
-    store = Store(config.get("store"))
+    store = _existing_store(config)
     analysis = run_analyze(store, since, until, config)
     extra = {"tz": config.get("tz"), "context": config.get("context"),
              "collection": {"tables": store.tables(),
@@ -104,6 +123,7 @@ def _analysis(config: Config, zone: tzinfo, since, until):
 
 
 def analyze(args, config: Config, zone: tzinfo, since, until) -> int:
+    _table_or_json(args)
     _, result = _analysis(config, zone, since, until)
     if args.output == "json":
         output.dump_json(result)
@@ -131,11 +151,19 @@ def _report_name(since, until, zone) -> str:
 
 def daily(args, config: Config, zone: tzinfo, since, until) -> int:
     """Yesterday in the user's zone, midnight to midnight, whatever --since says."""
-    today = pd.Timestamp.now(tz=zone).normalize()
-    since, until = (today - pd.Timedelta(days=1)).tz_convert("UTC"), today.tz_convert("UTC")
+    today = pd.Timestamp.now(tz=zone).date()
+    since, until = (_local_midnight(today - timedelta(days=1), zone),
+                    _local_midnight(today, zone))
     if args.kube or args.metrics_file or args.logs:
-        collect(args, config, zone, since, until)
+        collect(argparse.Namespace(**{**vars(args), "output": "table"}), config, zone,
+                since, until)
     return report(args, config, zone, since, until)
+
+
+def _local_midnight(day: date, zone: tzinfo) -> pd.Timestamp:
+    """Midnight of ``day`` in ``zone``, in UTC. Built from the calendar date, not by
+    subtracting 24 hours, so a day with a DST change is 23 or 25 hours long as it is."""
+    return pd.Timestamp(datetime.combine(day, time(0), tzinfo=zone)).tz_convert("UTC")
 
 
 def demo(args, config: Config) -> int:

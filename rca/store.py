@@ -14,8 +14,11 @@ so a crash leaves either the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +39,24 @@ class StoreError(RuntimeError):
 class Store:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"store {self.root} is a file, not a directory")
+
+    def exists(self) -> bool:
+        return (self.root / "VERSION").is_file()
+
+    @contextmanager
+    def _locked(self, exclusive: bool) -> Iterator[None]:
+        """One writer at a time, and no reader while a file is being replaced: a merge
+        reads a day file and writes it back, so two concurrent collections would
+        otherwise each overwrite the other's rows."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     # -- writing ---------------------------------------------------------------------
     def write(self, table: str, df: pd.DataFrame) -> int:
@@ -43,6 +64,10 @@ class Store:
         df = record.validate(table, df)
         if df.empty:
             return 0
+        with self._locked(exclusive=True):
+            return self._merge(table, df)
+
+    def _merge(self, table: str, df: pd.DataFrame) -> int:
         self._ensure_version()
         added = 0
         for day, part in df.groupby(df.index.strftime("%Y-%m-%d"), sort=True):
@@ -103,7 +128,9 @@ class Store:
         files = self._files(table, since, until)
         if not files:
             return record.empty(table)
-        df = pd.concat([self._read_file(table, f) for f in files]).sort_index(kind="stable")
+        with self._locked(exclusive=False):
+            frames = [self._read_file(table, f) for f in files if f.exists()]
+        df = pd.concat(frames).sort_index(kind="stable")
         # A row can move day between collections (an event whose last_seen passed
         # midnight); its older copy stays in the older file. Read it once, at its latest.
         df = df[~df["row_id"].duplicated(keep="last")]

@@ -34,6 +34,8 @@ def get_zone(name: str) -> tzinfo:
             raise TimeError(f"unknown time zone {name!r} (use an IANA name like Asia/Shanghai)")
         sign = 1 if m.group(1) == "+" else -1
         offset = sign * (int(m.group(2)) * 3600 + int(m.group(3) or 0) * 60)
+        if abs(offset) > 14 * 3600:  # the widest real offsets are -12:00 and +14:00
+            raise TimeError(f"time zone offset {name!r} is beyond ±14:00")
         zone = dttz.tzoffset(name, offset)
     return zone
 
@@ -41,7 +43,8 @@ def get_zone(name: str) -> tzinfo:
 def parse_instant(text: str, zone: tzinfo) -> pd.Timestamp:
     """An ISO-like time; zone-less input is read in ``zone``. Returns a UTC Timestamp."""
     try:
-        dt = dtparser.isoparse(text) if "T" in text else dtparser.parse(text)
+        iso = len(text) > 10 and text[10] == "T"  # 2021-08-23T…; not "… UTC"
+        dt = dtparser.isoparse(text) if iso else dtparser.parse(text)
     except (ValueError, OverflowError) as exc:
         raise TimeError(f"cannot read time {text!r}: {exc}") from exc
     if dt.tzinfo is None:

@@ -45,7 +45,7 @@ def test_partitions_by_utc_day_and_loads_a_range(tmp_path):
 def test_no_temporary_files_left(tmp_path):
     store = Store(tmp_path)
     store.write("requests", _requests(["2021-08-23T03:00:00Z"], ["a"]))
-    leftovers = [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
+    leftovers = [p for p in tmp_path.rglob("*") if p.name.startswith(".") and p.name != ".lock"]
     assert leftovers == []
 
 
@@ -75,3 +75,30 @@ def test_row_that_moved_day_is_loaded_once_at_its_latest(tmp_path):
     store.write("requests", _requests(["2021-08-24T00:01:00Z"], ["ev"], latency=2.0))
     got = store.load("requests")
     assert got["latency_s"].tolist() == [2.0]
+
+
+def _writer(root, prefix):
+    store = Store(root)
+    for i in range(15):
+        store.write("requests", _requests(["2021-08-23T03:00:00Z"], [f"{prefix}{i}"]))
+
+
+def test_concurrent_collections_lose_no_rows(tmp_path):
+    import multiprocessing
+
+    procs = [multiprocessing.get_context("fork").Process(target=_writer, args=(tmp_path, p))
+             for p in "ab"]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    ids = Store(tmp_path).load("requests")["row_id"]
+    assert sorted(ids) == sorted([f"a{i}" for i in range(15)] + [f"b{i}" for i in range(15)])
+
+
+def test_store_path_that_is_a_file_is_refused(tmp_path):
+    f = tmp_path / "store"
+    f.write_text("")
+    with pytest.raises(StoreError, match="is a file"):
+        Store(f)

@@ -33,3 +33,13 @@ def test_bad_inputs_raise_clear_errors():
         get_zone("Mars/Olympus")
     with pytest.raises(TimeError, match="cannot read time"):
         parse_instant("yesterday-ish", SHANGHAI)
+
+
+def test_named_zone_suffix_is_not_mistaken_for_iso():
+    assert parse_instant("2021-08-23 11:03:00 UTC", SHANGHAI) == pd.Timestamp(
+        "2021-08-23T11:03Z")
+
+
+def test_offset_beyond_fourteen_hours_is_refused():
+    with pytest.raises(TimeError, match="beyond"):
+        get_zone("+25:00")
