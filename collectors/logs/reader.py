@@ -12,6 +12,7 @@ import gc
 import gzip
 import io
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ import pandas as pd
 from collectors.base import Batch, LineError, Malformed, ParseContext, RowBuffer
 from rca import record
 
-__all__ = ["iter_lines", "read_log"]
+__all__ = ["iter_lines", "read_log", "stream_name"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: Rows are turned into frames every this many, so memory holds at most this many dict
@@ -59,6 +60,7 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
     path = Path(path)
     parse = _parser(path, fmt)
     base = path.name
+    stream = stream_name(path)
     batch = Batch(source=str(path))
     chunks: dict[str, list[pd.DataFrame]] = defaultdict(list)
     rows, pending = RowBuffer(), 0
@@ -80,7 +82,7 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
             occurrence = seen.get(key, 0)
             seen[key] = occurrence + 1
             for index, (table, row) in enumerate(pairs):
-                row["row_id"] = row_id(base, text, occurrence, index)
+                row["row_id"] = row_id(stream, text, occurrence, index)
                 row["source"] = f"{base}:{lineno}" if table == "requests" else "log"
                 rows.add(table, row)
             pending += len(pairs)
@@ -92,6 +94,19 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
         _flush(rows, chunks)
     batch.frames = {t: dfs[0] if len(dfs) == 1 else pd.concat(dfs) for t, dfs in chunks.items()}
     return batch
+
+
+_ROTATION = re.compile(r"(?:\.gz|\.\d+|[-.]\d{8}(?:\d{2,6})?)+$")
+
+
+def stream_name(path: Path) -> str:
+    """The log stream a file belongs to: its two innermost folders (``<pod>/<container>``
+    under /var/log/pods) and its name without rotation
+    suffixes (``access.log.1``, ``access.log-20210823.gz`` → ``access.log``). Row ids
+    hash the stream, not the file name, so a rotated file re-collected under its new name
+    is not stored twice, while ``0.log`` of two different pods stay apart."""
+    folders = "/".join(path.resolve().parent.parts[-2:])
+    return f"{folders}/{_ROTATION.sub('', path.name)}"
 
 
 def _parser(path: Path, fmt: str) -> Callable[[str, ParseContext], list[tuple[str, dict]]]:

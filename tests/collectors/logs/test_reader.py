@@ -69,7 +69,8 @@ def test_rereading_gives_identical_unique_row_ids():
     assert first["row_id"].is_unique
     line_7 = INGRESS.read_text().splitlines()[6].strip()
     row = first[first["source"] == "ingress-nginx.log:7"]
-    assert row["row_id"].iloc[0] == record.row_id("ingress-nginx.log", line_7, 0, 0)
+    stream = reader.stream_name(INGRESS)
+    assert row["row_id"].iloc[0] == record.row_id(stream, line_7, 0, 0)
 
 
 def test_identical_lines_stay_two_rows(tmp_path):
@@ -145,7 +146,7 @@ def test_several_rows_from_one_line_get_distinct_ids(tmp_path, monkeypatch):
     assert list(df["station"]) == ["a", "b", "a", "b"]
     assert list(df["source"]) == ["pairs.log:1", "pairs.log:1", "pairs.log:2", "pairs.log:2"]
     assert list(df["row_id"]) == [
-        record.row_id("pairs.log", "a b", occurrence, index)
+        record.row_id(reader.stream_name(path), "a b", occurrence, index)
         for occurrence in (0, 1)
         for index in (0, 1)
     ]
@@ -175,3 +176,26 @@ def test_long_files_report_progress_in_lines(monkeypatch):
     batch = read_log(path, "ingress-nginx", c)
     assert len(seen) >= 3
     assert seen == sorted(seen) and seen[-1] <= batch.lines
+
+
+@pytest.mark.parametrize("name", ["access.log", "access.log.1", "access.log.2.gz",
+                                  "access.log-20210823", "access.log-20210823.gz"])
+def test_rotated_names_are_one_stream(name):
+    assert reader.stream_name(Path("/var/log/nginx") / name) == "log/nginx/access.log"
+
+
+def test_same_name_in_two_pod_folders_are_two_streams():
+    a = reader.stream_name(Path("/var/log/pods/ns_a_1/app/0.log"))
+    b = reader.stream_name(Path("/var/log/pods/ns_b_2/app/0.log"))
+    assert a != b  # the container folder is the same, the pod folder is not
+    a = reader.stream_name(Path("/logs/node1/app.log"))
+    b = reader.stream_name(Path("/logs/node2/app.log"))
+    assert a != b
+
+
+def test_rotated_file_recollected_gives_same_row_ids(tmp_path):
+    (tmp_path / "access.log").write_bytes(INGRESS.read_bytes())
+    first = read_log(tmp_path / "access.log", "ingress-nginx", ctx(INGRESS))
+    (tmp_path / "access.log").rename(tmp_path / "access.log.1")
+    again = read_log(tmp_path / "access.log.1", "ingress-nginx", ctx(INGRESS))
+    assert list(first.frames["requests"]["row_id"]) == list(again.frames["requests"]["row_id"])
