@@ -50,14 +50,14 @@ def read_kube(path: str | os.PathLike, ctx: ParseContext, keep: int = 3) -> Kube
     a half-written dump cannot tell which of its items are complete.
     """
     batch = KubeBatch(source=str(path))
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    # utf-8-sig: dumps saved by Windows tools start with a byte-order mark
+    text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        lines = text.splitlines()
-        line = lines[exc.lineno - 1] if exc.lineno <= len(lines) else ""
-        batch.add_malformed(Malformed(ctx.file, exc.lineno, "json", exc.msg,
-                                      line.strip()[:_TEXT_MAX]), keep)
+        # position only, never the text: a broken dump may be a Secret's
+        where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        batch.add_malformed(Malformed(ctx.file, exc.lineno, "json", where, ""), keep)
         return batch
     shape_document(doc, ctx, batch, keep)
     return batch
@@ -65,6 +65,8 @@ def read_kube(path: str | os.PathLike, ctx: ParseContext, keep: int = 3) -> Kube
 
 def shape_document(doc: Any, ctx: ParseContext, batch: KubeBatch, keep: int = 3) -> None:
     """Shape a parsed document: a list (typed or ``List``) or a single object."""
+    if isinstance(doc, Mapping) and "items" in doc and doc["items"] is None:
+        doc = {**doc, "items": []}  # the API writes an empty list as null
     if isinstance(doc, Mapping) and isinstance(doc.get("items"), list):
         list_kind = str(doc.get("kind") or "")
         # API lists (``PodList``) may omit each item's kind; a ``List`` mixes kinds.

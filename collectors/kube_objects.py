@@ -154,7 +154,9 @@ def _handler(probe: Mapping) -> str:
     if isinstance(tcp := probe.get("tcpSocket"), Mapping):
         return f"tcp-socket {_host_port(tcp)}"
     if isinstance(exec_ := probe.get("exec"), Mapping):
-        return f"exec [{' '.join(str(a) for a in exec_.get('command') or [])}]"
+        # the program only: arguments carry passwords (curl -u user:pass, mysql -p…)
+        argv = [str(a) for a in exec_.get("command") or []]
+        return f"exec [{argv[0]} …{len(argv) - 1} args]" if argv else "exec []"
     if isinstance(grpc := probe.get("grpc"), Mapping):
         return f"grpc <pod>:{grpc.get('port', '')} {grpc.get('service') or ''}".rstrip()
     return "unknown"

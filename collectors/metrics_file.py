@@ -63,7 +63,7 @@ def read_metrics_file(path: str | os.PathLike, ctx: ParseContext, keep: int = 3)
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, start=1):
             try:
-                line = raw.decode("utf-8").rstrip("\r\n")
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
                 _bad(batch, ctx, keep, number, raw.decode("utf-8", "replace"),
                      LineError("encoding", str(exc)))
