@@ -126,6 +126,11 @@ def _parse_sample(line: str, openmetrics: bool, collected_ms: int | None):
     return name, block or "", value, _parse_stamp(stamp_text, openmetrics)
 
 
+#: Below this many milliseconds (1973-03-03) a text-format timestamp is really in seconds:
+#: an OpenMetrics file that lost its ``# EOF`` line. No monitoring data predates it.
+_SECONDS_LOOK_LIKE = 100_000_000_000
+
+
 def _parse_stamp(text: str, openmetrics: bool) -> int:
     try:
         if "_" in text:
@@ -140,6 +145,9 @@ def _parse_stamp(text: str, openmetrics: bool) -> int:
     except (ValueError, OverflowError):
         unit = "seconds" if openmetrics else "integer milliseconds"
         raise LineError("timestamp", f"not {unit}: {text!r}") from None
+    if not openmetrics and 0 <= ms < _SECONDS_LOOK_LIKE:
+        raise LineError("timestamp", f"{text!r} looks like seconds, not milliseconds: "
+                        "an OpenMetrics file must end with '# EOF'")
     if not _MIN_MS <= ms <= _MAX_MS:
         raise LineError("timestamp", f"out of range: {text!r}")
     return ms

@@ -119,23 +119,23 @@ def test_openmetrics_seconds_truncate_to_milliseconds_like_promtool(tmp_path):
 
 
 @pytest.mark.parametrize(("line", "field"), [
-    ("9x 1 1000", "name"),
-    ('x{a="1} 1 1000', "labels"),
-    ("x{a=1} 1 1000", "labels"),
-    ('x{a="1",a="2"} 1 1000', "labels"),
-    ("x 1_000 1000", "value"),
+    ("9x 1 1629676800000", "name"),
+    ('x{a="1} 1 1629676800000', "labels"),
+    ("x{a=1} 1 1629676800000", "labels"),
+    ('x{a="1",a="2"} 1 1629676800000', "labels"),
+    ("x 1_000 1629676800000", "value"),
     ("x", "value"),
     ("x 1 17e2", "timestamp"),
-    ("x 1 1000 2000", "line"),
+    ("x 1 1629676800000 2000", "line"),
 ])
 def test_each_kind_of_bad_line_names_its_field(tmp_path, line, field):
-    batch = read(write(tmp_path, f"# TYPE x gauge\n{line}\nx 5 1000\n"))
+    batch = read(write(tmp_path, f"# TYPE x gauge\n{line}\nx 5 1629676800000\n"))
     assert [(m.line, m.field) for m in batch.samples] == [(2, field)]
     assert batch.frames["metrics"]["value"].tolist() == [5.0]  # the good line still counts
 
 
 def test_text_format_tolerates_spaces_and_trailing_comma(tmp_path):
-    df = read(write(tmp_path, 'x{ a = "1" , b="2",} 3 1000\n')).frames["metrics"]
+    df = read(write(tmp_path, 'x{ a = "1" , b="2",} 3 1629676800000\n')).frames["metrics"]
     assert df["labels"].tolist() == ['{"a":"1","b":"2"}']
 
 
@@ -151,3 +151,11 @@ def test_rereading_gives_the_same_row_ids():
     first = read(DATA / "coredns.om").frames["metrics"]["row_id"].tolist()
     assert first == read(DATA / "coredns.om").frames["metrics"]["row_id"].tolist()
     assert len(set(first)) == len(first)
+
+
+def test_openmetrics_without_eof_is_reported_not_moved_to_1970(tmp_path):
+    f = tmp_path / "noeof.om"
+    f.write_text("# TYPE node_load1 gauge\nnode_load1{instance=\"n1:9100\"} 12.5 1629676800\n")
+    b = read_metrics_file(f, ParseContext(str(f), UTC, {}))
+    assert b.malformed == 1
+    assert "# EOF" in b.samples[0].message and b.samples[0].field == "timestamp"
