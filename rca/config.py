@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
             "pad_s": 60.0,
             "baseline_s": 3600.0,
             "server_error_min_status": 500,
+            "server_gave_up_statuses": [499],
         },
         "dns_resolver_timeout": {
             "resolver_timeout_s": 5.0,
@@ -63,6 +64,8 @@ DEFAULTS: dict[str, Any] = {
             "conntrack_ratio_min": 3.0,
             "min_services": 2,
             "score_cap_without_dns": 0.35,
+            "retry_rate_factor": 2.0,
+            "p99_timeout_fraction": 0.8,
         },
         "app_slow_response": {
             "ratio_min": 3.0,
@@ -119,6 +122,9 @@ def _merge(base: dict, over: Mapping, origin: str, origins: dict, prefix: str = 
             _merge(current, value, origin, origins, dotted)
             continue
         base[key] = _check_type(dotted, current, value, origin)
+        if dotted.startswith("thresholds.") and isinstance(base[key], (int, float)) \
+                and base[key] < 0:
+            raise ConfigError(f"{origin}: '{dotted}' must not be negative, got {value!r}")
         origins[dotted] = origin
 
 
@@ -129,6 +135,8 @@ def _check_type(dotted: str, current: Any, value: Any, origin: str) -> Any:
         if isinstance(value, (int, float)):
             return type(current)(value) if isinstance(current, float) else value
     elif isinstance(current, str) and isinstance(value, str):
+        return value
+    elif isinstance(current, list) and isinstance(value, list):
         return value
     elif isinstance(current, dict) and isinstance(value, Mapping):
         merged = dict(current)

@@ -16,7 +16,10 @@ Thresholds (``thresholds.incidents`` in config):
 - ``pad_s`` (60 s): the evidence window extends this far around the failures, because a
   cause (a dropped DNS packet, a saturated link) starts before the first symptom.
 - ``server_error_min_status`` (500): server status codes at or above it count as failures;
-  4xx are the caller's fault (the 400s of MISSION 000, a 413), not an outage.
+  4xx are the caller's fault (the 400s of MISSION 000, a 413), not an outage…
+- ``server_gave_up_statuses`` ([499]): …except these: nginx logs 499 when the caller
+  closed the connection before the answer, which is a client timeout seen from the
+  server, the only trace of it when no client log was collected.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ __all__ = ["detect", "failures", "nodes_for_services", "same_service"]
 _CLIENT_FAILURES = {"timeout", "error"}
 
 
-def failures(requests: pd.DataFrame, server_error_min_status: int = 500) -> pd.DataFrame:
+def failures(requests: pd.DataFrame, server_error_min_status: int = 500,
+             server_gave_up_statuses: tuple[int, ...] = (499,)) -> pd.DataFrame:
     """Requests that failed from the caller's point of view."""
     if requests.empty:
         return requests
@@ -41,13 +45,15 @@ def failures(requests: pd.DataFrame, server_error_min_status: int = 500) -> pd.D
         _CLIENT_FAILURES
     )
     code = pd.to_numeric(requests["status"], errors="coerce")
-    server = (requests["side"] == "server") & (code >= server_error_min_status)
+    bad = (code >= server_error_min_status) | code.isin(list(server_gave_up_statuses))
+    server = (requests["side"] == "server") & (requests["service"] != "coredns") & bad
     return requests[client | server]
 
 
 def detect(requests: pd.DataFrame, objects: pd.DataFrame, th: dict[str, Any]) -> list[Incident]:
     """Incidents in ``requests``: groups of at least ``min_failures`` failures."""
-    failed = failures(requests, int(th["server_error_min_status"])).sort_index(kind="stable")
+    failed = failures(requests, int(th["server_error_min_status"]),
+                      tuple(th["server_gave_up_statuses"])).sort_index(kind="stable")
     if failed.empty:
         return []
     gaps = np.diff(failed.index.asi8) / 1e9

@@ -60,5 +60,7 @@ def test_daily_on_another_site_ranks_each_burst_by_what_its_data_says(tmp_path, 
     expected = json.loads((scen / "expected.json").read_text())["incidents"]
     assert len(result["incidents"]) == len(expected) == 2
     for inc, exp in zip(result["incidents"], expected, strict=True):
-        assert pd.Timestamp(inc["start"]) <= pd.Timestamp(exp["end"])
+        overlap = (pd.Timestamp(inc["start"]) <= pd.Timestamp(exp["end"])
+                   and pd.Timestamp(exp["start"]) <= pd.Timestamp(inc["end"]))
+        assert overlap, (inc["start"], inc["end"], exp)
         assert inc["causes"][0]["id"] == exp["cause"], (exp["cause"], inc["causes"][:2])

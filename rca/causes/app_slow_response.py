@@ -13,6 +13,11 @@ Thresholds (``thresholds.app_slow_response``):
 - ``min_slow_s`` (1.0 s): and reach at least a second, because below that no caller with
   a sane timeout gives up, whatever the ratio.
 
+Score: 0.5 once both thresholds hold (the server log itself shows the slowness, the
+most direct evidence there is), plus up to 0.3 as the ratio grows to twice
+``ratio_min``, plus up to 0.2 for the share of failing services that are slow (one slow
+service among several failing ones explains only its own share).
+
 It needs server-side request logs: without them the engine reports *no data* — the
 absence of server logs never clears the application.
 """

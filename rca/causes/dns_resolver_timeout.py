@@ -20,13 +20,23 @@ incident (thresholds under ``thresholds.dns_resolver_timeout``):
   ``resolver_timeout_s`` (5 s, glibc's default ``timeout:5``) later, within
   ``retry_tolerance_s`` (0.5 s: a retry is sent by a timer, so it lands within
   milliseconds of the timeout plus the scheduling noise of a loaded node);
-- CoreDNS' own p99 latency above 80 % of the resolver timeout means the DNS server itself
-  is slow (weaker: packets dropped before CoreDNS never show in its histogram);
+  and they come at least ``retry_rate_factor`` (2x) as often as in the baseline (a busy
+  node loses the odd lookup on any day; a storm doubles the rate at the very least);
+- CoreDNS' own p99 latency above ``p99_timeout_fraction`` (80 %) of the resolver timeout
+  means the DNS server itself answers as slowly as a lost query (weaker evidence, and
+  never against: packets dropped before CoreDNS never show in its histogram);
 - a single CoreDNS replica makes every drop hit the only path.
 
-Without any DNS-side evidence (conntrack, DNS log, CoreDNS metrics) the score is capped
-at ``score_cap_without_dns`` (0.35): shared scope with a healthy app points at the path
-before the app, not at DNS in particular.
+Weights: the two direct traces of lost lookups (re-asked names 0.3, conntrack insert
+failures 0.25) weigh most; the healthy application (0.2) and the shared scope (0.15) say
+"before the app" but not "DNS"; CoreDNS p99 (0.1) and the single replica (0.05) only
+make it likelier. A slow application contradicts hardest (-0.35): it explains the
+timeouts on its own.
+
+Without any DNS-side input collected (conntrack metrics, CoreDNS logs or metrics) the
+cause is *no data*: a shared stall with healthy apps points at the path before the app,
+and that is said in the summary, but DNS in particular cannot be judged. With DNS-side
+data that shows nothing the score is capped at ``score_cap_without_dns`` (0.35).
 """
 
 from __future__ import annotations
@@ -66,6 +76,12 @@ def analyze(window: Window, th: dict) -> Finding:
         _replicas(window),
     ]
     evidence = [ev for _, ev in checks if ev is not None]
+    if not _dns_side_collected(window):
+        hint = "; ".join(ev.text for ev in evidence if ev.supports)
+        return Finding(ID, 0.0, "not judged: no conntrack metrics, CoreDNS logs or CoreDNS "
+                       "metrics collected" + (f" ({hint})" if hint else ""),
+                       entity=_coredns_entity(window), status="no_data",
+                       evidence=evidence, fix=FIX)
     score = sum(_WEIGHTS[k] for k, ev in checks if ev is not None and ev.supports)
     score -= sum(_PENALTY.get(k, 0) for k, ev in checks if ev is not None and not ev.supports)
     dns_side = any(ev is not None and ev.supports for k, ev in checks
@@ -78,17 +94,28 @@ def analyze(window: Window, th: dict) -> Finding:
     return Finding(ID, score, summary, entity=entity, evidence=evidence, fix=FIX)
 
 
+def _dns_side_collected(window: Window) -> bool:
+    reqs = window.tables["requests"]
+    return (window.tables.get("signal:conntrack_insert_failed_per_second") is not None
+            or window.tables.get("signal:coredns_request_p99_seconds") is not None
+            or bool((reqs["service"] == "coredns").any()))
+
+
 def _shared_scope(window: Window, th: dict):
+    """Several services failing together share a dependency; one service failing for
+    several stations is that service's problem as much as anyone's."""
     services = window.scope.get("services", [])
     stations = window.scope.get("stations", [])
     text = f"failures on {len(services)} service(s) and {len(stations)} station(s) at once"
-    shared = len(services) >= int(th["min_services"]) or len(stations) >= 2
+    shared = len(services) >= int(th["min_services"])
     return "scope", during_evidence(window, shared, text, "requests")
 
 
 def _server_latency(window: Window, th: dict):
-    during = app_requests(window.during("requests"))
-    before = app_requests(window.before("requests"))
+    """The failing services' own processing time; other services' do not explain it."""
+    services = window.scope.get("services", [])
+    during = app_requests(window.during("requests"), services)
+    before = app_requests(window.before("requests"), services)
     if during.empty or before.empty:
         return "server", None
     p99_now = float(during["latency_s"].quantile(0.99))
@@ -143,7 +170,8 @@ def _dns_retries(window: Window, th: dict):
                     & (retries.index < window.start)).sum())
     span_now = (window.end - window.start).total_seconds()
     span_before = max((window.start - window.baseline_start).total_seconds(), 1.0)
-    more = n_now > 0 and n_now / span_now > 2 * n_before / span_before
+    factor = float(th["retry_rate_factor"])
+    more = n_now > 0 and n_now / span_now > factor * n_before / span_before
     text = (f"{n_now} DNS queries re-sent {th['resolver_timeout_s']:.0f} s after their "
             f"first try (resolver timeout) during the incident, {n_before} in the "
             f"{span_before / 60:.0f} min before")
@@ -174,7 +202,7 @@ def _coredns_p99(window: Window, th: dict):
     if during.empty:
         return "p99", None
     peak, _ = series_peak(during.fillna(0))
-    slow = peak >= 0.8 * float(th["resolver_timeout_s"])
+    slow = peak >= float(th["p99_timeout_fraction"]) * float(th["resolver_timeout_s"])
     if not slow:
         return "p99", None  # drops before CoreDNS never reach its histogram: not against
     text = f"CoreDNS p99 latency reached {peak:.2f} s"

@@ -47,3 +47,10 @@ def test_invalid_config_is_refused_with_the_key(tmp_path, text, match):
 def test_missing_explicit_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load(str(tmp_path / "nope.yaml"))
+
+
+def test_negative_threshold_is_refused(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("thresholds:\n  incidents:\n    gap_s: -5\n")
+    with pytest.raises(ConfigError, match="must not be negative"):
+        load(str(f))

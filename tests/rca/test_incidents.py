@@ -65,3 +65,11 @@ def test_same_service_matches_ingress_upstream_names():
     assert same_service("inference-neishi", "neishi")
     assert not same_service("neishi", "dijiao")
     assert not same_service("", "")
+
+
+def test_ingress_499_is_a_caller_that_gave_up():
+    # only server logs: the stations' 5 s timeouts show up as 499 (client closed request)
+    rows = [req(t, "inference-neishi", "499", 5.001, side="server") for t in (0, 4, 9, 15)]
+    rows += [req(t, "inference-neishi", "200", 0.4, side="server") for t in range(0, 60, 3)]
+    (inc,) = detect(requests(rows), NO_OBJECTS, TH)
+    assert inc.symptoms["failed_requests"] == 4

@@ -65,13 +65,29 @@ def test_slow_application_is_evidence_against(kwargs, why):
     assert f.score < 0.5, why
 
 
-def test_without_dns_side_data_score_is_capped():
+def test_without_dns_side_data_it_is_no_data_not_a_verdict():
     # shared stall and a healthy app, but no conntrack, DNS log or CoreDNS metrics:
-    # points at the path before the app, not at DNS in particular
+    # points at the path before the app (said in the summary), not at DNS in particular
     reqs = _baseline_and_burst(dns_retries=0)
     reqs = reqs[reqs["service"] != "coredns"]
     f = cause.analyze(_window(reqs), TH)
-    assert 0 < f.score <= TH["score_cap_without_dns"]
+    assert f.status == "no_data" and f.score == 0
+    assert "stayed fast" in f.summary
+
+
+def test_one_service_for_many_stations_is_not_shared_scope():
+    w = _window(_baseline_and_burst(), RISING, services=["neishi"])
+    ev = next(e for e in cause.analyze(w, TH).evidence if e.source == "requests")
+    assert not ev.supports
+
+
+def test_a_slow_unrelated_service_does_not_count_against():
+    reqs = _baseline_and_burst()
+    slow_other = requests([req(3600 + i, "reports-ui", latency=30.0, side="server")
+                           for i in range(20)])
+    f = cause.analyze(_window(pd.concat([reqs, slow_other]).sort_index(), RISING), TH)
+    server = next(e for e in f.evidence if e.source == "requests[side=server]")
+    assert server.supports
 
 
 def test_flat_conntrack_and_no_retries_is_against():
