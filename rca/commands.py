@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time as clock
@@ -176,7 +177,10 @@ def demo(args, config: Config) -> int:
     expected = json.loads((scenario / "expected.json").read_text())
     zone_name = expected["tz"]
     since, until = expected["window"]["since"], expected["window"]["until"]
-    store = args.store or str(work / f"store-{args.scenario}")
+    store = args.store
+    if not store:  # the demo's own store: start clean, so a re-run never mixes versions
+        store = str(work / f"store-{args.scenario}")
+        shutil.rmtree(store, ignore_errors=True)
     common = ["--store", store, "--since", since, "--until", until, "--tz", zone_name]
     if args.config:
         common += ["--config", args.config]

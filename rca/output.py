@@ -20,6 +20,8 @@ from rca.timeutil import to_display
 __all__ = ["collect_summary", "config_table", "dump_json", "incidents_table", "progress"]
 
 _out = Console(highlight=False, soft_wrap=True)
+if not _out.is_terminal:  # piped or captured: don't squeeze tables into 80 columns
+    _out = Console(highlight=False, soft_wrap=True, width=160)
 _err = Console(stderr=True, highlight=False)
 
 
@@ -86,15 +88,18 @@ def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
 
 
 def incidents_table(result: dict) -> None:
-    table = Table("incident", "start", "end", "services", "failed", "top cause", "score",
-                  "next", title=f"{len(result['incidents'])} incident(s)")
+    """One line per incident, narrow enough for an 80-column terminal or a pipe."""
+    table = Table("incident", "local time", "failed", "services", "top cause (score)",
+                  title=f"{len(result['incidents'])} incident(s)")
     for inc in result["incidents"]:
         causes = inc["causes"]
-        top = causes[0] if causes else {"id": "-", "score": 0}
-        nxt = f"{causes[1]['id']} {causes[1]['score']:.2f}" if len(causes) > 1 else "-"
-        table.add_row(inc["id"], inc["start"], inc["end"], ", ".join(inc["scope"]["services"]),
-                      str(inc["symptoms"]["failed_requests"]), top["id"],
-                      f"{top['score']:.2f}", nxt)
+        top = (f"{causes[0]['id']} ({causes[0]['score']:.2f})" if causes else "-")
+        when = f"{inc['start'][:10]} {inc['start'][11:19]}–{inc['end'][11:]}"
+        services = inc["scope"]["services"]
+        table.add_row(inc["id"], when, str(inc["symptoms"]["failed_requests"]),
+                      f"{len(services)}: {', '.join(services)}", top)
+    table.columns[0].no_wrap = True
+    table.columns[1].no_wrap = True
     _out.print(table)
     for gap in result["gaps"]:
-        _out.print(f"[yellow]gap:[/] {gap['message']}")
+        _out.print(f"[yellow]gap:[/] {gap['message']}", markup=True)

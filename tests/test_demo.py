@@ -65,10 +65,19 @@ def test_quiet_day_has_no_incident(tmp_path, capsys):
 
 
 def test_recollect_does_not_duplicate(tmp_path, capsys):
-    _, _, work = _run_demo(tmp_path, "quiet", capsys)
+    _, expected, work = _run_demo(tmp_path, "quiet", capsys)
     from rca.store import Store
 
     store = Store(work / "store-quiet")
     before = store.tables()
-    _run_demo(tmp_path, "quiet", capsys)
+    scen = work / "quiet"
+    again = ["collect", "--store", str(store.root), "--since", expected["window"]["since"],
+             "--until", expected["window"]["until"], "--tz", expected["tz"], "-o", "json",
+             "--kube", str(scen / "kube" / "cluster.json"), "--logs", str(scen / "logs" / "*")]
+    for om in sorted((scen / "metrics").glob("*.om")):
+        again += ["--metrics-file", str(om)]
+    assert main(again) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert sum(summary["rows"].values()) > 1000
+    assert sum(summary["new_rows"].values()) == 0
     assert store.tables() == before

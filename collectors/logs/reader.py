@@ -58,6 +58,8 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
     Malformed samples name ``path`` as given.
     """
     path = Path(path)
+    if fmt == "auto" and next(iter_lines(path), None) is None:
+        return Batch(source=str(path))  # an empty file: nothing to detect, nothing lost
     parse = _parser(path, fmt)
     base = path.name
     stream = stream_name(path)
