@@ -13,6 +13,7 @@ import sys
 
 import pandas as pd
 
+from collectors.logs import FORMATS as LOG_FORMATS
 from rca import __version__, commands
 from rca.config import ConfigError
 from rca.config import load as load_config
@@ -21,7 +22,7 @@ from rca.timeutil import TimeError, get_zone, parse_since
 
 __all__ = ["main"]
 
-FORMATS = ["auto", "ingress-nginx", "nginx-combined", "jsonl", "coredns", "rgw"]
+FORMATS = ["auto", *LOG_FORMATS]  # the registry decides; a new parser needs no edit here
 
 
 def _common() -> argparse.ArgumentParser:
