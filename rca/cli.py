@@ -16,6 +16,7 @@ import pandas as pd
 from collectors.logs import FORMATS as LOG_FORMATS
 from rca import __version__, commands
 from rca.config import ConfigError
+from rca.replay import BUILTINS
 from rca.config import load as load_config
 from rca.store import StoreError
 from rca.timeutil import TimeError, get_zone, parse_since
@@ -68,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     _sources(p)
     p.set_defaults(output="reports")
     p = sub.add_parser("demo", parents=[_common()], help="replay 2021-08-23 end to end")
-    p.add_argument("--scenario", default="2021-08-23",
-                   help="built-in scenario: 2021-08-23 (default), decoy-app-slow, quiet")
+    p.add_argument("--scenario", default="2021-08-23", choices=BUILTINS,
+                   help="built-in scenario (default 2021-08-23)")
     p.add_argument("--workdir", default="build/demo",
                    help="where the replay's raw telemetry and store go (default build/demo)")
     p.add_argument("--reports", default="reports", help="report directory (default reports)")
