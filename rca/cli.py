@@ -16,8 +16,8 @@ import pandas as pd
 from collectors.logs import FORMATS as LOG_FORMATS
 from rca import __version__, commands
 from rca.config import ConfigError
-from rca.replay import BUILTINS
 from rca.config import load as load_config
+from rca.replay import BUILTINS
 from rca.store import StoreError
 from rca.timeutil import TimeError, get_zone, parse_since
 
