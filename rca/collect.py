@@ -137,10 +137,28 @@ def _flush(store: Store, pending: dict[str, list[pd.DataFrame]], summary: Summar
     pending.clear()
 
 
+def _in_window(table: str, df: pd.DataFrame, since: pd.Timestamp,
+               until: pd.Timestamp) -> pd.DataFrame:
+    """Rows of the window. An event is in it when it was *active* in it: a liveness kill
+    first seen days before and last seen after ``until`` repeated all through the
+    window. Such an event is placed at the window's end (its ``last_seen`` column keeps
+    the truth), so loading the window finds it; a later collection moves it on, and the
+    store's reader keeps only the latest copy."""
+    if table != "events" or df.empty:
+        return df[(df.index >= since) & (df.index < until)]
+    first = df["first_seen"].fillna(pd.Series(df.index, index=df.index))
+    active = df[(first.to_numpy() < until) & (df.index >= since)].copy()
+    late = active.index >= until
+    if late.any():
+        end = until - pd.Timedelta(microseconds=1)
+        active.index = pd.DatetimeIndex(active.index.where(~late, end), name="time")
+    return active
+
+
 def _account(batch: Batch, summary: Summary, pending: dict[str, list[pd.DataFrame]]) -> None:
     kept_rows = {}
     for table, df in batch.frames.items():
-        inside = df[(df.index >= summary.since) & (df.index < summary.until)]
+        inside = _in_window(table, df, summary.since, summary.until)
         summary.outside_window += len(df) - len(inside)
         summary.read[table] = summary.read.get(table, 0) + len(inside)
         pending.setdefault(table, []).append(inside)

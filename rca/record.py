@@ -12,7 +12,8 @@ latest write), which is what makes re-collecting the same window idempotent.
 Tables
 ------
 events    one row per Kubernetes event or discrete log event (probe failure, SIGTERM,
-          broken pipe). ``time`` is ``last_seen``.
+          broken pipe). ``time`` is ``last_seen``, or the end of the collected window
+          for an event that was active in it and repeated after it.
 metrics   one row per sample: ``name`` is a raw metric name (from a file or a remote
           read) or a signal name (already evaluated, e.g. by PromQL); ``labels`` is the
           canonical JSON of the sample's labels; ``entity`` is where it sits, kubectl

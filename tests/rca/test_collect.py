@@ -98,3 +98,18 @@ def test_unrecognisable_file_is_reported_and_the_rest_still_lands(tmp_path, caps
     bad = next(f for f in out["files"] if f["file"].endswith("notes.txt"))
     assert bad["malformed"] == 1 and "pass --log-format" in bad["samples"][0]
     assert out["rows"]["requests"] > 0
+
+
+def test_event_repeating_through_the_window_is_kept(tmp_path, capsys):
+    # the rook-ceph sample: a liveness kill repeated x65 from 08-20 to 08-23 (UTC)
+    window = ["--since", "2021-08-21T00:00:00Z", "--until", "2021-08-22T00:00:00Z"]
+    _collect(tmp_path / "s", capsys, "--kube", str(DATA / "kube" / "events-rook-ceph.json"),
+             window=window)
+    import pandas as pd
+
+    events = Store(tmp_path / "s").load("events", pd.Timestamp("2021-08-21T00:00Z"),
+                                        pd.Timestamp("2021-08-22T00:00Z"))
+    killing = events[events["reason"] == "Killing"]
+    assert len(killing) == 1
+    assert killing["last_seen"].iloc[0] > pd.Timestamp("2021-08-22T00:00Z")
+    assert killing["count"].iloc[0] == 65
