@@ -129,6 +129,14 @@ def _missing(need: str, window: Window) -> bool:
 
 
 def _rank(findings: list[Finding]) -> list[Finding]:
+    """Judged causes by score; then the unjudged, those whose partial evidence points
+    their way first (a cause that could not be judged but is suggested by what was
+    collected is the next thing to collect data for); errors last."""
     order = {"ok": 0, "no_data": 1, "error": 2}
-    return sorted(findings, key=lambda f: (order[f.status], -f.score, f.id))
+
+    def key(f: Finding):
+        hints = sum(1 for e in f.evidence if e.supports)
+        return (order[f.status], -f.score, -hints, f.id)
+
+    return sorted(findings, key=key)
 

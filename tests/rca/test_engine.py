@@ -51,3 +51,14 @@ def test_only_filter_runs_the_named_causes(tmp_path, monkeypatch):
     cfg = load(overrides={"tz": "UTC"})
     result = engine.analyze(_store(tmp_path), T0, T0 + pd.Timedelta(hours=3), cfg, only=["a.ok"])
     assert [f.id for f in result.incidents[0].causes] == ["a.ok"]
+
+
+def test_unjudged_causes_with_supporting_hints_rank_first_among_unjudged():
+    from rca.finding import Evidence
+
+    hinted = Finding("z.hinted", 0.0, "", status="no_data",
+                     evidence=[Evidence(True, "shared scope")])
+    bare = Finding("a.bare", 0.0, "", status="no_data")
+    judged = Finding("m.judged", 0.1, "")
+    assert [f.id for f in engine._rank([bare, hinted, judged])] == [
+        "m.judged", "z.hinted", "a.bare"]
