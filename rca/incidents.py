@@ -3,7 +3,7 @@
 Why bursts and not single failures: a station logs the odd timeout every few hours on any
 healthy day; what wakes people up is many failures close together ("5–20 timed-out
 requests, 2–3 times a day"). A failure is what the caller experienced: a client-side
-``timeout``/``error``, or a server-side 5xx when only server logs exist.
+``timeout``/``error`` or 5xx answer, or, in server logs, a 5xx or a caller that hung up.
 
 Thresholds (``thresholds.incidents`` in config):
 
@@ -41,10 +41,9 @@ def failures(requests: pd.DataFrame, server_error_min_status: int = 500,
     """Requests that failed from the caller's point of view."""
     if requests.empty:
         return requests
-    client = (requests["side"] == "client") & requests["status"].str.lower().isin(
-        _CLIENT_FAILURES
-    )
     code = pd.to_numeric(requests["status"], errors="coerce")
+    gave_up = requests["status"].str.lower().isin(_CLIENT_FAILURES)
+    client = (requests["side"] == "client") & (gave_up | (code >= server_error_min_status))
     bad = (code >= server_error_min_status) | code.isin(list(server_gave_up_statuses))
     server = (requests["side"] == "server") & (requests["service"] != "coredns") & bad
     return requests[client | server]

@@ -53,6 +53,10 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
         side = "client"
     if side not in _SIDES:
         raise LineError(names["side"], f"must be 'client' or 'server', got {side!r}")
+    status = _status(get("status"), names["status"])
+    # a request the caller gave up on may carry no latency: keep it (NaN), it is the
+    # very row an incident is made of
+    latency = _number(get("latency_ms"), names["latency_ms"], required=status not in _GAVE_UP)
     return [
         (
             "requests",
@@ -61,9 +65,8 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
                 "side": side,
                 "station": _text(get("station")),
                 "service": _text(get("service")),
-                "latency_s": _number(get("latency_ms"), names["latency_ms"], required=True)
-                / 1000.0,
-                "status": _status(get("status"), names["status"]),
+                "latency_s": latency / 1000.0,
+                "status": status,
                 "bytes": _number(get("bytes"), names["bytes"], required=False),
                 "request_id": _text(get("request_id")),
                 "upstream": _text(get("upstream")),

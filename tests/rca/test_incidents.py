@@ -43,6 +43,11 @@ def test_no_incident(rows, why):
     assert detect(requests(rows), NO_OBJECTS, TH) == [], why
 
 
+def test_client_side_5xx_count_as_failures():
+    df = requests([req(t, "a", "502", 0.01) for t in (0, 5, 10)] + [req(20, "a", "200")])
+    assert len(failures(df)) == 3
+
+
 def test_server_5xx_count_as_failures():
     df = requests([req(t, "a", "504", 60, side="server") for t in (0, 5, 10)])
     assert len(failures(df)) == 3

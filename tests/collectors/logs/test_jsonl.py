@@ -124,3 +124,15 @@ def test_sample_file():
     assert df["status"].value_counts().to_dict() == {"200": 13, "timeout": 2, "502": 1, "error": 1}
     assert df["side"].value_counts().to_dict() == {"client": 16, "server": 1}
     assert df.index.is_monotonic_increasing
+
+
+def test_timeout_without_latency_is_kept():
+    import math
+
+    from collectors.base import ParseContext
+    from collectors.logs import jsonl
+    from rca.timeutil import get_zone
+
+    c = ParseContext("x.jsonl", get_zone("UTC"))
+    ((_, row),) = jsonl.parse('{"ts": "2021-08-23T03:03:05Z", "status": "timeout"}', c)
+    assert row["status"] == "timeout" and math.isnan(row["latency_s"])
