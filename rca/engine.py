@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from rca import incidents as incident_rules
@@ -48,13 +49,15 @@ def analyze(store: Store, since: pd.Timestamp, until: pd.Timestamp, config: Conf
     tables = {t: store.load(t, since - lookback, until)
               for t in ("requests", "events", "objects", "metrics")}
     causes = {k: v for k, v in REGISTRY.items() if not only or k in only}
-    series = signal_timeline(tables["metrics"], _wanted_signals(causes),
-                             since - lookback, until)
-    gaps = _gaps(tables, series)
+    wanted = _wanted_signals(causes)
+    series = signal_timeline(tables["metrics"], wanted, since - lookback, until)
+    gaps = _gaps(tables, wanted, series)
     in_window = tables["requests"][tables["requests"].index >= since]
     found = incident_rules.detect(in_window, tables["objects"], th)
+    pad = pd.Timedelta(seconds=float(th["pad_s"]))
+    spans = [(i.start - pad, i.end + pad) for i in found]
     for inc in found:
-        window = _window(inc, tables, series, th)
+        window = _window(inc, tables, series, th, spans)
         inc.causes = _rank([_run(mod, window, config) for mod in causes.values()])
     timeline = {"requests": tables["requests"][tables["requests"].index >= since]}
     timeline.update({k: v[v.index >= since] for k, v in series.items()})
@@ -85,29 +88,38 @@ def signal_timeline(metrics: pd.DataFrame, names: list[str], start: pd.Timestamp
     return out
 
 
-def _gaps(tables: dict[str, pd.DataFrame], series: dict[str, pd.DataFrame]) -> list[dict]:
+def _gaps(tables: dict[str, pd.DataFrame], wanted: list[str],
+          series: dict[str, pd.DataFrame]) -> list[dict]:
     gaps = [{"source": t, "message": f"no {t} collected in the window"}
             for t, df in tables.items() if df.empty]
-    wanted = _wanted_signals(REGISTRY)
     gaps += [{"source": f"signal:{n}", "message": f"signal {n} could not be computed: "
               f"its metrics ({', '.join(signals.SIGNALS[n].metrics)}) were not collected"}
              for n in wanted if n not in series]
     return gaps
 
 
-def _window(inc: Incident, tables: dict, series: dict, th: dict) -> Window:
+def _window(inc: Incident, tables: dict, series: dict, th: dict,
+            spans: list[tuple[pd.Timestamp, pd.Timestamp]]) -> Window:
+    """The incident's window and the hour before it. Earlier incidents inside that hour
+    are cut out of it: a baseline must be what normal looks like, or a burst at 15:54
+    would make the one at 16:03 look ordinary."""
     pad = pd.Timedelta(seconds=float(th["pad_s"]))
     start, end = inc.start - pad, inc.end + pad
     baseline_start = start - pd.Timedelta(seconds=float(th["baseline_s"]))
-    sliced: dict[str, pd.DataFrame] = {}
-    for name, df in tables.items():
-        if name == "objects":
-            sliced[name] = df  # facts at collection time: the best knowledge we have
-        elif name != "metrics":
-            sliced[name] = df[(df.index >= baseline_start) & (df.index < end)]
-    for name, df in series.items():
-        sliced[f"signal:{name}"] = df[(df.index >= baseline_start) & (df.index < end)]
+    others = [(a, b) for a, b in spans if b <= start and b > baseline_start]
+    frames = {n: df for n, df in tables.items() if n not in ("objects", "metrics")}
+    frames.update({f"signal:{n}": df for n, df in series.items()})
+    sliced = {n: _quiet(df[(df.index >= baseline_start) & (df.index < end)], others)
+              for n, df in frames.items()}
+    sliced["objects"] = tables["objects"]  # facts at collection time: the best we know
     return Window(start, end, baseline_start, sliced, dict(inc.scope))
+
+
+def _quiet(df: pd.DataFrame, others: list[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.DataFrame:
+    keep = np.ones(len(df), dtype=bool)
+    for a, b in others:
+        keep &= ~((df.index >= a) & (df.index < b))
+    return df[keep]
 
 
 def _run(mod, window: Window, config: Config) -> Finding:

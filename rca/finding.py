@@ -35,12 +35,17 @@ class Window:
     scope: dict[str, Any] = field(default_factory=dict)
 
     def during(self, table: str) -> pd.DataFrame:
-        df = self.tables[table]
-        return df[(df.index >= self.start) & (df.index < self.end)]
+        """Rows of a table or ``signal:<name>`` frame inside the incident window."""
+        return self.split(self.tables[table])[1]
 
     def before(self, table: str) -> pd.DataFrame:
-        df = self.tables[table]
-        return df[(df.index >= self.baseline_start) & (df.index < self.start)]
+        """Rows of the quiet baseline before the window (other incidents left out)."""
+        return self.split(self.tables[table])[0]
+
+    def split(self, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(baseline, during) parts of any time-indexed frame, e.g. one a cause derived."""
+        baseline = df[(df.index >= self.baseline_start) & (df.index < self.start)]
+        return baseline, df[(df.index >= self.start) & (df.index < self.end)]
 
     def latest(self, table: str) -> pd.DataFrame:
         """All rows up to the window end (e.g. object facts collected before it)."""

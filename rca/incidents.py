@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from rca.finding import Incident
+from rca.record import DNS_SERVICE
 
-__all__ = ["detect", "failures", "nodes_for_services", "same_service"]
+__all__ = ["app_requests", "detect", "failures", "nodes_for_services", "same_service"]
 
 _CLIENT_FAILURES = {"timeout", "error"}
 
@@ -45,7 +46,7 @@ def failures(requests: pd.DataFrame, server_error_min_status: int = 500,
     gave_up = requests["status"].str.lower().isin(_CLIENT_FAILURES)
     client = (requests["side"] == "client") & (gave_up | (code >= server_error_min_status))
     bad = (code >= server_error_min_status) | code.isin(list(server_gave_up_statuses))
-    server = (requests["side"] == "server") & (requests["service"] != "coredns") & bad
+    server = (requests["side"] == "server") & (requests["service"] != DNS_SERVICE) & bad
     return requests[client | server]
 
 
@@ -77,10 +78,10 @@ def _incident(burst: pd.DataFrame, requests: pd.DataFrame, objects: pd.DataFrame
         "sides": sorted(burst["side"].unique()),
     }
     during = requests[(requests.index >= start) & (requests.index <= end)]
-    app_side = during[(during["side"] == "server") & (during["service"] != "coredns")]
+    app_side = app_requests(during)
     symptoms = {
         "failed_requests": int(len(burst)),
-        "requests_in_window": int((during["service"] != "coredns").sum()),
+        "requests_in_window": int((during["service"] != DNS_SERVICE).sum()),
         "latency_p50_s": _round(burst["latency_s"].median()),
         "latency_max_s": _round(burst["latency_s"].max()),
         "stations": len(stations),
@@ -94,6 +95,15 @@ def _incident(burst: pd.DataFrame, requests: pd.DataFrame, objects: pd.DataFrame
 
 def _round(x: float) -> float | None:
     return None if pd.isna(x) else round(float(x), 3)
+
+
+def app_requests(df: pd.DataFrame, services: list[str] | None = None) -> pd.DataFrame:
+    """Server-side application requests (not DNS lookups), optionally of ``services``."""
+    out = df[(df["side"] == "server") & (df["service"] != DNS_SERVICE)]
+    if services:
+        mask = out["service"].map(lambda s: any(same_service(s, x) for x in services))
+        out = out[mask.astype(bool)]
+    return out
 
 
 def same_service(a: str, b: str) -> bool:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 __all__ = [
+    "DNS_SERVICE",
     "SCHEMA_VERSION",
     "TABLES",
     "Column",
@@ -45,6 +46,11 @@ __all__ = [
     "row_id",
     "validate",
 ]
+
+#: ``requests.service`` of rows read from a DNS server's query log: DNS lookups are
+#: requests too (latency, rcode), but they are not the application traffic whose
+#: failures make an incident.
+DNS_SERVICE = "coredns"
 
 #: Bumped when a column changes meaning or type. The store refuses newer versions and
 #: migrates older ones it knows (see ``rca.store``).

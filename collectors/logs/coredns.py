@@ -19,6 +19,7 @@ import re
 from datetime import UTC, datetime
 
 from collectors.base import LineError, ParseContext
+from rca import record
 
 __all__ = ["NAME", "parse", "parse_rfc3339", "sniff"]
 
@@ -72,7 +73,7 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
                 "time": parse_rfc3339(prefix.group(1)),
                 "side": "server",
                 "station": query["remote"].strip("[]"),
-                "service": "coredns",
+                "service": record.DNS_SERVICE,
                 "latency_s": _seconds(query["duration"]),
                 "status": query["rcode"],
                 "bytes": int(rsize),

@@ -5,23 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from rca.finding import Evidence, Window
-from rca.incidents import same_service
+from rca.incidents import app_requests
 
-__all__ = ["app_requests", "rows_of", "series_peak", "signal_frame"]
-
-
-def app_requests(df: pd.DataFrame, services: list[str] | None = None) -> pd.DataFrame:
-    """Server-side application requests (not DNS), optionally of the given services."""
-    out = df[(df["side"] == "server") & (df["service"] != "coredns")]
-    if services:
-        mask = out["service"].map(lambda s: any(same_service(s, x) for x in services))
-        out = out[mask.astype(bool)]
-    return out
-
-
-def signal_frame(window: Window, name: str) -> pd.DataFrame | None:
-    """The evaluated signal frame (entity, value) or None when it was not collected."""
-    return window.tables.get(f"signal:{name}")
+__all__ = ["app_requests", "during_evidence", "rows_of", "series_peak"]
 
 
 def series_peak(df: pd.DataFrame) -> tuple[float, str]:

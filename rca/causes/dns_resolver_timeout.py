@@ -46,6 +46,7 @@ import pandas as pd
 
 from rca.causes._evidence import app_requests, during_evidence, rows_of, series_peak
 from rca.finding import Evidence, Finding, Window
+from rca.record import DNS_SERVICE
 
 ID = "dns.resolver_timeout"
 NEEDS = ("requests",)
@@ -98,7 +99,7 @@ def _dns_side_collected(window: Window) -> bool:
     reqs = window.tables["requests"]
     return (window.tables.get("signal:conntrack_insert_failed_per_second") is not None
             or window.tables.get("signal:coredns_request_p99_seconds") is not None
-            or bool((reqs["service"] == "coredns").any()))
+            or bool((reqs["service"] == DNS_SERVICE).any()))
 
 
 def _shared_scope(window: Window, th: dict):
@@ -134,9 +135,7 @@ def _conntrack(window: Window, th: dict):
     sig = window.tables.get("signal:conntrack_insert_failed_per_second")
     if sig is None:
         return "conntrack", None
-    sig = _on_scope_nodes(sig, window.scope.get("nodes", []))
-    during = sig[(sig.index >= window.start) & (sig.index < window.end)]
-    before = sig[(sig.index >= window.baseline_start) & (sig.index < window.start)]
+    before, during = window.split(_on_scope_nodes(sig, window.scope.get("nodes", [])))
     if during.empty:
         return "conntrack", None
     peak, node = series_peak(during)
@@ -161,13 +160,12 @@ def _on_scope_nodes(sig: pd.DataFrame, nodes: list[str]) -> pd.DataFrame:
 
 def _dns_retries(window: Window, th: dict):
     reqs = window.tables["requests"]
-    dns = reqs[reqs["service"] == "coredns"]
+    dns = reqs[reqs["service"] == DNS_SERVICE]
     if dns.empty:
         return "retries", None
     retries = _retries(dns, float(th["resolver_timeout_s"]), float(th["retry_tolerance_s"]))
-    n_now = int(((retries.index >= window.start) & (retries.index < window.end)).sum())
-    n_before = int(((retries.index >= window.baseline_start)
-                    & (retries.index < window.start)).sum())
+    earlier, shown = window.split(retries)
+    n_now, n_before = len(shown), len(earlier)
     span_now = (window.end - window.start).total_seconds()
     span_before = max((window.start - window.baseline_start).total_seconds(), 1.0)
     factor = float(th["retry_rate_factor"])
@@ -175,7 +173,6 @@ def _dns_retries(window: Window, th: dict):
     text = (f"{n_now} DNS queries re-sent {th['resolver_timeout_s']:.0f} s after their "
             f"first try (resolver timeout) during the incident, {n_before} in the "
             f"{span_before / 60:.0f} min before")
-    shown = retries[(retries.index >= window.start) & (retries.index < window.end)]
     return "retries", during_evidence(window, more, text, "requests[service=coredns]",
                                       rows_of(shown, ["socket", "upstream", "gap_s"], 8))
 
@@ -195,10 +192,9 @@ def _retries(dns: pd.DataFrame, timeout_s: float, tol_s: float) -> pd.DataFrame:
 
 
 def _coredns_p99(window: Window, th: dict):
-    sig = window.tables.get("signal:coredns_request_p99_seconds")
-    if sig is None:
+    if "signal:coredns_request_p99_seconds" not in window.tables:
         return "p99", None
-    during = sig[(sig.index >= window.start) & (sig.index < window.end)]
+    during = window.during("signal:coredns_request_p99_seconds")
     if during.empty:
         return "p99", None
     peak, _ = series_peak(during.fillna(0))

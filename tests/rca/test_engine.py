@@ -62,3 +62,24 @@ def test_unjudged_causes_with_supporting_hints_rank_first_among_unjudged():
     judged = Finding("m.judged", 0.1, "")
     assert [f.id for f in engine._rank([bare, hinted, judged])] == [
         "m.judged", "z.hinted", "a.bare"]
+
+
+def test_baseline_leaves_out_an_earlier_incident(tmp_path, monkeypatch):
+    seen = {}
+
+    def analyze(window, th):
+        seen[window.start] = window.before("requests")
+        return Finding("a.probe", 0.5, "")
+
+    monkeypatch.setattr(engine, "REGISTRY", {"a.probe": SimpleNamespace(
+        ID="a.probe", NEEDS=("requests",), WANTS=(), FIX="", analyze=analyze)})
+    rows = [req(t, "svc") for t in range(0, 7200, 30)]
+    rows += [req(5000 + i * 5, "svc", "timeout", 12.0) for i in range(5)]  # first burst
+    rows += [req(7000 + i * 5, "svc", "timeout", 12.0) for i in range(5)]  # second burst
+    store = Store(tmp_path)
+    store.write("requests", requests(rows))
+    result = engine.analyze(store, T0, T0 + pd.Timedelta(hours=3), load(overrides={"tz": "UTC"}))
+    assert len(result.incidents) == 2
+    second = seen[max(seen)]
+    assert not (second["status"] == "timeout").any()  # the first burst is not "normal"
+    assert len(second) > 50  # the rest of the hour is still there
