@@ -65,20 +65,6 @@ def expand_logs(patterns: Iterable[str]) -> list[Path]:
     return paths
 
 
-def _reader(kind: str) -> Callable[..., Batch]:
-    if kind == "kube":
-        from collectors.kube import read_kube
-
-        return read_kube
-    if kind == "metrics":
-        from collectors.metrics_file import read_metrics_file
-
-        return read_metrics_file
-    from collectors.logs import read_log
-
-    return read_log
-
-
 def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.Timestamp,
             config: Config, zone: tzinfo,
             progress: Callable[[Source, Batch], None] | None = None,
@@ -112,11 +98,18 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
 def _read(src: Source, ctx: ParseContext, keep: int) -> Batch:
     """One source's batch. A file that cannot be read at all (no recognisable format,
     unreadable bytes) is reported as malformed and the other sources still go in."""
-    reader = _reader(src.kind)
     try:
-        if src.kind == "logs":
-            return reader(src.path, src.fmt, ctx, keep)
-        return reader(src.path, ctx, keep)
+        if src.kind == "kube":
+            from collectors.kube import read_kube
+
+            return read_kube(src.path, ctx, keep)
+        if src.kind == "metrics":
+            from collectors.metrics_file import read_metrics_file
+
+            return read_metrics_file(src.path, ctx, keep)
+        from collectors.logs import read_log
+
+        return read_log(src.path, src.fmt, ctx, keep)
     except (OSError, ValueError) as exc:
         batch = Batch(source=str(src.path))
         batch.add_malformed(Malformed(str(src.path), 0, "file", str(exc), ""), keep)

@@ -30,9 +30,8 @@ class UsageError(ValueError):
 
 
 def show_config(config: Config, fmt: str) -> int:
-    if fmt not in ("table", "json"):
-        raise UsageError(f"-o {fmt!r}: choose table or json")
-    rows = [(k, v, o) for k, v, o in config.flat()]
+    _table_or_json(fmt)
+    rows = config.flat()
     if fmt == "json":
         output.dump_json([{"key": k, "value": v, "origin": o} for k, v, o in rows])
     else:
@@ -51,7 +50,7 @@ def _sources(args) -> list[Source]:
 
 
 def collect(args, config: Config, zone: tzinfo, since, until) -> int:
-    _table_or_json(args)
+    _table_or_json(args.output)
     sources = _sources(args)
     if not sources:
         raise UsageError("nothing to collect: give --kube, --metrics-file or --logs "
@@ -61,7 +60,7 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
     try:
         with output.progress(len(sources)) as tick:
             summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines)
-    except (CollectError, ValueError) as exc:
+    except CollectError as exc:
         raise UsageError(str(exc)) from exc
     _save_collection(store, summary, clock.perf_counter() - t0)
     output.collect_summary(summary, zone, args.output)
@@ -101,9 +100,9 @@ def _collections(store: Store, since, until) -> dict:
     return {f: n for f, n in malformed.items() if n}
 
 
-def _table_or_json(args) -> None:
-    if args.output not in ("table", "json"):
-        raise UsageError(f"-o {args.output!r}: choose table or json")
+def _table_or_json(fmt: str) -> None:
+    if fmt not in ("table", "json"):
+        raise UsageError(f"-o {fmt!r}: choose table or json")
 
 
 def _existing_store(config: Config) -> Store:
@@ -124,7 +123,7 @@ def _analysis(config: Config, zone: tzinfo, since, until):
 
 
 def analyze(args, config: Config, zone: tzinfo, since, until) -> int:
-    _table_or_json(args)
+    _table_or_json(args.output)
     _, result = _analysis(config, zone, since, until)
     if args.output == "json":
         output.dump_json(result)

@@ -47,11 +47,6 @@ class Window:
         baseline = df[(df.index >= self.baseline_start) & (df.index < self.start)]
         return baseline, df[(df.index >= self.start) & (df.index < self.end)]
 
-    def latest(self, table: str) -> pd.DataFrame:
-        """All rows up to the window end (e.g. object facts collected before it)."""
-        df = self.tables[table]
-        return df[df.index < self.end]
-
 
 @dataclass
 class Evidence:
