@@ -59,6 +59,7 @@ class Batch:
     lines: int = 0
     malformed: int = 0
     samples: list[Malformed] = field(default_factory=list)
+    gaps: list = field(default_factory=list)  # rca.live.Gap: what a live source could not get
 
     def add_malformed(self, m: Malformed, keep: int) -> None:
         self.malformed += 1

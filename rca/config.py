@@ -73,6 +73,17 @@ DEFAULTS: dict[str, Any] = {
         },
     },
     "report": {"max_evidence_rows": 20},
+    # Live sources (rca/live.py): `rca collect` with no source flags reads every source
+    # configured here. Each live collector owns its own sub-section; secrets are given as
+    # files or environment variable names, never as values.
+    "sources": {
+        "kube": {"enabled": False, "kubeconfig": "", "context": "", "in_cluster": False,
+                 "namespaces": []},
+        "prometheus": {"url": "", "bearer_token_file": "", "ca_file": "",
+                       "insecure": False, "headers": {}},
+        "loki": {"url": "", "logql": [], "bearer_token_file": "", "headers": {}},
+        "logs": {"globs": [], "format": "auto"},
+    },
 }
 
 
@@ -106,7 +117,7 @@ class Config:
 
 
 # Mappings whose keys are the user's own (not validated against defaults).
-_OPEN_MAPS = {"logs.jsonl_fields"}
+_OPEN_MAPS = {"logs.jsonl_fields", "sources.prometheus.headers", "sources.loki.headers"}
 
 
 def _merge(base: dict, over: Mapping, origin: str, origins: dict, prefix: str = "") -> None:
