@@ -55,7 +55,9 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
     containers = spec.get("containers")
     if not isinstance(containers, list) or not containers:
         raise LineError(f"{at}spec.containers", "missing")
-    app = _app(mapping(pod.get("metadata"), f"{at}metadata").get("labels"))
+    meta = mapping(pod.get("metadata"), f"{at}metadata")
+    app = _app(meta.get("labels"))
+    placement = _placement(meta, status, at, zone)
     rows = []
     for i, container in enumerate(containers):
         path = f"{at}spec.containers[{i}]"
@@ -74,6 +76,7 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
             "resources": _resources(container.get("resources"), f"{path}.resources"),
             "probes": {k: p for k, p in probes.items() if p},
             "phase": str(status.get("phase") or ""),
+            **placement,
             **st.get("detail", {}),
             **_resolver(spec),
         }
@@ -96,6 +99,31 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
             "detail": _json(detail),
         })
     return rows
+
+
+def _placement(meta: Mapping, status: Mapping, at: str, zone: tzinfo) -> dict:
+    """Where the pod sits and why it may not: its IP (what a balancer's ``upstream_addr``
+    names), its controller's kind (a Job's crash is the Job's result, a Deployment's is an
+    outage), whether it is being deleted (drained on purpose), and the scheduler's
+    ``PodScheduled=False`` condition, often the only trace of a Pending pod once its
+    FailedScheduling events expired (they live one hour)."""
+    out: dict[str, Any] = {}
+    if status.get("podIP"):
+        out["podIP"] = str(status["podIP"])
+    owners = meta.get("ownerReferences")
+    if isinstance(owners, list) and owners and isinstance(owners[0], Mapping):
+        out["owner"] = f"{owners[0].get('kind', '')}/{owners[0].get('name', '')}"
+    if meta.get("deletionTimestamp"):
+        out["deleting"] = True
+    for i, cond in enumerate(status.get("conditions") or []):
+        cond = mapping(cond, f"{at}status.conditions[{i}]")
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            since = instant(cond.get("lastTransitionTime"),
+                            f"{at}status.conditions[{i}].lastTransitionTime", zone)
+            out["unschedulable"] = {"reason": str(cond.get("reason") or ""),
+                                    "message": str(cond.get("message") or "")[:500],
+                                    "since": since.isoformat() if since is not None else ""}
+    return out
 
 
 def _container_statuses(status: Mapping, at: str, zone: tzinfo) -> dict[str, dict]:

@@ -285,6 +285,17 @@ SIGNALS: dict[str, Signal] = {
             on=(*_NODE, "device"),
         ),
         Signal(
+            "cadvisor_memory_working_set_bytes",
+            "Peak working set of a pod's containers: what kubelet and the kernel's OOM "
+            "killer compare with limits.memory (the pod cgroup itself, container=\"\", "
+            "and the pause container are left out).",
+            "gauge",
+            "container_memory_working_set_bytes",
+            by=("namespace", "pod"),
+            agg="max",
+            matchers=(("container", "!=", ""), ("container", "!=", "POD")),
+        ),
+        Signal(
             "node_load1",
             "1-minute load average: runnable plus uninterruptible (often disk-waiting) "
             "tasks; far above the CPU count means work queues on the node.",

@@ -11,7 +11,15 @@ th) -> Finding``, a pure function. A new cause is three files: its module, its e
 
 from __future__ import annotations
 
-from rca.causes import app_slow_response, dns_resolver_timeout
+from rca.causes import (
+    app_slow_response,
+    config_wrong_target,
+    dns_resolver_timeout,
+    http_body_too_large,
+    lb_dead_backend,
+    memory_oom_kill,
+    scheduling_gpu_fragmentation,
+)
 from rca.causes.base import Cause
 
 __all__ = ["REGISTRY", "Cause", "select"]
@@ -19,6 +27,11 @@ __all__ = ["REGISTRY", "Cause", "select"]
 REGISTRY: dict[str, Cause] = {c.id: c for c in (
     dns_resolver_timeout.CAUSE,
     app_slow_response.CAUSE,
+    memory_oom_kill.CAUSE,
+    scheduling_gpu_fragmentation.CAUSE,
+    http_body_too_large.CAUSE,
+    lb_dead_backend.CAUSE,
+    config_wrong_target.CAUSE,
 )}
 
 
