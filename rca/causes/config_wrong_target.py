@@ -135,9 +135,9 @@ def _sibling(service: str, marker: str, before: pd.DataFrame, during: pd.DataFra
 
 
 def _entity(client: str, service: str, window: Window) -> str:
-    """The client's pod when its address is a collected pod's IP, else the service."""
+    """The client's pod when its address or name is a collected pod's, else the service."""
     pods = pod_facts(window.tables.get("objects", pd.DataFrame()))
-    match = pods[pods["ip"] == client]
+    match = pods[(pods["ip"] == client) | pods["object"].str.endswith("/" + client)]
     return str(match["object"].iloc[0]) if not match.empty else f"service/{service}"
 
 

@@ -11,7 +11,9 @@ What decides it (``thresholds.http_body_too_large``):
 - the size of the rejected requests where a client log records it (``bytes`` of client
   rows answered 413) against ``body_limit_bytes``: above it supports, below it says the
   limit was set lower than the default (still this cause, weaker);
-- a proxy answered itself: server-side 413 rows with no upstream address.
+- a proxy answered itself: server-side 413 rows with no upstream address, in a log that
+  records upstreams for its other requests (plain ``combined`` records none, and then
+  this says nothing).
 
 Score: 0.6 once the 413s dominate, 0.2 for request sizes above the limit, 0.2 for the
 proxy answering without an upstream.
@@ -48,12 +50,17 @@ def judge(window: Window, th: dict) -> Finding:
     failed = during[during["status"].str.fullmatch(r"[45]\d\d|timeout|error")
                     & (during["status"] != "499")]
     rejected = failed[failed["status"] == "413"]
-    n, share = len(rejected), len(rejected) / max(len(failed), 1)
+    # a client log and the proxy's log see the same requests: count the side that saw most
+    side = rejected["side"].value_counts().idxmax() if not rejected.empty else "server"
+    seen = failed[failed["side"] == side]
+    n = int((seen["status"] == "413").sum())
+    share = n / max(len(seen), 1)
     dominant = n >= int(th["min_count"]) and share >= float(th["min_share"])
-    who = ", ".join(f"{c} ({k})" for c, k in rejected["station"].value_counts().head(3).items())
+    clients = rejected.loc[rejected["side"] == side, "station"].value_counts().head(3)
+    who = ", ".join(f"{c} ({k})" for c, k in clients.items())
     where = ", ".join(sorted({s for s in rejected["service"] if s})) or "?"
     evidence = [during_evidence(window, dominant, f"{n} answers were 413 ({share:.0%} of "
-                                f"{len(failed)} failed) from {who or 'no client'} on {where}",
+                                f"{len(seen)} failed) from {who or 'no client'} on {where}",
                                 "requests[status=413]",
                                 rows_of(rejected, ["side", "station", "service", "upstream",
                                                    "bytes"]))]
@@ -70,7 +77,8 @@ def judge(window: Window, th: dict) -> Finding:
                                         f"{limit / 1048576:g} MiB", "requests[side=client]"))
         score += 0.2 if over else 0.0
     server = rejected[rejected["side"] == "server"]
-    if not server.empty and (server["upstream"] == "").all():
+    logs_upstreams = (during.loc[during["side"] == "server", "upstream"] != "").any()
+    if logs_upstreams and not server.empty and (server["upstream"] == "").all():
         evidence.append(during_evidence(window, True, "the proxy answered every 413 itself: "
                                         "no upstream was contacted", "requests[side=server]"))
         score += 0.2

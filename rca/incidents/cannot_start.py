@@ -13,8 +13,8 @@ What counts:
   collection when the pod is still Pending; a pod that schedules within seconds is the
   scheduler doing its job (waiting for a scale-up, a bound volume);
 - ``BackOff`` / ``Failed`` events of crash loops and image pulls repeated at least
-  ``min_backoffs`` times, and containers waiting in ``CrashLoopBackOff`` /
-  ``ImagePullBackOff`` / ``ErrImagePull`` at collection — but only for pods a serving
+  ``min_backoffs`` times (a container *waiting* in ``CrashLoopBackOff`` at collection
+  says nothing of when it began, so it places no symptom) — but only for pods a serving
   controller owns (ReplicaSet, StatefulSet, DaemonSet…, from the pod's owner or, when the
   pod was not collected, a collected workload of that name). A Job's pod failing is the
   Job's result, and a crash-looping cronjob nobody calls harms nobody.
@@ -45,7 +45,6 @@ THRESHOLDS = {
                        "each other: one symptom, not one per pod"),
 }
 
-_LOOP_STATES = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull")
 _LOOP_WORDS = ("restarting failed container", "pulling image", "ErrImagePull",
                "ImagePullBackOff", "CrashLoopBackOff")
 
@@ -97,12 +96,6 @@ def _loops(events: pd.DataFrame, pods: pd.DataFrame, objects: pd.DataFrame,
                 out.append({"pod": pod, "start": rows["first_seen"].min(),
                             "end": rows["last_seen"].max(), "what": "crash_or_pull_loop",
                             "message": str(rows["message"].iloc[-1])})
-    waiting = pods[pods["state_reason"].isin(_LOOP_STATES)
-                   & (pods["restarts"].fillna(0) >= min_backoffs)]
-    for row in waiting.itertuples():
-        if serving_owner(row.owner):
-            out.append({"pod": row.object, "start": row.collected_at, "end": row.collected_at,
-                        "what": "crash_or_pull_loop", "message": row.state_reason})
     return out
 
 
