@@ -49,7 +49,10 @@ def judge(window: Window, th: dict) -> Finding:
         return Finding(ID, 0.0, "no container was OOM-killed in the window", fix=FIX,
                        evidence=[during_evidence(window, False, "no OOMKilled termination "
                                                  "or node OOM event in the window", "events")])
-    n = int(kills["count"].sum())
+    # a kill shows as the pod's termination and as the node's OOM event: count the
+    # side that saw more, never both
+    on_pods = kills["object"].str.startswith("pod/")
+    n = max(int(kills.loc[on_pods, "count"].sum()), int(kills.loc[~on_pods, "count"].sum()))
     names = sorted({o for o in kills["object"] if o.startswith("pod/")})
     evidence = [during_evidence(window, True, f"{n} OOM kill(s) on {', '.join(names) or 'a node'}",
                                 "events[reason=OOMKilled]",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rca.replay import balancer, day_20210823, gpu, uploads, variants
+from rca.replay import balancer, day_20210823, gpu, oom, uploads, variants
 from rca.replay.generate import World, generate
 from rca.replay.spec import ScenarioSpec
 
@@ -25,6 +25,7 @@ _FACTORIES: dict[str, Callable[[int], ScenarioSpec | World]] = {
     "upload-413": lambda seed: uploads.UploadWorld(seed=seed),
     "gpu-fragmentation": lambda seed: gpu.GpuWorld(seed=seed),
     "dead-backend-dev-target": lambda seed: balancer.BalancerWorld(seed=seed),
+    "oom-loop": lambda seed: oom.OomWorld(seed=seed),
 }
 
 BUILTINS: tuple[str, ...] = tuple(_FACTORIES)

@@ -13,7 +13,7 @@ later when a finished batch pod frees its GPUs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,8 @@ class GpuWorld:
     quick_after_s: float = 20.0
     retry_s: float = 60.0  # the scheduler's back-off for an unschedulable pod, at most
     expected_cause: str = "scheduling.gpu_fragmentation"
-    extra: dict = field(default_factory=dict)
+    cronjob_crashloop_at: float | None = None  # minutes after since: a cronjob's run that
+    # crash-loops and gives up (a Job's pod: nobody calls it)
 
     def write(self, out_dir: Path) -> Path:
         out = Path(out_dir)
@@ -75,6 +76,8 @@ class GpuWorld:
             pod, evs = self._operator(k, name, gpus, t, node, until, free, quick=True)
             items += pod
             events += evs
+        if self.cronjob_crashloop_at is not None:
+            events += self._cronjob(k, since + self.cronjob_crashloop_at * 60)
         write_text(out / "kube" / "cluster.json", dump(events + items))
         write_lines(out / "logs" / "ingress-nginx.log", self._traffic(rng, clock, serving, until))
         incidents = ([(min(pending), until - 30.0, self.expected_cause, [])]
@@ -84,6 +87,19 @@ class GpuWorld:
             {"scenario": self.name, "seed": self.seed, "pending_pods": len(pending),
              "free_gpus_at_end": free}))
         return out
+
+    def _cronjob(self, k: K8s, t: float) -> list[dict]:
+        job_name = f"model-sync-{int(t // 60)}"
+        job = {"apiVersion": "batch/v1", "kind": "Job",
+               "metadata": k.meta(job_name, t, self.namespace)}
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": k.meta(f"{job_name}-{k.token(5)}", t, self.namespace)}
+        return [k.event(job, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
+                        t, warning=False, component="job-controller"),
+                k.event(pod, "BackOff", "Back-off restarting failed container", t + 30,
+                        last=t + 400, count=8, host=self.nodes[0]),
+                k.event(job, "BackoffLimitExceeded", "Job has reached the specified backoff "
+                        "limit", t + 420, component="job-controller")]
 
     def _traffic(self, rng, clock: Clock, serving: list, until: float) -> list[str]:
         """The platform's inference calls to the operators that run: healthy all day."""
