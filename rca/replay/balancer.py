@@ -21,10 +21,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from rca.replay.k8s import K8s, dump
-from rca.replay.worldio import expected_json, write_lines, write_text
+from rca.replay.worldio import expected_json, setup, write_lines, write_text
 from rca.replay.writers import Clock, ingress_line
 
 __all__ = ["BalancerWorld"]
@@ -57,12 +55,9 @@ class BalancerWorld:
     expected_batch_cause: str = "lb.dead_backend"
 
     def write(self, out_dir: Path) -> Path:
-        out = Path(out_dir)
-        clock = Clock(self.zone)
-        rng = np.random.default_rng([self.seed, 40])
+        w = setup(self, out_dir, 40)
+        out, clock, rng, since, until = w.out, w.clock, w.rng, w.since, w.until
         k = K8s(rng)
-        since = clock.epoch(self.since)
-        until = since + self.hours * 3600
         items, live, names = self._cluster(k, since, until)
         ingress, clients, incidents = [], [], []
         self._online(rng, clock, since, until, live, ingress)

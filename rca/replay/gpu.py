@@ -16,10 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from rca.replay.k8s import K8s, dump
-from rca.replay.worldio import expected_json, write_lines, write_text
+from rca.replay.worldio import expected_json, setup, write_lines, write_text
 from rca.replay.writers import Clock, ingress_line
 
 __all__ = ["GpuWorld"]
@@ -49,12 +47,9 @@ class GpuWorld:
     # crash-loops and gives up (a Job's pod: nobody calls it)
 
     def write(self, out_dir: Path) -> Path:
-        out = Path(out_dir)
-        clock = Clock(self.zone)
-        rng = np.random.default_rng([self.seed, 30])
+        w = setup(self, out_dir, 30)
+        out, clock, rng, since, until = w.out, w.clock, w.rng, w.since, w.until
         k = K8s(rng)
-        since = clock.epoch(self.since)
-        until = since + self.hours * 3600
         free = {n: self.gpus_per_node for n in self.nodes}
         items = [k.node(n, f"10.30.1.{11 + i}", since - 90 * 86400, cpu=96, memory_gib=1024,
                         gpus=self.gpus_per_node) for i, n in enumerate(self.nodes)]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rca.replay.k8s import K8s, dump
-from rca.replay.worldio import expected_json, write_lines, write_text
+from rca.replay.worldio import expected_json, setup, write_lines, write_text
 from rca.replay.writers import Clock, ingress_line, labels, om_family
 
 __all__ = ["OomWorld"]
@@ -42,12 +42,9 @@ class OomWorld:
     kills: int = 4
 
     def write(self, out_dir: Path) -> Path:
-        out = Path(out_dir)
-        clock = Clock(self.zone)
-        rng = np.random.default_rng([self.seed, 50])
+        w = setup(self, out_dir, 50)
+        out, clock, rng, since, until = w.out, w.clock, w.rng, w.since, w.until
         k = K8s(rng)
-        since = clock.epoch(self.since)
-        until = since + self.hours * 3600
         kills = self._kill_times(since)
         downs = [(t, t + 10.0 * 2**i) for i, t in enumerate(kills)]  # restart back-off
         rs = f"{self.service}-{k.token(10)}"

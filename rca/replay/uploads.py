@@ -18,10 +18,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from rca.replay.k8s import K8s, dump
-from rca.replay.worldio import expected_json, write_lines, write_text
+from rca.replay.worldio import expected_json, setup, write_lines, write_text
 from rca.replay.writers import Clock
 
 __all__ = ["UploadWorld"]
@@ -50,11 +48,8 @@ class UploadWorld:
     scattered_413_per_h: float = 0.5
 
     def write(self, out_dir: Path) -> Path:
-        out = Path(out_dir)
-        clock = Clock(self.zone)
-        rng = np.random.default_rng([self.seed, 20])
-        since = clock.epoch(self.since)
-        until = since + self.hours * 3600
+        w = setup(self, out_dir, 20)
+        out, clock, rng, since, until = w.out, w.clock, w.rng, w.since, w.until
         wave = ((since + self.wave_at * 3600, since + self.wave_at * 3600
                  + self.wave_minutes * 60) if self.wave_at is not None else None)
         nginx: list[tuple[float, str]] = []

@@ -8,11 +8,35 @@ the files must come out alike for ``rca demo`` and ``rca eval`` to read them.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from rca.replay.writers import Clock
 
-__all__ = ["expected_json", "write_lines", "write_text"]
+__all__ = ["Setup", "expected_json", "setup", "write_lines", "write_text"]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every world's ``write`` starts from: where, its clock, its random stream and
+    its window in unix seconds."""
+
+    out: Path
+    clock: Clock
+    rng: np.random.Generator
+    since: float
+    until: float
+
+
+def setup(world, out_dir: Path, stream: int) -> Setup:
+    """``world`` has ``zone``, ``seed``, ``since`` (zone-less local wall time) and
+    ``hours``; ``stream`` keeps each world's random draws apart."""
+    clock = Clock(world.zone)
+    since = clock.epoch(world.since)
+    return Setup(Path(out_dir), clock, np.random.default_rng([world.seed, stream]), since,
+                 since + world.hours * 3600)
 
 
 def write_lines(path: Path, lines: list[str]) -> None:
