@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 SIGNAL_STEP_S = 60
 
 #: The record tables the engine reads.
-TABLES = ("requests", "events", "objects", "metrics")
+TABLES = ("requests", "events", "objects", "metrics", "dns")
 
 
 def lookback(config: Config) -> pd.Timedelta:
