@@ -17,6 +17,7 @@ from collectors.logs import FORMATS as LOG_FORMATS
 from rca import __version__, commands
 from rca.config import ConfigError
 from rca.config import load as load_config
+from rca.redact import redact_text
 from rca.replay import BUILTINS
 from rca.store import StoreError
 from rca.timeutil import TimeError, get_zone, parse_since
@@ -89,23 +90,42 @@ def main(argv: list[str] | None = None) -> int:
             return commands.show_config(config, args.output)
         if args.command == "demo":
             return commands.demo(args, config)
-        now = pd.Timestamp.now(tz="UTC")
-        until = parse_since(args.until, now, zone) if args.until else now
-        since = parse_since(args.since, until, zone)
-        if since >= until:
-            raise TimeError(f"--since ({since}) must be before --until ({until})")
+        since, until = _window(args, zone)
         handler = {"collect": commands.collect, "analyze": commands.analyze,
                    "report": commands.report, "daily": commands.daily}[args.command]
         return handler(args, config, zone, since, until)
     except (ConfigError, TimeError, StoreError, commands.UsageError) as exc:
-        print(f"rca: error: {exc}", file=sys.stderr)
+        print(f"rca: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _window(args, zone) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[since, until) in UTC; each error names the flag it is about."""
+    now = pd.Timestamp.now(tz="UTC")
+    until = _flag_time("--until", args.until, now, zone) if args.until else now
+    since = _flag_time("--since", args.since, until, zone)
+    if since >= until:
+        raise TimeError(f"--since ({since}) must be before --until ({until})")
+    return since, until
+
+
+def _flag_time(flag: str, text: str, now: pd.Timestamp, zone) -> pd.Timestamp:
+    try:
+        return parse_since(text, now, zone)
+    except TimeError as exc:
+        raise TimeError(f"{flag}: {exc}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    """The error on one line (YAML errors span several) with credentials redacted: a
+    bad config value or URL is echoed back, and terminals end up in tickets."""
+    return redact_text(" ".join(part.strip() for part in str(exc).splitlines() if part.strip()))
 
 
 def _banner(config) -> None:
     origin = config.origins.get("context", "default")
-    print(f"rca {__version__}: context={config.get('context')} ({origin}), "
-          f"tz={config.get('tz')}, store={config.get('store')}", file=sys.stderr)
+    print(redact_text(f"rca {__version__}: context={config.get('context')} ({origin}), "
+                      f"tz={config.get('tz')}, store={config.get('store')}"), file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover
