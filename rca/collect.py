@@ -22,7 +22,7 @@ from rca.config import Config
 from rca.redact import redact_batch, redact_text
 from rca.store import Store
 
-__all__ = ["CollectError", "Source", "Summary", "collect", "expand_logs"]
+__all__ = ["CollectError", "Source", "Summary", "check_sources", "collect", "expand_logs"]
 
 
 class CollectError(ValueError):
@@ -56,10 +56,13 @@ class Summary:
 
 
 def expand_logs(patterns: Iterable[str]) -> list[Path]:
-    """Every file matching each glob; a glob matching nothing is an error, not a no-op."""
+    """Every file matching each glob; a glob matching nothing is an error, not a no-op.
+    A name that is an existing file is taken as written (``x[1].log`` is no glob)."""
     paths: list[Path] = []
     for pattern in patterns:
-        hits = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
+        literal = os.path.expanduser(pattern)
+        hits = ([literal] if os.path.isfile(literal)
+                else sorted(glob.glob(literal, recursive=True)))
         files = [Path(h) for h in hits if Path(h).is_file()]
         if not files:
             raise CollectError(f"--logs {pattern!r}: no file matches")
@@ -75,10 +78,7 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
 
     ``progress`` is told when each source is done; ``on_lines`` how far a long log is.
     """
-    for src in sources:
-        if not src.path.is_file():
-            why = "is not a file" if src.path.exists() else "does not exist"
-            raise CollectError(f"{src.kind} file {src.path} {why}")
+    check_sources(sources)
     summary = Summary(since, until)
     keep = int(config.get("logs.show_malformed"))
     collected_at = min(until, pd.Timestamp.now(tz="UTC")) - pd.Timedelta(microseconds=1)
@@ -96,6 +96,14 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
             progress(src, batch)
     _flush(store, pending, summary)
     return summary
+
+
+def check_sources(sources: Iterable[Source]) -> None:
+    """Every named file exists and is a file: a typo is refused before anything runs."""
+    for src in sources:
+        if not src.path.is_file():
+            why = "is not a file" if src.path.exists() else "does not exist"
+            raise CollectError(f"{src.kind} file {src.path} {why}")
 
 
 def _read(src: Source, ctx: ParseContext, keep: int, summary: Summary) -> Batch:

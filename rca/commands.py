@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from rca import output
-from rca.collect import CollectError, Source, expand_logs
+from rca.collect import CollectError, Source, check_sources, expand_logs
 from rca.collect import collect as run_collect
 from rca.config import Config
 from rca.engine import analyze as run_analyze
@@ -44,11 +44,13 @@ def show_config(config: Config, fmt: str) -> int:
 def _sources(args) -> list[Source]:
     try:
         logs = expand_logs(args.logs)
+        sources = ([Source("kube", Path(p)) for p in args.kube]
+                   + [Source("metrics", Path(p)) for p in args.metrics_file]
+                   + [Source("logs", p, args.log_format) for p in logs])
+        check_sources(sources)
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
-    return ([Source("kube", Path(p)) for p in args.kube]
-            + [Source("metrics", Path(p)) for p in args.metrics_file]
-            + [Source("logs", p, args.log_format) for p in logs])
+    return sources
 
 
 def collect(args, config: Config, zone: tzinfo, since, until) -> int:
