@@ -53,18 +53,21 @@ _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 #: A cheap superset test (RE2-compatible, so pandas runs it in Arrow over a whole
 #: column) that every redacted string matches; only matching rows go through Python.
-HINT = ("(?i)(?:token|secret|pass|pwd|key|sig|auth|credential|cookie|session|jwt|bearer|"
-        "sas|otp|://[^/\\s]*@|eyj|akia|asia|gh[pousr]_|github_pat_|xox[abprs]-|glpat-|"
-        "sk-|aiza|private key)")
+_HINT_WORDS = "token|secret|pass|pwd|key|sig|auth|credential|cookie|session|jwt|bearer|sas|otp"
+HINT = ("(?i)(?:" + _HINT_WORDS + "|://[^/\\s]*@|eyj|akia|asia|gh[pousr]_|github_pat_|"
+        "xox[abprs]-|glpat-|sk-|aiza|private key)")
 
 _VALUE = r"""(?:"[^"\n]*"|'[^'\n]*'|[^\s&#"'<>,;\\]+)"""
-_PAIR = re.compile(r"(?<![\w.])(?P<name>[A-Za-z][\w.-]{0,63}?)(?P<sep>=)(?P<value>" + _VALUE + ")")
+#: A name holding one of the hint words. Names without one are not matched at all, so a
+#: harmless pair cannot swallow a secret quoted inside it (``url="/m?secret=…"``).
+_STEM = r"(?=[A-Za-z])[\w.-]{0,40}?(?i:" + _HINT_WORDS + r")[\w.-]{0,40}"
+_PAIR = re.compile(r"(?<![\w.])(?P<name>" + _STEM + r")(?P<sep>=)(?P<value>" + _VALUE + ")")
 _HEADER = re.compile(
-    r"(?<![\w.])(?P<name>[A-Za-z][\w-]{0,63})(?P<sep>\s*:[ \t]*)"
+    r"(?<![\w.])(?P<name>" + _STEM.replace(".", "") + r")(?P<sep>\s*:[ \t]*)"
     r"(?P<value>(?:(?:Bearer|Basic|Digest|Token|Negotiate|ApiKey|AWS4-HMAC-SHA256)\s+)?"
     r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s\"',;\\]+))")
 _JSON = re.compile(
-    r"(?P<q>\\?\")(?P<name>[A-Za-z][\w .-]{0,63})(?P=q)(?P<sep>\s*:\s*)"
+    r"(?P<q>\\?\")(?P<name>" + _STEM + r")(?P=q)(?P<sep>\s*:\s*)"
     r"(?P=q)(?P<value>(?:[^\"\\]|\\[^\"])*)(?P=q)")
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][\w+.-]*://)[^/\s@\"'<>?#]+@")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/-]+=*")
