@@ -30,7 +30,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["HINT", "MASK", "redact_batch", "redact_frame", "redact_obj", "redact_text",
            "sensitive_name"]
@@ -54,8 +57,8 @@ _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 #: A cheap superset test (RE2-compatible, so pandas runs it in Arrow over a whole
 #: column) that every redacted string matches; only matching rows go through Python.
 _HINT_WORDS = "token|secret|pass|pwd|key|sig|auth|credential|cookie|session|jwt|bearer|sas|otp"
-HINT = ("(?i)(?:" + _HINT_WORDS + "|://[^/\\s]*@|eyj|akia|asia|gh[pousr]_|github_pat_|"
-        "xox[abprs]-|glpat-|sk-|aiza|private key)")
+HINT = ("(?:" + _HINT_WORDS + "|://[^/\\s]*@|eyj|akia|asia|gh[pousr]_|github_pat_|"
+        "xox[abprs]-|glpat-|sk-|aiza|private key)")  # matched ignoring case
 
 _VALUE = r"""(?:"[^"\n]*"|'[^'\n]*'|[^\s&#"'<>,;\\]+)"""
 #: A name holding one of the hint words. Names without one are not matched at all, so a
@@ -119,7 +122,7 @@ def _masked(bare_weak: bool, quoted: bool = False):
     return replace
 
 
-_HINT_RE = re.compile(HINT)
+_HINT_RE = re.compile(HINT, re.IGNORECASE)
 
 
 def redact_obj(value: Any, key: str = "") -> Any:
@@ -141,12 +144,20 @@ def redact_frame(df: pd.DataFrame) -> pd.DataFrame:
         column = df[col]
         if col == "row_id" or not pd.api.types.is_string_dtype(column.dtype):
             continue
-        hits = column.str.contains(HINT, regex=True, na=False).to_numpy(dtype=bool)
+        hits = _hits(column)
         if hits.any():  # positions, not labels: a time index repeats
             values = column.to_numpy(dtype=object, copy=True)
             values[hits] = [redact_text(v) for v in values[hits]]
             df[col] = pd.array(values, dtype=column.dtype)
     return df
+
+
+def _hits(column: pd.Series) -> np.ndarray:
+    """Rows the hint matches, by Arrow's RE2 directly: pandas' ``str.contains`` falls back
+    to Python's ``re`` for this pattern and costs ~40 s per million rows instead of ~0.1."""
+    arr = pa.array(column, from_pandas=True, type=pa.large_string())
+    found = pc.match_substring_regex(arr, HINT, ignore_case=True)
+    return found.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def redact_batch(batch) -> None:
