@@ -55,6 +55,11 @@ def _sources(p: argparse.ArgumentParser) -> None:
     g.add_argument("--log-format", default="auto", choices=FORMATS)
 
 
+def _cause_filter(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cause", nargs="+", metavar="ID", default=None,
+                   help="judge only these causes (ids as in docs/causes.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rca", description="Timeout root-cause analysis for Kubernetes clusters.")
@@ -62,8 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("collect", parents=[_common()], help="read sources into the store")
     _sources(p)
-    sub.add_parser("analyze", parents=[_common()], help="find incidents and rank causes")
+    p = sub.add_parser("analyze", parents=[_common()], help="find incidents and rank causes")
+    _cause_filter(p)
     p = sub.add_parser("report", parents=[_common()], help="write the HTML report")
+    _cause_filter(p)
     p.set_defaults(output="reports")
     p = sub.add_parser("daily", parents=[_common()],
                        help="collect (if sources given), analyze and report yesterday")
@@ -77,6 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", default="reports", help="report directory (default reports)")
     p.set_defaults(since=None)
     sub.add_parser("config", parents=[_common()], help="print the configuration in effect")
+    p = sub.add_parser("eval", parents=[_common()],
+                       help="grade the analysis on labelled scenario directories")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="scenario directory, folder of them, or corpus .py (SCENARIOS)")
+    p.add_argument("--keep", default=None, metavar="DIR",
+                   help="generate corpora here and keep them (default: a temporary folder)")
+    for name in ("recall", "precision", "ac1", "ac3"):
+        p.add_argument(f"--min-{name}", type=float, default=None, metavar="X",
+                       help=f"exit 1 when {name} is below X")
+    p.add_argument("--max-false-on-quiet", type=int, default=None, metavar="N",
+                   help="exit 1 when quiet days yield more than N incidents")
     return parser
 
 
@@ -90,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             return commands.show_config(config, args.output)
         if args.command == "demo":
             return commands.demo(args, config)
+        if args.command == "eval":
+            return commands.evaluate(args, config)
         since, until = _window(args, zone)
         handler = {"collect": commands.collect, "analyze": commands.analyze,
                    "report": commands.report, "daily": commands.daily}[args.command]

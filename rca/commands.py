@@ -15,15 +15,18 @@ from pathlib import Path
 import pandas as pd
 
 from rca import output
+from rca.causes import select as select_causes
 from rca.collect import CollectError, Source, check_sources, expand_logs
 from rca.collect import collect as run_collect
 from rca.config import Config
 from rca.engine import analyze as run_analyze
+from rca.engine import load_record
 from rca.jsonout import analysis_to_dict
 from rca.redact import redact_obj
 from rca.store import Store
 
-__all__ = ["UsageError", "analyze", "collect", "daily", "demo", "report", "show_config"]
+__all__ = ["UsageError", "analyze", "collect", "daily", "demo", "evaluate", "report",
+           "show_config"]
 
 
 class UsageError(ValueError):
@@ -125,9 +128,13 @@ def _existing_store(config: Config) -> Store:
     return store
 
 
-def _analysis(config: Config, zone: tzinfo, since, until):
+def _analysis(config: Config, zone: tzinfo, since, until, only: list[str] | None = None):
     store = _existing_store(config)
-    analysis = run_analyze(store, since, until, config)
+    try:
+        causes = select_causes(only)
+    except KeyError as exc:
+        raise UsageError(f"--cause: {exc.args[0]}") from exc
+    analysis = run_analyze(load_record(store, since, until, config), config, causes)
     extra = {"tz": config.get("tz"), "context": config.get("context"),
              "collection": {"tables": store.tables(),
                             "malformed": _collections(store, since, until)}}
@@ -137,7 +144,7 @@ def _analysis(config: Config, zone: tzinfo, since, until):
 
 def analyze(args, config: Config, zone: tzinfo, since, until) -> int:
     _table_or_json(args.output)
-    _, result = _analysis(config, zone, since, until)
+    _, result = _analysis(config, zone, since, until, getattr(args, "cause", None))
     if args.output == "json":
         output.dump_json(result)
     else:
@@ -149,7 +156,7 @@ def report(args, config: Config, zone: tzinfo, since, until) -> int:
     from rca.report import render_report, write_report
 
     folder = _report_dir(args.output)
-    analysis, result = _analysis(config, zone, since, until)
+    analysis, result = _analysis(config, zone, since, until, getattr(args, "cause", None))
     html = render_report(result, analysis.timeline, config.get("tz"),
                          max_evidence_rows=int(config.get("report.max_evidence_rows")))
     try:
@@ -226,3 +233,42 @@ def demo(args, config: Config) -> int:
         if code:
             return code
     return 0
+
+
+def evaluate(args, config: Config) -> int:
+    """Grade the analysis on labelled scenarios; exit 1 below the given thresholds."""
+    from rca import evaluate as ev
+
+    _table_or_json(args.output)
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="rca-eval-work-"))
+    try:
+        try:
+            dirs = ev.expand([Path(p) for p in args.paths], work)
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"eval: {exc}") from exc
+        grades = []
+        with output.steps(len(dirs), "scenarios") as advance:
+            for d in dirs:
+                t0 = clock.perf_counter()
+                expected, analysis = ev.run_scenario(d, config)
+                grades.append(ev.grade(d.name, expected, analysis, clock.perf_counter() - t0))
+                advance(d.name)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    tot = ev.total(grades)
+    if args.output == "json":
+        output.dump_json({"total": tot.as_dict(),
+                          "scenarios": [{**vars(g)} for g in grades]})
+    else:
+        output.eval_table(grades, tot)
+    below = [f"{name} {value:.3f} < {floor}" for name, value, floor in (
+        ("recall", tot.recall, args.min_recall), ("precision", tot.precision, args.min_precision),
+        ("AC@1", tot.ac1, args.min_ac1), ("AC@3", tot.ac3, args.min_ac3))
+        if floor is not None and value < floor]
+    if args.max_false_on_quiet is not None and tot.false_on_quiet > args.max_false_on_quiet:
+        below.append(f"false incidents on quiet days {tot.false_on_quiet} > "
+                     f"{args.max_false_on_quiet}")
+    for line in below:
+        print(f"rca eval: below threshold: {line}", file=sys.stderr)
+    return 1 if below else 0
