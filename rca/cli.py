@@ -27,9 +27,17 @@ __all__ = ["main"]
 FORMATS = ["auto", *LOG_FORMATS]  # the registry decides; a new parser needs no edit here
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one ``rca: error:`` line like every other error: the
+    usage block it prints by default buries the one line that says what is wrong."""
+
+    def error(self, message: str):
+        self.exit(2, f"rca: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _common() -> argparse.ArgumentParser:
     """A fresh parent per subcommand: argparse's set_defaults mutates shared actions."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = _Parser(add_help=False)
     g = p.add_argument_group("common options")
     g.add_argument("--since", default="24h",
                    help="start: 24h, 90m, 7d (before --until) or ISO time (default 24h)")
@@ -60,8 +68,20 @@ def _cause_filter(p: argparse.ArgumentParser) -> None:
                    help="judge only these causes (ids as in docs/causes.md)")
 
 
+def _fraction(text: str) -> float:
+    """A rate between 0 and 1 (``nan`` compares false with everything and would never
+    fail a gate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rca", description="Timeout root-cause analysis for Kubernetes clusters.")
     parser.add_argument("--version", action="version", version=f"rca {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -91,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", default=None, metavar="DIR",
                    help="generate corpora here and keep them (default: a temporary folder)")
     for name in ("recall", "precision", "ac1", "ac3"):
-        p.add_argument(f"--min-{name}", type=float, default=None, metavar="X",
+        p.add_argument(f"--min-{name}", type=_fraction, default=None, metavar="X",
                        help=f"exit 1 when {name} is below X")
     p.add_argument("--max-false-on-quiet", type=int, default=None, metavar="N",
                    help="exit 1 when quiet days yield more than N incidents")

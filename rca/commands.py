@@ -169,14 +169,18 @@ def report(args, config: Config, zone: tzinfo, since, until) -> int:
 
 
 def _report_dir(text: str) -> Path:
-    """``report -o`` names a directory (one page per day goes in it), checked before the
-    analysis runs so a typo costs nothing."""
+    """``report -o`` names a directory (one page per day goes in it)."""
+    return _directory("-o", text, "report -o takes a directory (the page is named after "
+                                  "the day)")
+
+
+def _directory(flag: str, text: str, why: str) -> Path:
+    """A directory a flag names, checked before any work runs so a typo costs nothing."""
     folder = Path(text)
     if folder.exists() and not folder.is_dir():
-        raise UsageError(f"-o {text}: is a file; report -o takes a directory "
-                         "(the page is named after the day)")
+        raise UsageError(f"{flag} {text}: is a file; {why}")
     if any(p.exists() and not p.is_dir() for p in folder.parents):
-        raise UsageError(f"-o {text}: a parent of it is a file, not a directory")
+        raise UsageError(f"{flag} {text}: a parent of it is a file, not a directory")
     return folder
 
 
@@ -209,8 +213,13 @@ def demo(args, config: Config) -> int:
     from rca import cli
     from rca.replay import builtin, generate
 
-    work = Path(args.workdir)
-    scenario = generate(builtin(args.scenario), work / args.scenario)
+    work = _directory("--workdir", args.workdir, "the replay writes a folder there")
+    _report_dir(args.reports)
+    try:
+        scenario = generate(builtin(args.scenario), work / args.scenario)
+    except OSError as exc:
+        raise UsageError(f"--workdir {work}: cannot write the replay there: "
+                         f"{exc.strerror or exc}") from exc
     expected = json.loads((scenario / "expected.json").read_text())
     zone_name = expected["tz"]
     since, until = expected["window"]["since"], expected["window"]["until"]

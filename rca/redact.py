@@ -64,9 +64,10 @@ _VALUE = r"""(?:"[^"\n]*"|'[^'\n]*'|[^\s&#"'<>,;\\]+)"""
 #: A name holding one of the hint words. Names without one are not matched at all, so a
 #: harmless pair cannot swallow a secret quoted inside it (``url="/m?secret=…"``).
 _STEM = r"(?=[A-Za-z])[\w.-]{0,40}?(?i:" + _HINT_WORDS + r")[\w.-]{0,40}"
+_HEADER_STEM = r"(?=[A-Za-z])[\w-]{0,40}?(?i:" + _HINT_WORDS + r")[\w-]{0,40}"  # no dots
 _PAIR = re.compile(r"(?<![\w.])(?P<name>" + _STEM + r")(?P<sep>=)(?P<value>" + _VALUE + ")")
 _HEADER = re.compile(
-    r"(?<![\w.])(?P<name>" + _STEM.replace(".", "") + r")(?P<sep>\s*:[ \t]*)"
+    r"(?<![\w.])(?P<name>" + _HEADER_STEM + r")(?P<sep>\s*:[ \t]*)"
     r"(?P<value>(?:(?:Bearer|Basic|Digest|Token|Negotiate|ApiKey|AWS4-HMAC-SHA256)\s+)?"
     r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s\"',;\\]+))")
 _JSON = re.compile(
