@@ -131,15 +131,15 @@ def _plant(root: Path, s: dict[str, str]) -> dict[str, list[Path]]:
     (logs / "coredns.log").write_text(
         '2021-08-23T03:03:01.1Z [INFO] 10.244.1.17:41234 - 5113 "A IN neishi.svc. udp 50 '
         'false 512" NOERROR qr,aa,rd 106 0.000121s\n'
-        f'2021-08-23T03:03:02.1Z [INFO] 10.244.1.17:41234 - 5114 "A IN x.svc.?token='
-        f'{s["coredns_malformed"]} udp 50 false 512" NOERROR qr,aa,rd ²06 0.00012s\n')
+        f'[INFO] 10.244.1.17:41234 - 5114 "A IN x.svc. udp 50 false 512" NOERROR qr,aa,rd '
+        f'106 0.00012s https://x.svc/?token={s["coredns_malformed"]}\n')  # no time: malformed
     (logs / "rgw.log").write_text(
         "debug 2021-08-23 11:03:05.000 7f4880b98700  1 ====== req done req=0x55aa op "
         "status=0 http_status=200 latency=1.076s ======\n"
         "debug 2021-08-23 11:03:06.000 7f4880b98700  0 ERROR: client_io->complete_request() "
         f"returned Broken pipe GET /b/o?X-Amz-Signature={s['rgw_broken_pipe']}\n"
-        "debug 2021-08-23 11:03:07.000 7f4880b98700  1 ====== req done req=0x55ab op "
-        f"status=0 http_status=2x0 latency=1.0s token={s['rgw_malformed']} ======\n")
+        "debug 2021-08-32 11:03:07.000 7f4880b98700  1 ====== req done req=0x55ab op "
+        f"status=0 http_status=200 latency=1.0s token={s['rgw_malformed']} ======\n")
     metrics = root / "probe.om"
     metrics.write_text(
         "# TYPE probe_duration_seconds gauge\n"
