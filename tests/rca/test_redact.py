@@ -17,7 +17,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from rca.cli import main
-from rca.redact import HINT, MASK, redact_frame, redact_obj, redact_text, sensitive_name
+from rca.redact import (
+    HINT,
+    MASK,
+    redact_batch,
+    redact_frame,
+    redact_obj,
+    redact_text,
+    sensitive_name,
+)
 
 # -- the rules -----------------------------------------------------------------------------
 MASKED = [  # (text, the secret in it)
@@ -272,3 +280,21 @@ def test_planted_secrets_are_found_nowhere(tmp_path, capsys):
     assert "malformed" in seen["collect (terminal)"] and MASK in seen["collect (terminal)"]
     assert "http://admin:[REDACTED]@prometheus:9090" not in seen["config -o json"]
     assert "[REDACTED]@prometheus:9090" in seen["config -o json"]
+
+
+def test_a_batch_is_redacted_in_frames_samples_and_gaps():
+    from collectors.base import Batch, Malformed
+    from rca.live import Gap
+    from rca.record import frame
+
+    batch = Batch(source="loki")
+    batch.frames["events"] = frame("events", [{
+        "time": pd.Timestamp("2021-08-23T03:00Z"), "row_id": "e1",
+        "message": "GET /api?token=tk-201 failed"}])
+    batch.add_malformed(Malformed("loki", 3, "line", "bad", "x?password=pw-202"), keep=3)
+    batch.gaps.append(Gap("prometheus", "signal x", "GET http://u:pw-203@prom:9090/ 401"))
+    redact_batch(batch)
+    shown = " ".join([*batch.frames["events"]["message"], *map(str, batch.samples),
+                      *(g.reason for g in batch.gaps)])
+    assert not any(s in shown for s in ("tk-201", "pw-202", "pw-203"))
+    assert shown.count(MASK) == 3 and batch.frames["events"]["row_id"].tolist() == ["e1"]
