@@ -1,9 +1,9 @@
-"""The Kubernetes-side labelled days end to end: written by the replay, collected and
-analysed through the CLI as a user runs them, graded against their answer keys.
+"""What ``rca eval`` does not grade on the Kubernetes-side days: a decoy's look-alike
+scores nothing at all (not merely second), and on the two-cause day of seed 004 each
+incident's cause wins by evidence, not by a tie, and names what to act on.
 
-Each case asserts the incidents found overlap the key's (two minutes of slack, as ``rca
-eval`` grades), that the key's cause ranks first on each, and that a decoy's look-alike
-does not fire. Until ``rca eval`` lands this is the gate of ``tests/scenarios/kube.py``.
+The days are written by the replay, collected and analysed through the CLI as a user
+runs them; recall, precision and AC@1 over the whole corpus are ``test_eval_corpus``'s.
 """
 
 import json
@@ -17,12 +17,10 @@ from tests.scenarios.kube import SCENARIOS
 
 SLACK = pd.Timedelta(minutes=2)
 
-#: decoy -> the look-alike cause that must not fire on any incident of its day
-LOOK_ALIKES = {
-    "decoy-scattered-4xx": "http.body_too_large",
-    "decoy-gpu-quick-schedule": "scheduling.gpu_fragmentation",
-    "decoy-rollout-drain": "lb.dead_backend",
-}
+#: decoy -> the look-alike cause that must not fire on any incident of its day (the
+#: decoys without any incident are held to that by the corpus gate's quiet-day count)
+LOOK_ALIKES = {"decoy-rollout-drain": "lb.dead_backend"}
+CASES = ["dead-backend-dev-target", *LOOK_ALIKES]
 
 
 def _analyse(scen, tmp_path, capsys):
@@ -38,7 +36,7 @@ def _analyse(scen, tmp_path, capsys):
     return json.loads(capsys.readouterr().out), key
 
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
+@pytest.mark.parametrize("name", CASES)
 def test_scenario_is_found_and_ranked(name, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RCA_CONFIG", raising=False)

@@ -32,6 +32,10 @@ THRESHOLDS = {
     "baseline_ratio_min": Threshold(5.0, "the wave's rate must be at least five times the "
                                     "status's own rate over the baseline, so a service that "
                                     "always answers some 404s or 400s is not a wave"),
+    "min_share": Threshold(0.2, "a feature broken for everyone who uses it answers a good "
+                           "part of its service's requests with that status; client mistakes "
+                           "scattered over busy services are a few percent of them, even when "
+                           "ten happen to fall within minutes of each other"),
     "ignored_statuses": Threshold(["499"], "nginx's 499 is a caller that gave up: a "
                                   "failed request, judged by failed_requests"),
 }
@@ -67,9 +71,20 @@ def _waves(rows: pd.DataFrame, history: pd.DataFrame, inputs: Inputs,
             continue
         start, end = wave.index.min(), wave.index.max() + pd.Timedelta(seconds=1)
         ratio = _baseline_ratio(wave, history, start, end, inputs)
-        if ratio >= float(th["baseline_ratio_min"]):
+        share = _share(wave, start, end, inputs)
+        if ratio >= float(th["baseline_ratio_min"]) and share >= float(th["min_share"]):
             out.append(_symptom(wave, start, end, ratio, inputs))
     return out
+
+
+def _share(wave: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
+           inputs: Inputs) -> float:
+    """The wave's part of all requests its services answered on the same side meanwhile."""
+    requests = inputs.table("requests")
+    span = requests[(requests.index >= start) & (requests.index < end)]
+    side = wave["side"].iloc[0]
+    same = span[(span["side"] == side) & span["service"].isin(set(wave["service"]))]
+    return len(wave) / max(len(same), len(wave))
 
 
 def _baseline_ratio(wave: pd.DataFrame, history: pd.DataFrame, start: pd.Timestamp,

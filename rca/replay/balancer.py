@@ -180,7 +180,8 @@ class BalancerWorld:
         if not failed:
             return []
         cause = self.expected_batch_cause
-        return [(failed[0][0], max(b for _, b in failed), cause, [])]
+        entity = f"deployment/{self.namespace}/{self.service}" if self.broken else ""
+        return [(failed[0][0], max(b for _, b in failed), cause, [], entity)]
 
     def _dev(self, rng, clock: Clock, since: float, until: float, names: dict,
              clients: list) -> list:
@@ -208,7 +209,8 @@ class BalancerWorld:
             t += rng.exponential(60.0 / self.dev_batch_per_min)
         if not failed:
             return []
-        return [(failed[0][0], max(b for _, b in failed), "config.wrong_target", [])]
+        return [(failed[0][0], max(b for _, b in failed), "config.wrong_target", [],
+                 f"pod/ml-jobs/{names['dev_batch']}")]
 
 
 def _client(clock: Clock, t: float, station: str, service: str, took: float, status) -> str:

@@ -61,7 +61,7 @@ class GpuWorld:
             items += pod
             events += evs
             if node is None:
-                pending.append(t)
+                pending.append((t, f"pod/{self.namespace}/{pod[1]['metadata']['name']}"))
             else:
                 free[node] -= gpus
                 serving.append((name, t, pod[1]["status"]["podIP"]))
@@ -75,7 +75,9 @@ class GpuWorld:
             events += self._cronjob(k, since + self.cronjob_crashloop_at * 60)
         write_text(out / "kube" / "cluster.json", dump(events + items))
         write_lines(out / "logs" / "ingress-nginx.log", self._traffic(rng, clock, serving, until))
-        incidents = ([(min(pending), until - 30.0, self.expected_cause, [])]
+        # the waiting pod is what to act on when there is one
+        entity = pending[0][1] if len(pending) == 1 else ""
+        incidents = ([(pending[0][0], until - 30.0, self.expected_cause, [], entity)]
                      if pending else [])
         write_text(out / "expected.json", expected_json(
             clock, since, until, self.zone, incidents,

@@ -55,7 +55,8 @@ class OomWorld:
                     [*self._working_set(rng, since, until, kills, pod_name), "# EOF"])
         write_text(out / "kube" / "cluster.json",
                    self._cluster(k, since, kills, downs, rs, pod_name, ip))
-        incidents = ([(kills[0], downs[-1][1], "memory.oom_kill", [])] if kills else [])
+        incidents = ([(kills[0], downs[-1][1], "memory.oom_kill", [],
+                       f"deployment/{self.namespace}/{self.service}")] if kills else [])
         write_text(out / "expected.json", expected_json(
             clock, since, until, self.zone, incidents,
             {"scenario": self.name, "seed": self.seed, "oom_kills": len(kills)}))

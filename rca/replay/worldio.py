@@ -51,11 +51,14 @@ def write_text(path: Path, text: str) -> None:
 
 
 def expected_json(clock: Clock, since: float, until: float, zone: str,
-                  incidents: list[tuple[float, float, str, list[str]]], notes: dict) -> str:
-    """The answer key: window, zone, incidents (start, end, cause, also) in time order."""
+                  incidents: list[tuple], notes: dict) -> str:
+    """The answer key: window, zone, incidents ``(start, end, cause, also[, entity])`` in
+    time order; ``entity`` is what the world knows must be acted on (the broken
+    Deployment, the waiting pod), graded by ``rca eval``'s entity hit rate."""
+    def one(a: float, b: float, cause: str, also: list[str], entity: str = "") -> dict:
+        item = {"start": clock.iso(a), "end": clock.iso(b), "cause": cause, "also": list(also)}
+        return {**item, "entity": entity} if entity else item
+
     doc = {"window": {"since": clock.iso(since, "seconds"), "until": clock.iso(until, "seconds")},
-           "tz": zone,
-           "incidents": [{"start": clock.iso(a), "end": clock.iso(b), "cause": cause,
-                          "also": list(also)} for a, b, cause, also in sorted(incidents)],
-           "notes": notes}
+           "tz": zone, "incidents": [one(*i) for i in sorted(incidents)], "notes": notes}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

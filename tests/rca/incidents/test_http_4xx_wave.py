@@ -15,7 +15,7 @@ def detect(rows, th=TH):
 
 
 def background():
-    return [req(t, "upload", 200, 0.5, side="server", station="10.0.0.9")
+    return [req(t, "web", 200, 0.5, side="server", station="10.0.0.9")
             for t in range(0, 3 * 3600, 30)]
 
 
@@ -64,3 +64,12 @@ def test_scattered_400s_all_day_are_not_a_wave():
 
 def test_499_is_left_to_failed_requests():
     assert detect(background() + wave(20, 499)) == []
+
+
+@pytest.mark.parametrize("busy, fires", [
+    (40, True),   # 10 of 50 answers of the service in the wave's span: a fifth
+    (41, False),  # 10 of 51: client mistakes on a busy service
+])
+def test_min_share_edge(busy, fires):
+    ok = [req(5000 + i * 599 / busy, "upload", 200, 0.1, side="server") for i in range(busy)]
+    assert bool(detect(background() + ok + wave(10))) is fires
