@@ -52,6 +52,19 @@ def _sources(p: argparse.ArgumentParser) -> None:
     g.add_argument("--logs", action="append", default=[], metavar="GLOB",
                    help="log files (glob); format from --log-format")
     g.add_argument("--log-format", default="auto", choices=FORMATS)
+    _kube_flags(p)
+
+
+def _kube_flags(p: argparse.ArgumentParser) -> None:
+    """Live Kubernetes options; they add to or override ``sources.kube`` in rca.yaml."""
+    g = p.add_argument_group("sources (live Kubernetes API)")
+    g.add_argument("--kubeconfig", default=None, metavar="FILE",
+                   help="kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
+    g.add_argument("--context", default=None, help="kubeconfig context (default: current)")
+    g.add_argument("--in-cluster", action="store_true", default=None,
+                   help="use the pod's service account (inside a cluster)")
+    g.add_argument("--namespace", action="append", default=None, metavar="NS",
+                   help="only these namespaces (repeatable; default all)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from rca.collect import collect as run_collect
 from rca.config import Config
 from rca.engine import analyze as run_analyze
 from rca.jsonout import analysis_to_dict
+from rca.live import Flags, configured
 from rca.store import Store
 
 __all__ = ["UsageError", "analyze", "collect", "daily", "demo", "report", "show_config"]
@@ -49,22 +50,40 @@ def _sources(args) -> list[Source]:
             + [Source("logs", p, args.log_format) for p in logs])
 
 
+def live_flags(args) -> Flags:
+    """The live-source options of the command line (each collector adds its own)."""
+    return Flags({key: getattr(args, key, None) for key in LIVE_FLAGS})
+
+
+#: argparse destinations of the live-source flags (``rca.cli`` defines them).
+LIVE_FLAGS = ("kubeconfig", "context", "in_cluster", "namespace")
+
+
 def collect(args, config: Config, zone: tzinfo, since, until) -> int:
+    """Files named on the command line; with none, every live source configured (and
+    the live flags add or override)."""
     _table_or_json(args.output)
     sources = _sources(args)
-    if not sources:
-        raise UsageError("nothing to collect: give --kube, --metrics-file or --logs "
-                         "(live collectors come in a later release)")
+    flags = live_flags(args)
+    live = configured(config, flags) if not sources or any(flags.values.values()) else []
+    if not sources and not live:
+        raise UsageError("nothing to collect: give --kube, --metrics-file or --logs, "
+                         "a live source (--kubeconfig, --context, --in-cluster), or "
+                         "configure sources: in rca.yaml")
     store = Store(config.get("store"))
     t0 = clock.perf_counter()
     try:
         with output.progress(len(sources)) as tick:
-            summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines)
+            summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines,
+                                  live=live)
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
     _save_collection(store, summary, clock.perf_counter() - t0)
     output.collect_summary(summary, zone, args.output)
-    return 0
+    for name in summary.failed:
+        error = next(g.reason for g in summary.gaps if g.source == name and g.what == "everything")
+        print(f"rca: error: {error}", file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
 def _save_collection(store: Store, summary, seconds: float) -> None:
@@ -77,6 +96,7 @@ def _save_collection(store: Store, summary, seconds: float) -> None:
         "since": summary.since.isoformat(), "until": summary.until.isoformat(),
         "seconds": round(seconds, 3), "files": summary.files,
         "rows": summary.read, "new": summary.new, "outside_window": summary.outside_window,
+        "gaps": [output.gap_dict(g) for g in summary.gaps],
     }
     # named by when it ran, so a second collection of the same window keeps its own record
     name = (f"{pd.Timestamp.now(tz='UTC').strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-"
@@ -154,7 +174,7 @@ def daily(args, config: Config, zone: tzinfo, since, until) -> int:
     today = pd.Timestamp.now(tz=zone).date()
     since, until = (_local_midnight(today - timedelta(days=1), zone),
                     _local_midnight(today, zone))
-    if args.kube or args.metrics_file or args.logs:
+    if args.kube or args.metrics_file or args.logs or configured(config, live_flags(args)):
         collect(argparse.Namespace(**{**vars(args), "output": "table"}), config, zone,
                 since, until)
     return report(args, config, zone, since, until)
