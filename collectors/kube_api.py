@@ -30,8 +30,8 @@ from collectors.base import ParseContext
 from collectors.kube import KubeBatch, shape_items
 from rca.live import FACTORIES, Flags, Gap, LiveError
 
-__all__ = ["RESOURCES", "KubeLive", "Resource", "connect", "kube_sources", "list_pages",
-           "rbac_rules"]
+__all__ = ["RESOURCES", "KubeLive", "Resource", "Unreachable", "classify_error", "connect",
+           "first_line", "http_status", "kube_sources", "list_pages", "rbac_rules"]
 
 
 @dataclass(frozen=True)
@@ -117,14 +117,18 @@ def connect(kubeconfig: str = "", context: str = "", in_cluster: bool = False):
         return config.new_client_from_config(config_file=path, context=context or None)
     except ConfigException as exc:
         where = "in-cluster service account" if in_cluster else "kubeconfig"
-        raise LiveError(f"kube: cannot use the {where}: {_first_line(exc)}") from exc
+        raise LiveError(f"kube: cannot use the {where}: {first_line(exc)}") from exc
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 # -- listing -------------------------------------------------------------------------------
+class Unreachable(LiveError):
+    """No answer from the API server (refused, timed out): ``rca watch`` retries it."""
+
+
 class Forbidden(Exception):
     """403 on one list: named as a gap, the other lists go on."""
 
@@ -152,26 +156,26 @@ def list_pages(api_client, res: Resource, namespace: str = "",
                           _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
             page = json.loads(resp.data)
         except Exception as exc:  # noqa: BLE001 - sorted by _classify
-            if _status(exc) == 410 and token and relists < MAX_RELISTS:
+            if http_status(exc) == 410 and token and relists < MAX_RELISTS:
                 token, relists = "", relists + 1
                 continue
-            raise _classify(exc, api_client, res, namespace) from exc
+            raise classify_error(exc, api_client, res, namespace) from exc
         yield page
         token = (page.get("metadata") or {}).get("continue") or ""
         if not token:
             return
 
 
-def _status(exc: BaseException) -> int | None:
+def http_status(exc: BaseException) -> int | None:
     from kubernetes.client.exceptions import ApiException
 
     return exc.status if isinstance(exc, ApiException) else None
 
 
-def _classify(exc: BaseException, api_client, res: Resource, namespace: str) -> Exception:
+def classify_error(exc: BaseException, api_client, res: Resource, namespace: str) -> Exception:
     """A client exception as the error this collector acts on, message on one line."""
     host = api_client.configuration.host
-    status = _status(exc)
+    status = http_status(exc)
     what = f"{res.plural} in namespace {namespace}" if namespace else res.plural
     if status == 401:
         return LiveError(f"kube: the API server at {host} refused the credentials "
@@ -185,7 +189,7 @@ def _classify(exc: BaseException, api_client, res: Resource, namespace: str) -> 
         return LiveError(f"kube: listing {what} at {host} failed: HTTP {status}")
     if isinstance(exc, ValueError):
         return LiveError(f"kube: {host} answered {what} with something that is not JSON")
-    return LiveError(f"kube: cannot reach the API server at {host}: {_first_line(exc)}")
+    return Unreachable(f"kube: cannot reach the API server at {host}: {first_line(exc)}")
 
 
 # -- the live source -----------------------------------------------------------------------

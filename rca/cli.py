@@ -1,4 +1,4 @@
-"""The ``rca`` command line: collect, analyze, report, daily, demo, config.
+"""The ``rca`` command line: collect, analyze, report, daily, watch, demo, config.
 
 Why every subcommand shares one set of options (``--since --until --tz --store -o
 --config``) and one start-up: configuration is loaded and validated once, before any
@@ -88,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the replay's raw telemetry and store go (default build/demo)")
     p.add_argument("--reports", default="reports", help="report directory (default reports)")
     p.set_defaults(since=None)
+    p = sub.add_parser("watch", parents=[_common()],
+                       help="follow the cluster's Events into the store (runs until stopped)")
+    _kube_flags(p)
+    p.add_argument("--once", action="store_true",
+                   help="stop when the first watch connection ends (tests, cron)")
+    p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                   help="stop after this many seconds")
     sub.add_parser("config", parents=[_common()], help="print the configuration in effect")
     return parser
 
@@ -102,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             return commands.show_config(config, args.output)
         if args.command == "demo":
             return commands.demo(args, config)
+        if args.command == "watch":
+            return commands.watch(args, config, zone)
         now = pd.Timestamp.now(tz="UTC")
         until = parse_since(args.until, now, zone) if args.until else now
         since = parse_since(args.since, until, zone)

@@ -23,7 +23,8 @@ from rca.jsonout import analysis_to_dict
 from rca.live import Flags, configured
 from rca.store import Store
 
-__all__ = ["UsageError", "analyze", "collect", "daily", "demo", "report", "show_config"]
+__all__ = ["UsageError", "analyze", "collect", "daily", "demo", "report", "show_config",
+           "watch"]
 
 
 class UsageError(ValueError):
@@ -84,6 +85,38 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
         error = next(g.reason for g in summary.gaps if g.source == name and g.what == "everything")
         print(f"rca: error: {error}", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def watch(args, config: Config, zone: tzinfo) -> int:
+    """Follow the cluster's Events into the store (``collectors.kube_watch``)."""
+    from collectors.kube_api import connect
+    from collectors.kube_watch import Watcher
+    from rca.live import LiveError
+
+    conf = config.get("sources.kube")
+    flags = live_flags(args)
+    store = Store(config.get("store"))
+    try:
+        api_client = connect(flags.get("kubeconfig", conf["kubeconfig"]),
+                             flags.get("context", conf["context"]),
+                             bool(flags.get("in_cluster", conf["in_cluster"])))
+        watcher = Watcher(api_client, store, zone,
+                          namespaces=flags.get("namespace") or conf["namespaces"],
+                          max_failures=int(conf["watch"]["max_failures"]),
+                          backoff_cap_s=float(conf["watch"]["backoff_cap_s"]))
+        stats = watcher.run(duration_s=args.duration, once=args.once)
+    except LiveError as exc:
+        print(f"rca: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        stats = watcher.stats
+    if args.output == "json":
+        output.dump_json(vars(stats))
+    else:
+        print(f"watch: listed {stats.listed}, {stats.changes} change(s), {stats.new_rows} new "
+              f"row(s), {stats.connections} connection(s), {stats.reconnects} reconnect(s), "
+              f"{stats.relists} re-list(s); resourceVersion {stats.resource_version or '-'}")
+    return 0
 
 
 def _save_collection(store: Store, summary, seconds: float) -> None:

@@ -78,7 +78,10 @@ DEFAULTS: dict[str, Any] = {
     # files or environment variable names, never as values.
     "sources": {
         "kube": {"enabled": False, "kubeconfig": "", "context": "", "in_cluster": False,
-                 "namespaces": []},
+                 "namespaces": [],
+                 # `rca watch`: consecutive failed reconnects before it exits (its pod then
+                 # restarts, visibly), and the longest wait between two of them
+                 "watch": {"max_failures": 8, "backoff_cap_s": 60.0}},
         "prometheus": {"url": "", "bearer_token_file": "", "ca_file": "",
                        "insecure": False, "headers": {}},
         "loki": {"url": "", "logql": [], "bearer_token_file": "", "headers": {}},

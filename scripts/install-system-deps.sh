@@ -3,7 +3,7 @@
 # promtool (integration tests backfill and query a real server) and chromium (the
 # report is checked in a real headless browser), and Debian's kubectl (package
 # kubernetes-client: the live Kubernetes tests hold their stand-in API server to what it
-# accepts). Idempotent; runs apt only when needed.
+# accepts; openssl makes its test certificate). Idempotent; runs apt only when needed.
 set -eu
 # Where Debian's kubectl is unpacked when another package (e.g. a cloud SDK's kubectl)
 # already owns /usr/bin/kubectl; tests/collectors/kube_api_server.py looks here too.
@@ -16,6 +16,7 @@ fi
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 command -v promtool   >/dev/null 2>&1 || missing="$missing prometheus"
 command -v chromium   >/dev/null 2>&1 || missing="$missing chromium"
+command -v openssl    >/dev/null 2>&1 || missing="$missing openssl"
 [ -z "$missing" ] && [ -z "$kubectl_aside" ] && exit 0
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,290 @@
+"""A stand-in Kubernetes API server on 127.0.0.1 (HTTPS) for the live collector's tests.
+
+Why not a mock: the real ``kubernetes`` Python client and Debian's ``kubectl`` both talk to
+it over HTTP, so what it serves is held to what real clients accept: discovery documents,
+typed lists without per-item ``kind`` (as the API server sends them), ``limit``/``continue``
+paging, ``Status`` bodies for 401/403/404/410, and chunked watch streams of JSON lines.
+
+Knobs a test turns: ``forbidden`` namespaces (403), continue tokens that expire once
+(410), a bearer token (401 otherwise), watch changes, a watch connection that drops after
+N events, and a compacted resourceVersion (watch 410 as an ERROR event).
+
+HTTPS with a throw-away certificate made by ``openssl`` (``make_certificate``): kubectl
+does not send a bearer token over plain HTTP, and a real cluster is never plain HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from collectors.kube_api import RESOURCES
+
+__all__ = ["FakeApiServer", "as_events_v1", "kubeconfig_text", "make_certificate"]
+
+
+def make_certificate(folder) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, valid one day: (cert path, key path)."""
+    cert, key = f"{folder}/apiserver.crt", f"{folder}/apiserver.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def as_events_v1(event: dict) -> dict:
+    """A core/v1 Event as events.k8s.io/v1 serves the same object (same uid)."""
+    out = {k: copy.deepcopy(v) for k, v in event.items()
+           if k in ("metadata", "reason", "type", "action", "series", "related")}
+    renames = {"involvedObject": "regarding", "message": "note",
+               "firstTimestamp": "deprecatedFirstTimestamp",
+               "lastTimestamp": "deprecatedLastTimestamp", "count": "deprecatedCount",
+               "source": "deprecatedSource"}
+    for old, new in renames.items():
+        if event.get(old) is not None:
+            out[new] = copy.deepcopy(event[old])
+    out["eventTime"] = event.get("eventTime")
+    out["reportingController"] = event.get("reportingComponent") or ""
+    out["reportingInstance"] = event.get("reportingInstance") or ""
+    return out
+
+
+def kubeconfig_text(server: str, token: str, ca_file: str, context: str = "stand-in") -> str:
+    return json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "clusters": [{"name": "stand-in", "cluster": {"server": server,
+                                                      "certificate-authority": ca_file}}],
+        "users": [{"name": "reader", "user": {"token": token}}],
+        "contexts": [{"name": context, "context": {"cluster": "stand-in", "user": "reader"}}],
+    })
+
+
+@dataclass
+class Change:
+    rv: int
+    type: str  # ADDED | MODIFIED | DELETED | BOOKMARK
+    obj: dict
+
+
+@dataclass
+class State:
+    objects: dict[tuple[str, str], list[dict]] = field(default_factory=dict)  # (gv, plural)
+    token: str = "stand-in-token"
+    forbidden: set[str] = field(default_factory=set)
+    expire_once: set[str] = field(default_factory=set)  # "gv/plural" whose 1st token expires
+    changes: list[Change] = field(default_factory=list)  # core/v1 events watch feed
+    drop_after: int | None = None  # events per watch connection before it breaks
+    compacted_rv: int = 0  # watches from before this get 410
+    rv: int = 1000
+    requests: list[str] = field(default_factory=list)
+    watch_connections: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class FakeApiServer:
+    """``with FakeApiServer() as api: api.url …``; stopped on exit, by its own thread."""
+
+    def __init__(self, cert: str, key: str) -> None:
+        self.cert, self.key = cert, key
+        self.state = State()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- data ------------------------------------------------------------------------------
+    def add(self, group_version: str, plural: str, items: Iterable[dict]) -> None:
+        with self.state.lock:
+            bucket = self.state.objects.setdefault((group_version, plural), [])
+            for item in items:
+                item = copy.deepcopy(item)
+                item.pop("kind", None)  # the API server's lists carry kind on the list only
+                item.pop("apiVersion", None)
+                self.state.rv += 1
+                item.setdefault("metadata", {})["resourceVersion"] = str(self.state.rv)
+                bucket.append(item)
+
+    def change(self, type_: str, obj: dict) -> int:
+        """A change to a core/v1 Event, served to watchers; returns its resourceVersion."""
+        with self.state.lock:
+            self.state.rv += 1
+            obj = copy.deepcopy(obj)
+            obj.pop("kind", None)
+            obj["metadata"]["resourceVersion"] = str(self.state.rv)
+            self.state.changes.append(Change(self.state.rv, type_, obj))
+            return self.state.rv
+
+    # -- life ------------------------------------------------------------------------------
+    def __enter__(self) -> FakeApiServer:
+        handler = type("Handler", (_Handler,), {"state": self.state})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(self.cert, self.key)
+        self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        assert self._httpd is not None and self._thread is not None
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        return f"https://127.0.0.1:{self._httpd.server_address[1]}"
+
+
+def _kind_of(gv: str, plural: str) -> str:
+    for res in RESOURCES:
+        if res.group_version == gv and res.plural == plural:
+            return res.kind
+    return {"namespaces": "Namespace"}.get(plural, plural.title())
+
+
+def _discovery(gv: str) -> dict:
+    resources = []
+    for res in RESOURCES:
+        if res.group_version == gv:
+            resources.append({"name": res.plural, "singularName": "",
+                              "namespaced": bool(res.per_namespace), "kind": res.kind,
+                              "verbs": ["get", "list", "watch"]})
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
+            "resources": resources}
+
+
+def _groups() -> dict:
+    names = sorted({r.group for r in RESOURCES if r.group})
+    groups = []
+    for name in names:
+        versions = sorted({r.version for r in RESOURCES if r.group == name})
+        gvs = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
+        groups.append({"name": name, "versions": gvs, "preferredVersion": gvs[0]})
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+def _status(code: int, reason: str, message: str) -> dict:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state: State
+
+    def log_message(self, *args) -> None:  # quiet: pytest shows failures, not traffic
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        with self.state.lock:
+            self.state.requests.append(self.path)
+        if self.headers.get("Authorization") != f"Bearer {self.state.token}":
+            return self._json(401, _status(401, "Unauthorized", "Unauthorized"))
+        parts = [p for p in url.path.split("/") if p]
+        if parts == ["api"]:
+            return self._json(200, {"kind": "APIVersions", "versions": ["v1"],
+                                    "serverAddressByClientCIDRs": []})
+        if parts == ["apis"]:
+            return self._json(200, _groups())
+        if parts == ["version"]:
+            return self._json(200, {"major": "1", "minor": "28", "gitVersion": "v1.28.0"})
+        if parts[:1] == ["api"]:
+            gv, rest = "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 3:
+            gv, rest = f"{parts[1]}/{parts[2]}", parts[3:]
+        else:
+            return self._json(404, _status(404, "NotFound", "the server could not find it"))
+        if not rest:
+            return self._json(200, _discovery(gv))
+        namespace = ""
+        if rest[0] == "namespaces" and len(rest) == 3:
+            namespace, rest = rest[1], rest[2:]
+        if len(rest) != 1 or (gv, rest[0]) not in self.state.objects:
+            return self._json(404, _status(404, "NotFound", "the server could not find it"))
+        plural = rest[0]
+        if namespace in self.state.forbidden:
+            return self._json(403, _status(403, "Forbidden", f'{plural} is forbidden: User '
+                                           f'cannot list resource "{plural}" in namespace '
+                                           f'"{namespace}"'))
+        if query.get("watch") in ("true", "1"):
+            return self._watch(query, namespace)
+        return self._list(gv, plural, namespace, query)
+
+    # -- lists -----------------------------------------------------------------------------
+    def _list(self, gv: str, plural: str, namespace: str, query: dict) -> None:
+        items = [i for i in self.state.objects[(gv, plural)]
+                 if not namespace or i["metadata"].get("namespace") == namespace]
+        start = 0
+        if query.get("continue"):
+            token = query["continue"]
+            key = f"{gv}/{plural}"
+            if key in self.state.expire_once:
+                self.state.expire_once.discard(key)
+                return self._json(410, _status(410, "Expired", "The provided continue "
+                                               "parameter is too old to display a consistent "
+                                               "list result."))
+            start = int(base64.b64decode(token).decode())
+        limit = int(query.get("limit") or 0) or len(items) or 1
+        page = items[start:start + limit]
+        meta = {"resourceVersion": str(self.state.rv)}
+        if start + limit < len(items):
+            meta["continue"] = base64.b64encode(str(start + limit).encode()).decode()
+            meta["remainingItemCount"] = len(items) - start - limit
+        kind = _kind_of(gv, plural)
+        self._json(200, {"kind": f"{kind}List", "apiVersion": gv, "metadata": meta,
+                         "items": page})
+
+    # -- watch -----------------------------------------------------------------------------
+    def _watch(self, query: dict, namespace: str) -> None:
+        since = int(query.get("resourceVersion") or 0)
+        with self.state.lock:
+            self.state.watch_connections += 1
+            changes = [c for c in self.state.changes if c.rv > since]
+            compacted = since < self.state.compacted_rv
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if compacted:
+            gone = _status(410, "Expired", f"too old resource version: {since}")
+            self._chunk({"type": "ERROR", "object": gone})
+            return self._end()
+        for n, change in enumerate(changes):
+            if self.state.drop_after is not None and n == self.state.drop_after:
+                self.close_connection = True  # mid-stream: no terminating chunk
+                self.wfile.flush()
+                self.connection.shutdown(2)
+                return
+            obj = {**change.obj, "kind": "Event", "apiVersion": "v1"}
+            if namespace and obj["metadata"].get("namespace") != namespace:
+                continue
+            self._chunk({"type": change.type, "object": obj})
+        self._end()
+
+    def _chunk(self, doc: dict) -> None:
+        data = (json.dumps(doc) + "\n").encode()
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _end(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _json(self, code: int, doc: dict) -> None:
+        data = json.dumps(doc).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
