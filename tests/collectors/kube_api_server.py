@@ -28,7 +28,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from collectors.kube_api import RESOURCES
 
-__all__ = ["FakeApiServer", "as_events_v1", "kubeconfig_text", "make_certificate"]
+__all__ = ["FIXTURES", "FakeApiServer", "as_core_event", "as_events_v1", "kubeconfig_text",
+           "make_certificate",
+           "serve_fixtures"]
 
 
 def make_certificate(folder) -> tuple[str, str]:
@@ -40,21 +42,36 @@ def make_certificate(folder) -> tuple[str, str]:
     return cert, key
 
 
+#: core/v1 Event field → events.k8s.io/v1 field: the API server converts one into the other.
+_EVENT_FIELDS = {"involvedObject": "regarding", "message": "note",
+                 "firstTimestamp": "deprecatedFirstTimestamp",
+                 "lastTimestamp": "deprecatedLastTimestamp", "count": "deprecatedCount",
+                 "source": "deprecatedSource", "reportingComponent": "reportingController"}
+_EVENT_SHARED = ("metadata", "reason", "type", "action", "series", "related", "eventTime",
+                 "reportingInstance")
+
+
 def as_events_v1(event: dict) -> dict:
-    """A core/v1 Event as events.k8s.io/v1 serves the same object (same uid)."""
-    out = {k: copy.deepcopy(v) for k, v in event.items()
-           if k in ("metadata", "reason", "type", "action", "series", "related")}
-    renames = {"involvedObject": "regarding", "message": "note",
-               "firstTimestamp": "deprecatedFirstTimestamp",
-               "lastTimestamp": "deprecatedLastTimestamp", "count": "deprecatedCount",
-               "source": "deprecatedSource"}
+    """An Event as events.k8s.io/v1 serves it (same uid), whichever API it was dumped from."""
+    return _convert(event, _EVENT_FIELDS) if "involvedObject" in event else _plain(event)
+
+
+def as_core_event(event: dict) -> dict:
+    """An Event as core/v1 serves it, whichever API it was dumped from."""
+    reverse = {new: old for old, new in _EVENT_FIELDS.items()}
+    return _convert(event, reverse) if "regarding" in event else _plain(event)
+
+
+def _convert(event: dict, renames: dict[str, str]) -> dict:
+    out = {k: copy.deepcopy(event[k]) for k in _EVENT_SHARED if event.get(k) is not None}
     for old, new in renames.items():
         if event.get(old) is not None:
             out[new] = copy.deepcopy(event[old])
-    out["eventTime"] = event.get("eventTime")
-    out["reportingController"] = event.get("reportingComponent") or ""
-    out["reportingInstance"] = event.get("reportingInstance") or ""
     return out
+
+
+def _plain(event: dict) -> dict:
+    return {k: copy.deepcopy(v) for k, v in event.items() if k not in ("kind", "apiVersion")}
 
 
 def kubeconfig_text(server: str, token: str, ca_file: str, context: str = "stand-in") -> str:
@@ -288,3 +305,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+#: The recorded objects the stand-in serves: (group/version, resource, fixture file).
+FIXTURES = (
+    ("v1", "events", "events-rook-ceph.json"),
+    ("v1", "pods", "pods.json"),
+    ("v1", "nodes", "nodes.json"),
+    ("apps/v1", "deployments", "deployments.json"),
+    ("apps/v1", "replicasets", "replicasets.json"),
+    ("apps/v1", "daemonsets", "daemonsets.json"),
+    ("v1", "services", "services.json"),
+    ("v1", "endpoints", "endpoints.json"),
+    ("discovery.k8s.io/v1", "endpointslices", "endpointslices.json"),
+)
+
+
+def serve_fixtures(api: FakeApiServer, folder) -> None:
+    """Every fixture, plus the same Events as events.k8s.io/v1 serves them."""
+    for gv, plural, name in FIXTURES:
+        items = json.loads((folder / name).read_text())["items"]
+        if plural == "events":
+            api.add("events.k8s.io/v1", "events", [as_events_v1(e) for e in items])
+            items = [as_core_event(e) for e in items]
+        api.add(gv, plural, items)
+    api.add("apps/v1", "statefulsets", [])
