@@ -90,11 +90,11 @@ class Watcher:
         self._version = self._load_version()
         failures = 0
         while deadline is None or self.now() < deadline:
+            before = self.stats.changes
             try:
                 if not self._version:
                     self._relist()
                 left = None if deadline is None else max(1, int(deadline - self.now()))
-                before = self.stats.changes
                 complete = self._watch(left)
                 failures = 0
                 if self.stats.changes == before and not once:
@@ -109,8 +109,10 @@ class Watcher:
                     raise  # credentials refused, forbidden: retrying cannot help
                 failures = self._backoff(failures, exc)
                 complete = False
-            except Exception as exc:  # noqa: BLE001 - a broken connection or a stuck server
+            except _BROKEN as exc:  # a broken connection, a stuck server, a garbled line
                 self._flush()  # what arrived before the break is kept, and its version
+                if self.stats.changes > before:
+                    failures = 0  # it worked for a while: a fresh break, not a streak
                 failures = self._backoff(failures, exc)
                 complete = False
             if once and complete:
@@ -152,7 +154,8 @@ class Watcher:
                           allow_watch_bookmarks=True,
                           timeout_seconds=min(timeout_s or self.server_timeout_s,
                                               self.server_timeout_s),
-                          _preload_content=False, _request_timeout=(10, None))
+                          _preload_content=False,
+                          _request_timeout=(10, self.server_timeout_s + 30))
         except Exception as exc:  # noqa: BLE001
             if http_status(exc) == 410:
                 raise _Gone() from exc
@@ -215,6 +218,16 @@ class Watcher:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump({"resourceVersion": version}, fh)
         os.replace(tmp, self.state_path)
+
+
+def _broken_errors() -> tuple[type[BaseException], ...]:
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    return (OSError, HTTPError, ApiException, RuntimeError, json.JSONDecodeError)
+
+
+_BROKEN = _broken_errors()
 
 
 class _Gone(Exception):

@@ -128,13 +128,19 @@ class FakeApiServer:
                 bucket.append(item)
 
     def change(self, type_: str, obj: dict) -> int:
-        """A change to a core/v1 Event, served to watchers; returns its resourceVersion."""
+        """A change to a core/v1 Event: applied to what lists return, and served to
+        watchers from older versions. Returns its resourceVersion."""
         with self.state.lock:
             self.state.rv += 1
             obj = copy.deepcopy(obj)
             obj.pop("kind", None)
             obj["metadata"]["resourceVersion"] = str(self.state.rv)
             self.state.changes.append(Change(self.state.rv, type_, obj))
+            bucket = self.state.objects.setdefault(("v1", "events"), [])
+            uid = obj["metadata"].get("uid")
+            bucket[:] = [o for o in bucket if o["metadata"].get("uid") != uid]
+            if type_ != "DELETED":
+                bucket.append(obj)
             return self.state.rv
 
     # -- life ------------------------------------------------------------------------------
