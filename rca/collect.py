@@ -87,34 +87,29 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
     collected_at = min(until, pd.Timestamp.now(tz="UTC")) - pd.Timedelta(microseconds=1)
     settings = {"jsonl_fields": config.get("logs.jsonl_fields"), "collected_at": collected_at}
     pending: dict[str, list[pd.DataFrame]] = {}
+
+    def take(src, batch: Batch) -> None:
+        _account(batch, summary, pending)
+        if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
+            _flush(store, pending, summary)
+        if progress:
+            progress(src, batch)
+
     for src in sources:
         ctx = ParseContext(str(src.path), zone, dict(settings))
         if on_lines:
             ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
-        batch = _read(src, ctx, keep)
-        _account(batch, summary, pending)
-        if _pending_rows(pending) > FLUSH_ROWS:
-            _flush(store, pending, summary)
-        if progress:
-            progress(src, batch)
+        take(src, _read(src, ctx, keep))
     for source in live:
         ctx = ParseContext(source.name, zone, {**settings, "show_malformed": keep})
         try:
             for batch in source.fetch(since, until, ctx):
-                _account(batch, summary, pending)
-                if _pending_rows(pending) > FLUSH_ROWS:
-                    _flush(store, pending, summary)
-                if progress:
-                    progress(source, batch)
+                take(source, batch)
         except LiveError as exc:
             summary.failed.append(source.name)
             summary.gaps.append(Gap(source.name, "everything", str(exc), since, until))
     _flush(store, pending, summary)
     return summary
-
-
-def _pending_rows(pending: dict[str, list[pd.DataFrame]]) -> int:
-    return sum(len(f) for frames in pending.values() for f in frames)
 
 
 def _read(src: Source, ctx: ParseContext, keep: int) -> Batch:

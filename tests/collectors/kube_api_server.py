@@ -28,9 +28,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from collectors.kube_api import RESOURCES
 
-__all__ = ["FIXTURES", "FakeApiServer", "as_core_event", "as_events_v1", "kubeconfig_text",
+__all__ = ["FIXTURES", "TOKEN", "FakeApiServer", "as_core_event", "as_events_v1", "kubeconfig_text",
            "make_certificate",
            "serve_fixtures"]
+
+
+#: The bearer token the stand-in accepts; tests assert it never reaches output or store.
+TOKEN = "stand-in-token-7c1e9a3f5b"
 
 
 def make_certificate(folder) -> tuple[str, str]:
@@ -94,7 +98,7 @@ class Change:
 @dataclass
 class State:
     objects: dict[tuple[str, str], list[dict]] = field(default_factory=dict)  # (gv, plural)
-    token: str = "stand-in-token"
+    token: str = TOKEN
     forbidden: set[str] = field(default_factory=set)
     expire_once: set[str] = field(default_factory=set)  # "gv/plural" whose 1st token expires
     changes: list[Change] = field(default_factory=list)  # core/v1 events watch feed

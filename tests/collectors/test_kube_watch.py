@@ -15,35 +15,12 @@ from rca import cli
 from rca.live import LiveError
 from rca.store import Store
 from tests.collectors.kube_api_server import (
-    FakeApiServer,
+    TOKEN,
     as_core_event,
     kubeconfig_text,
-    make_certificate,
-    serve_fixtures,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "kube"
-TOKEN = "watch-token-51e0c9d7a2"
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    return make_certificate(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture
-def api(cert):
-    with FakeApiServer(*cert) as server:
-        server.state.token = TOKEN
-        serve_fixtures(server, DATA)
-        yield server
-
-
-@pytest.fixture
-def kubeconfig(api, cert, tmp_path):
-    path = tmp_path / "kubeconfig"
-    path.write_text(kubeconfig_text(api.url, TOKEN, cert[0]))
-    return path
 
 
 @pytest.fixture
@@ -131,12 +108,12 @@ def test_compacted_version_relists(kubeconfig, api, store):
     assert len(events(store)) == 4
 
 
-def test_gives_up_after_bounded_retries_with_capped_backoff(tmp_path, cert, store):
+def test_gives_up_after_bounded_retries_with_capped_backoff(tmp_path, kube_cert, store):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     path = tmp_path / "kubeconfig"
-    path.write_text(kubeconfig_text(f"https://127.0.0.1:{port}", TOKEN, cert[0]))
+    path.write_text(kubeconfig_text(f"https://127.0.0.1:{port}", TOKEN, kube_cert[0]))
     sleeps = []
     w = watcher(path, store, sleeps, max_failures=6, backoff_cap_s=4.0)
     with pytest.raises(LiveError, match="gave up after 6 failed reconnects"):
