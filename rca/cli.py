@@ -67,6 +67,11 @@ def _kube_flags(p: argparse.ArgumentParser) -> None:
                    help="only these namespaces (repeatable; default all)")
 
 
+def _cause_filter(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cause", nargs="+", metavar="ID", default=None,
+                   help="judge only these causes (ids as in docs/causes.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rca", description="Timeout root-cause analysis for Kubernetes clusters.")
@@ -74,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("collect", parents=[_common()], help="read sources into the store")
     _sources(p)
-    sub.add_parser("analyze", parents=[_common()], help="find incidents and rank causes")
+    p = sub.add_parser("analyze", parents=[_common()], help="find incidents and rank causes")
+    _cause_filter(p)
     p = sub.add_parser("report", parents=[_common()], help="write the HTML report")
+    _cause_filter(p)
     p.set_defaults(output="reports")
     p = sub.add_parser("daily", parents=[_common()],
                        help="collect (if sources given), analyze and report yesterday")

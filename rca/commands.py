@@ -15,10 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from rca import output
+from rca.causes import select as select_causes
 from rca.collect import CollectError, Source, expand_logs
 from rca.collect import collect as run_collect
 from rca.config import Config
 from rca.engine import analyze as run_analyze
+from rca.engine import load_record
 from rca.jsonout import analysis_to_dict
 from rca.live import Flags, configured
 from rca.store import Store
@@ -166,9 +168,13 @@ def _existing_store(config: Config) -> Store:
     return store
 
 
-def _analysis(config: Config, zone: tzinfo, since, until):
+def _analysis(config: Config, zone: tzinfo, since, until, only: list[str] | None = None):
     store = _existing_store(config)
-    analysis = run_analyze(store, since, until, config)
+    try:
+        causes = select_causes(only)
+    except KeyError as exc:
+        raise UsageError(f"--cause: {exc.args[0]}") from exc
+    analysis = run_analyze(load_record(store, since, until, config), config, causes)
     extra = {"tz": config.get("tz"), "context": config.get("context"),
              "collection": {"tables": store.tables(),
                             "malformed": _collections(store, since, until)}}
@@ -177,7 +183,7 @@ def _analysis(config: Config, zone: tzinfo, since, until):
 
 def analyze(args, config: Config, zone: tzinfo, since, until) -> int:
     _table_or_json(args.output)
-    _, result = _analysis(config, zone, since, until)
+    _, result = _analysis(config, zone, since, until, getattr(args, "cause", None))
     if args.output == "json":
         output.dump_json(result)
     else:
@@ -188,7 +194,7 @@ def analyze(args, config: Config, zone: tzinfo, since, until) -> int:
 def report(args, config: Config, zone: tzinfo, since, until) -> int:
     from rca.report import render_report, write_report
 
-    analysis, result = _analysis(config, zone, since, until)
+    analysis, result = _analysis(config, zone, since, until, getattr(args, "cause", None))
     html = render_report(result, analysis.timeline, config.get("tz"),
                          max_evidence_rows=int(config.get("report.max_evidence_rows")))
     path = write_report(html, Path(args.output) / _report_name(since, until, zone))

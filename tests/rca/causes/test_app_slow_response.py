@@ -3,6 +3,7 @@
 from rca import record
 from rca.causes import app_slow_response as cause
 from rca.config import DEFAULTS
+from rca.engine import judge
 from rca.finding import Window
 from tests.rca.frames import at, req, requests
 
@@ -22,7 +23,7 @@ def _window(server_latency_during: float, with_server_logs=True):
 
 
 def test_slow_server_side_fires_on_that_service():
-    f = cause.analyze(_window(9.0), TH)
+    f = judge(cause.CAUSE, _window(9.0), TH)
     assert f.score >= 0.7
     assert f.entity == "service/inference-neishi"
     assert f.evidence[0].supports and f.evidence[0].rows
@@ -30,17 +31,17 @@ def test_slow_server_side_fires_on_that_service():
 
 def test_fast_server_side_does_not_fire():
     # the clients time out but the app answers in 0.4 s: the delay is before the app
-    f = cause.analyze(_window(0.4), TH)
+    f = judge(cause.CAUSE, _window(0.4), TH)
     assert f.score == 0.0
     assert not f.evidence[0].supports
 
 
 def test_ratio_below_threshold_does_not_fire():
     # 0.35 s -> 0.9 s is 2.6x and under a second: load, not a hung app
-    f = cause.analyze(_window(0.9), TH)
+    f = judge(cause.CAUSE, _window(0.9), TH)
     assert f.score == 0.0
 
 
 def test_missing_server_logs_is_no_data_not_healthy():
-    f = cause.analyze(_window(0.4, with_server_logs=False), TH)
+    f = judge(cause.CAUSE, _window(0.4, with_server_logs=False), TH)
     assert f.status == "no_data"

@@ -6,6 +6,7 @@ import pytest
 from rca import record
 from rca.causes import dns_resolver_timeout as cause
 from rca.config import DEFAULTS
+from rca.engine import judge
 from rca.finding import Window
 from tests.rca.frames import at, deployment, req, requests, signal
 
@@ -45,7 +46,7 @@ FLAT = signal([(t, 0.01) for t in range(0, 3720, 60)])
 
 def test_full_evidence_scores_high_and_names_coredns():
     objs = record.frame("objects", [deployment("deployment/kube-system/coredns", 1, "kube-dns")])
-    f = cause.analyze(_window(_baseline_and_burst(), RISING, objs), TH)
+    f = judge(cause.CAUSE, _window(_baseline_and_burst(), RISING, objs), TH)
     assert f.score >= 0.8
     assert f.entity == "deployment/kube-system/coredns"
     supports = [e.source for e in f.evidence if e.supports]
@@ -59,7 +60,7 @@ def test_full_evidence_scores_high_and_names_coredns():
     (dict(server_latency=9.0), "the app itself slowed down 20x: not DNS"),
 ])
 def test_slow_application_is_evidence_against(kwargs, why):
-    f = cause.analyze(_window(_baseline_and_burst(**kwargs), RISING), TH)
+    f = judge(cause.CAUSE, _window(_baseline_and_burst(**kwargs), RISING), TH)
     against = [e for e in f.evidence if not e.supports]
     assert any(e.source == "requests[side=server]" for e in against), why
     assert f.score < 0.5, why
@@ -70,14 +71,14 @@ def test_without_dns_side_data_it_is_no_data_not_a_verdict():
     # points at the path before the app (said in the summary), not at DNS in particular
     reqs = _baseline_and_burst(dns_retries=0)
     reqs = reqs[reqs["service"] != "coredns"]
-    f = cause.analyze(_window(reqs), TH)
+    f = judge(cause.CAUSE, _window(reqs), TH)
     assert f.status == "no_data" and f.score == 0
     assert "stayed fast" in f.summary
 
 
 def test_one_service_for_many_stations_is_not_shared_scope():
     w = _window(_baseline_and_burst(), RISING, services=["neishi"])
-    ev = next(e for e in cause.analyze(w, TH).evidence if e.source == "requests")
+    ev = next(e for e in judge(cause.CAUSE, w, TH).evidence if e.source == "requests")
     assert not ev.supports
 
 
@@ -85,13 +86,13 @@ def test_a_slow_unrelated_service_does_not_count_against():
     reqs = _baseline_and_burst()
     slow_other = requests([req(3600 + i, "reports-ui", latency=30.0, side="server")
                            for i in range(20)])
-    f = cause.analyze(_window(pd.concat([reqs, slow_other]).sort_index(), RISING), TH)
+    f = judge(cause.CAUSE, _window(pd.concat([reqs, slow_other]).sort_index(), RISING), TH)
     server = next(e for e in f.evidence if e.source == "requests[side=server]")
     assert server.supports
 
 
 def test_flat_conntrack_and_no_retries_is_against():
-    f = cause.analyze(_window(_baseline_and_burst(dns_retries=0), FLAT), TH)
+    f = judge(cause.CAUSE, _window(_baseline_and_burst(dns_retries=0), FLAT), TH)
     assert any(not e.supports and "conntrack" in e.source for e in f.evidence)
     assert f.score <= TH["score_cap_without_dns"]
 
@@ -109,7 +110,7 @@ def test_retry_needs_the_resolver_timeout_gap():
 
 def test_two_replicas_are_not_evidence():
     objs = record.frame("objects", [deployment("deployment/kube-system/coredns", 2)])
-    f = cause.analyze(_window(_baseline_and_burst(), RISING, objs), TH)
+    f = judge(cause.CAUSE, _window(_baseline_and_burst(), RISING, objs), TH)
     assert all(e.source != "objects" for e in f.evidence)
     assert isinstance(f.evidence[0].start, pd.Timestamp)
 
@@ -120,6 +121,6 @@ def test_conntrack_rise_on_an_unrelated_node_is_not_evidence():
     both = pd.concat([FLAT, other]).sort_index()
     w = _window(_baseline_and_burst(dns_retries=0), both)
     w.scope["nodes"] = ["n1"]
-    f = cause.analyze(w, TH)
+    f = judge(cause.CAUSE, w, TH)
     ev = next(e for e in f.evidence if "conntrack" in e.source)
     assert not ev.supports and "node/n1" in ev.text
