@@ -143,16 +143,20 @@ def _save_collection(store: Store, summary, seconds: float) -> None:
 
 
 def _collections(store: Store, since, until) -> dict:
-    """Malformed counts per file from the collections that overlap the window (the
-    latest collection of a file wins)."""
+    """Malformed counts per file (the latest collection of a file wins) and what live
+    sources could not get (``gaps``), from the collections that overlap the window."""
     malformed: dict[str, int] = {}
+    gaps: dict[tuple, dict] = {}
     folder = store.root / "collections"
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         rec = json.loads(path.read_text(encoding="utf-8"))
         if pd.Timestamp(rec["since"]) < until and pd.Timestamp(rec["until"]) > since:
             for f in rec["files"]:
                 malformed[f["file"]] = f["malformed"]
-    return {f: n for f, n in malformed.items() if n}
+            for gap in rec.get("gaps", []):
+                gaps[(gap["source"], gap["what"], gap["reason"])] = gap
+    return {"malformed": {f: n for f, n in malformed.items() if n},
+            "gaps": list(gaps.values())}
 
 
 def _table_or_json(fmt: str) -> None:
@@ -176,8 +180,7 @@ def _analysis(config: Config, zone: tzinfo, since, until, only: list[str] | None
         raise UsageError(f"--cause: {exc.args[0]}") from exc
     analysis = run_analyze(load_record(store, since, until, config), config, causes)
     extra = {"tz": config.get("tz"), "context": config.get("context"),
-             "collection": {"tables": store.tables(),
-                            "malformed": _collections(store, since, until)}}
+             "collection": {"tables": store.tables(), **_collections(store, since, until)}}
     return analysis, analysis_to_dict(analysis, zone, extra)
 
 

@@ -244,9 +244,15 @@ def test_rca_collect_from_rca_yaml_with_no_flags_keeps_secrets_out(
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes(), path
     # a second run adds nothing
-    assert cli.main(["collect", "--config", str(rc), "--since", SINCE.isoformat(),
-                     "--until", UNTIL.isoformat(), "-o", "json"]) == 0
+    window = ["--config", str(rc), "--since", SINCE.isoformat(), "--until", UNTIL.isoformat()]
+    assert cli.main(["collect", *window, "-o", "json"]) == 0
     assert sum(json.loads(capsys.readouterr().out)["new_rows"].values()) == 0
+    # the report names what could not be collected
+    assert cli.main(["report", *window, "-o", str(tmp_path / "reports")]) == 0
+    (page,) = (tmp_path / "reports").glob("*.html")
+    html = page.read_text()
+    assert "Not collected:" in html and "kube: events before 2021-08-23" in html
+    assert TOKEN not in html
 
 
 def test_rca_collect_exits_1_when_the_cluster_refuses(kubeconfig, api, tmp_path, capsys):
