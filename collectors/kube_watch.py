@@ -12,6 +12,12 @@ watcher continues where it stopped. A dropped connection reconnects from there; 
 (the version was compacted away) lists again. Failures back off exponentially up to a cap,
 and after ``max_failures`` in a row the watcher exits non-zero so its pod restarts and the
 crash loop is visible.
+
+Rows are written every ``flush_every`` changes or ``flush_after_s`` seconds, whichever
+comes first, so the store lags the cluster by seconds; a watcher killed in between loses
+nothing, as the saved version is older than the unwritten changes and they are replayed.
+With ``namespaces`` the watch is still cluster-wide (one connection) and other
+namespaces' Events are dropped here.
 """
 
 from __future__ import annotations
@@ -68,20 +74,23 @@ class Watcher:
 
     def __init__(self, api_client, store: Store, zone: tzinfo, *,
                  namespaces: list[str] | None = None, resource: Resource = WATCHED[0],
-                 flush_every: int = 200, max_failures: int = 8, backoff_cap_s: float = 60.0,
+                 flush_every: int = 200, flush_after_s: float = 10.0,
+                 max_failures: int = 8, backoff_cap_s: float = 60.0,
                  server_timeout_s: int = 300,
                  sleep: Callable[[float], None] = time.sleep,
                  now: Callable[[], float] = time.monotonic) -> None:
         self.api_client, self.store, self.zone = api_client, store, zone
         self.namespaces = set(namespaces or [])
         self.resource = resource
-        self.flush_every, self.max_failures = flush_every, max_failures
+        self.flush_every, self.flush_after_s = flush_every, flush_after_s
+        self.max_failures = max_failures
         self.backoff_cap_s, self.server_timeout_s = backoff_cap_s, server_timeout_s
         self.sleep, self.now = sleep, now
         self.state_path = Path(store.root) / "watch" / f"{resource.plural}.json"
         self.stats = WatchStats()
         self._pending: list[dict] = []
         self._version = ""  # the newest version seen, saved with the rows it covers
+        self._oldest_pending: float | None = None
 
     # -- the loop --------------------------------------------------------------------------
     def run(self, duration_s: float | None = None, once: bool = False) -> WatchStats:
@@ -182,9 +191,13 @@ class Watcher:
         if kind in ("ADDED", "MODIFIED") and self._wanted(obj):
             self.stats.changes += 1
             self._pending.append(obj)
+            if self._oldest_pending is None:
+                self._oldest_pending = self.now()
         # DELETED is the TTL expiring: the store keeps what it already has
         self._version = (obj.get("metadata") or {}).get("resourceVersion") or self._version
-        if len(self._pending) >= self.flush_every:
+        if len(self._pending) >= self.flush_every or (
+                self._oldest_pending is not None
+                and self.now() - self._oldest_pending >= self.flush_after_s):
             self._flush()
 
     def _wanted(self, item: dict) -> bool:
@@ -192,8 +205,14 @@ class Watcher:
         return not self.namespaces or ns in self.namespaces
 
     # -- the store and the saved version ---------------------------------------------------
+    def stop(self) -> WatchStats:
+        """Write what is pending (on SIGTERM: the pod is being replaced)."""
+        self._flush()
+        return self.stats
+
     def _flush(self) -> None:
         """Write the pending rows, then (only then) save the version they reach."""
+        self._oldest_pending = None
         if self._pending:
             ctx = ParseContext(f"watch:{self.resource.plural}", self.zone,
                                {"collected_at": pd.Timestamp.now(tz="UTC")})

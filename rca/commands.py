@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time as clock
@@ -105,13 +106,21 @@ def watch(args, config: Config, zone: tzinfo) -> int:
         watcher = Watcher(api_client, store, zone,
                           namespaces=flags.get("namespace") or conf["namespaces"],
                           max_failures=int(conf["watch"]["max_failures"]),
+                          flush_after_s=float(conf["watch"]["flush_after_s"]),
                           backoff_cap_s=float(conf["watch"]["backoff_cap_s"]))
+    except LiveError as exc:
+        print(f"rca: error: {exc}", file=sys.stderr)
+        return 1
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a pod being replaced: stop cleanly
+    try:
         stats = watcher.run(duration_s=args.duration, once=args.once)
     except LiveError as exc:
         print(f"rca: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        stats = watcher.stats
+        stats = watcher.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if args.output == "json":
         output.dump_json(vars(stats))
     else:
@@ -119,6 +128,10 @@ def watch(args, config: Config, zone: tzinfo) -> int:
               f"row(s), {stats.connections} connection(s), {stats.reconnects} reconnect(s), "
               f"{stats.relists} re-list(s); resourceVersion {stats.resource_version or '-'}")
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _save_collection(store: Store, summary, seconds: float) -> None:

@@ -216,7 +216,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         with self.state.lock:
             self.state.requests.append(self.path)
-        if self.headers.get("Authorization") != f"Bearer {self.state.token}":
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or token != self.state.token:  # RFC 6750: any case
             return self._json(401, _status(401, "Unauthorized", "Unauthorized"))
         parts = [p for p in url.path.split("/") if p]
         if parts == ["api"]:

@@ -289,3 +289,22 @@ def test_objects_per_second_listed(kubeconfig, api):
     assert pods.lines == 2004
     print(f"listed and shaped {pods.lines} pods in {seconds:.2f} s "
           f"({pods.lines / seconds:.0f} objects/s)")
+
+
+def test_in_cluster_service_account(api, kube_cert, tmp_path, monkeypatch):
+    """Inside a pod: the API server from the service env, the token and CA from the
+    mounted service account (here written to tmp files in the same layout)."""
+    from kubernetes.config import incluster_config
+
+    token = tmp_path / "token"
+    token.write_text(TOKEN)
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", kube_cert[0])
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", api.url.rsplit(":", 1)[1])
+    source = KubeLive(connect(in_cluster=True))
+    rows = merged(source.fetch(SINCE, UNTIL, ctx()))
+    assert len(rows["objects"]) > 10
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    with pytest.raises(LiveError, match="^kube: cannot use the in-cluster service account"):
+        connect(in_cluster=True)

@@ -138,3 +138,52 @@ def test_rca_watch_command(kubeconfig, api, tmp_path, capsys):
     stats = json.loads(out.out)
     assert (stats["listed"], stats["changes"], stats["new_rows"]) == (5, 0, 5)
     assert TOKEN not in out.out + out.err
+
+
+@pytest.mark.parametrize("waited, written", [
+    (9.9, False),  # younger than flush_after_s: still pending (fewer writes under load)
+    (10.0, True),  # as old as flush_after_s: written, so the store lags by seconds only
+])
+def test_pending_changes_are_written_after_flush_after_s(store, waited, written):
+    clock = [0.0]
+    w = Watcher(None, store, tz.gettz("UTC"), flush_every=1000, flush_after_s=10.0,
+                now=lambda: clock[0])
+    first, second = new_event("a", "uid-a", "2021-08-23T04:00:00Z"), \
+        new_event("b", "uid-b", "2021-08-23T04:00:05Z")
+    w._apply({"type": "ADDED", "object": first})
+    clock[0] = waited
+    w._apply({"type": "ADDED", "object": second})
+    assert store.exists() == written
+    if written:
+        assert len(events(store)) == 2
+        assert json.loads((store.root / "watch" / "events.json").read_text())[
+            "resourceVersion"] == second["metadata"]["resourceVersion"]
+
+
+def test_sigterm_stops_rca_watch_cleanly(kubeconfig, api, tmp_path):
+    """The Deployment's pod is replaced with SIGTERM: the watcher writes what it has and
+    exits 0 with its figures, instead of dying mid-write."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rca.cli", "watch", "--kubeconfig", str(kubeconfig),
+         "--store", str(tmp_path / "s")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=Path(__file__).resolve().parents[2], env={**os.environ})
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "s" / "watch" / "events.json").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert out.startswith("watch: listed 4, 0 change(s), 4 new row(s)")
+    assert TOKEN not in out + err
