@@ -182,7 +182,10 @@ def classify_error(exc: BaseException, api_client, res: Resource, namespace: str
                          "(401 Unauthorized): expired token or certificate? refresh the "
                          "kubeconfig (run any kubectl command) and retry")
     if status == 403:
-        return Forbidden(f"403 Forbidden: not allowed to list {what}")
+        hint = "" if namespace or not res.per_namespace else (
+            " in all namespaces (name the ones you may read: --namespace or "
+            "sources.kube.namespaces)")
+        return Forbidden(f"403 Forbidden: not allowed to list {what}{hint}")
     if status == 404:
         return NotServed(f"404: {res.group_version} {res.plural} not served by this server")
     if status is not None:

@@ -149,6 +149,14 @@ def test_forbidden_namespace_is_a_gap_and_the_rest_is_collected(kubeconfig, api)
     assert "node/gpunode1" in set(rows["object"])  # nodes are cluster-scoped: still read
 
 
+def test_forbidden_cluster_wide_list_says_how_to_narrow_it(kubeconfig, api):
+    api.state.forbidden.add("")  # the stand-in's cluster-wide lists
+    _, batches = live(kubeconfig)
+    gaps = {g.what: g.reason for b in batches for g in b.gaps}
+    assert "--namespace" in gaps["v1 pods"] and "403" in gaps["v1 pods"]
+    assert "--namespace" not in gaps["v1 nodes"]  # cluster-scoped: nothing to narrow
+
+
 def test_group_not_served_is_a_gap(kubeconfig, api):
     del api.state.objects[("discovery.k8s.io/v1", "endpointslices")]
     _, batches = live(kubeconfig)
