@@ -103,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                    help="stop after this many seconds")
     sub.add_parser("config", parents=[_common()], help="print the configuration in effect")
+    p = sub.add_parser("eval", parents=[_common()],
+                       help="grade the analysis on labelled scenario directories")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="scenario directory, folder of them, or corpus .py (SCENARIOS)")
+    p.add_argument("--keep", default=None, metavar="DIR",
+                   help="generate corpora here and keep them (default: a temporary folder)")
+    for name in ("recall", "precision", "ac1", "ac3"):
+        p.add_argument(f"--min-{name}", type=float, default=None, metavar="X",
+                       help=f"exit 1 when {name} is below X")
+    p.add_argument("--max-false-on-quiet", type=int, default=None, metavar="N",
+                   help="exit 1 when quiet days yield more than N incidents")
     return parser
 
 
@@ -118,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             return commands.demo(args, config)
         if args.command == "watch":
             return commands.watch(args, config, zone)
+        if args.command == "eval":
+            return commands.evaluate(args, config)
         now = pd.Timestamp.now(tz="UTC")
         until = parse_since(args.until, now, zone) if args.until else now
         since = parse_since(args.since, until, zone)

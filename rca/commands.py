@@ -26,8 +26,8 @@ from rca.jsonout import analysis_to_dict
 from rca.live import Flags, configured
 from rca.store import Store
 
-__all__ = ["UsageError", "analyze", "collect", "daily", "demo", "report", "show_config",
-           "watch"]
+__all__ = ["UsageError", "analyze", "collect", "daily", "demo", "evaluate", "report",
+           "show_config", "watch"]
 
 
 class UsageError(ValueError):
@@ -270,3 +270,42 @@ def demo(args, config: Config) -> int:
         if code:
             return code
     return 0
+
+
+def evaluate(args, config: Config) -> int:
+    """Grade the analysis on labelled scenarios; exit 1 below the given thresholds."""
+    from rca import evaluate as ev
+
+    _table_or_json(args.output)
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="rca-eval-work-"))
+    try:
+        try:
+            dirs = ev.expand([Path(p) for p in args.paths], work)
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"eval: {exc}") from exc
+        grades = []
+        with output.steps(len(dirs), "scenarios") as advance:
+            for d in dirs:
+                t0 = clock.perf_counter()
+                expected, analysis = ev.run_scenario(d, config)
+                grades.append(ev.grade(d.name, expected, analysis, clock.perf_counter() - t0))
+                advance(d.name)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    tot = ev.total(grades)
+    if args.output == "json":
+        output.dump_json({"total": tot.as_dict(),
+                          "scenarios": [{**vars(g)} for g in grades]})
+    else:
+        output.eval_table(grades, tot)
+    below = [f"{name} {value:.3f} < {floor}" for name, value, floor in (
+        ("recall", tot.recall, args.min_recall), ("precision", tot.precision, args.min_precision),
+        ("AC@1", tot.ac1, args.min_ac1), ("AC@3", tot.ac3, args.min_ac3))
+        if floor is not None and value < floor]
+    if args.max_false_on_quiet is not None and tot.false_on_quiet > args.max_false_on_quiet:
+        below.append(f"false incidents on quiet days {tot.false_on_quiet} > "
+                     f"{args.max_false_on_quiet}")
+    for line in below:
+        print(f"rca eval: below threshold: {line}", file=sys.stderr)
+    return 1 if below else 0

@@ -74,8 +74,10 @@ def _rule_defaults() -> dict[str, dict[str, Any]]:
     rule declares its thresholds with the reason for each, so config cannot drift from it."""
     from rca.causes import REGISTRY
     from rca.incidents import DETECTORS, MERGE_THRESHOLDS
+    from rca.suspects import THRESHOLDS as SUSPECTS
 
-    out = {"incidents": {k: t.default for k, t in MERGE_THRESHOLDS.items()}}
+    out = {"incidents": {k: t.default for k, t in MERGE_THRESHOLDS.items()},
+           "suspects": {k: t.default for k, t in SUSPECTS.items()}}
     out.update({d.name: d.defaults() for d in DETECTORS.values()})
     out.update({c.config_key: c.defaults() for c in REGISTRY.values()})
     return out

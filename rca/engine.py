@@ -22,6 +22,7 @@ from rca.causes import REGISTRY, Cause
 from rca.config import Config
 from rca.finding import Analysis, Finding, Incident, Record, Window
 from rca.incidents import DETECTORS, Detector, Inputs
+from rca.suspects import suspects, unexplained
 
 __all__ = ["Analysis", "analyze", "judge", "load_record", "lookback", "signal_timeline"]
 
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 SIGNAL_STEP_S = 60
 
 #: The record tables the engine reads.
-TABLES = ("requests", "events", "objects", "metrics")
+TABLES = ("requests", "events", "objects", "metrics", "dns")
 
 
 def lookback(config: Config) -> pd.Timedelta:
@@ -66,6 +67,8 @@ def analyze(record: Record, config: Config, causes: Mapping[str, Cause] | None =
         window = _window(inc, inputs.tables, th, spans)
         inc.causes = _rank([judge(c, window, config.thresholds(c.config_key))
                             for c in causes.values()])
+        inc.suspects = suspects(tables["metrics"], window, config.thresholds("suspects"))
+        inc.unexplained = unexplained(inc.causes, config.thresholds("suspects"))
     timeline = {"requests": tables["requests"][tables["requests"].index >= since]}
     timeline.update({k: v[v.index >= since] for k, v in series.items()})
     return Analysis(found, gaps + detector_gaps, timeline, since, until)

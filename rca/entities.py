@@ -8,11 +8,13 @@ and "which nodes run it", so it is decided once here. It imports only the record
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from rca.record import DNS_SERVICE
 
-__all__ = ["app_requests", "nodes_for_services", "pods_for_services", "same_service",
+__all__ = ["app_requests", "entity_of", "nodes_for_services", "pods_for_services", "same_service",
            "workload_of"]
 
 
@@ -60,3 +62,27 @@ def app_requests(df: pd.DataFrame, services: list[str] | None = None) -> pd.Data
         mask = out["service"].map(lambda s: any(same_service(s, x) for x in services))
         out = out[mask.astype(bool)]
     return out
+
+
+def entity_of(labels: Mapping[str, str]) -> str:
+    """Where a sample (or a grouped signal) sits, kubectl style, from its labels.
+
+    ``node`` wins (set by relabeling, the most specific), then ``pod`` + ``namespace``,
+    then the ``instance`` host without its port (node_exporter's target address), else
+    ``""`` (cluster-wide). Raw samples and signals use the same rule so they line up.
+    """
+    if labels.get("node"):
+        return f"node/{labels['node']}"
+    if labels.get("pod") and labels.get("namespace"):
+        return f"pod/{labels['namespace']}/{labels['pod']}"
+    if labels.get("instance"):
+        return f"node/{_host(labels['instance'])}"
+    return ""
+
+
+def _host(instance: str) -> str:
+    """``10.0.0.5:9100`` -> ``10.0.0.5``; ``[fe80::1]:9100`` -> ``fe80::1``."""
+    if instance.startswith("[") and "]" in instance:
+        return instance[1:instance.index("]")]
+    host, sep, port = instance.rpartition(":")
+    return host if sep and port.isdigit() and ":" not in host else instance

@@ -17,8 +17,8 @@ from rich.table import Table
 
 from rca.timeutil import to_display
 
-__all__ = ["collect_summary", "config_table", "dump_json", "gap_dict", "incidents_table",
-           "progress"]
+__all__ = ["collect_summary", "config_table", "dump_json", "eval_table", "gap_dict",
+           "incidents_table", "progress", "steps"]
 
 _out = Console(highlight=False, soft_wrap=True)
 if not _out.is_terminal:  # piped or captured: don't squeeze tables into 80 columns
@@ -65,6 +65,16 @@ def progress(total: int) -> Iterator:
         yield tick
 
 
+@contextmanager
+def steps(total: int, what: str) -> Iterator:
+    """A bar over named steps (scenarios of ``rca eval``); ``advance(name)`` after each."""
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=_err, transient=True)
+    with bar:
+        task = bar.add_task(what, total=total)
+        yield lambda name: bar.update(task, advance=1, description=f"{what}: {name}")
+
+
 def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
     span = ([to_display(summary.first, zone), to_display(summary.last, zone)]
             if summary.first is not None else None)
@@ -105,17 +115,38 @@ def gap_dict(gap, zone: tzinfo | None = None) -> dict:
 
 def incidents_table(result: dict) -> None:
     """One line per incident, narrow enough for an 80-column terminal or a pipe."""
-    table = Table("incident", "local time", "failed", "services", "top cause (score)",
+    table = Table("incident", "local time", "failed (symptoms)", "services",
+                  "top cause (score)",
                   title=f"{len(result['incidents'])} incident(s)")
     for inc in result["incidents"]:
         causes = inc["causes"]
         top = (f"{causes[0]['id']} ({causes[0]['score']:.2f})" if causes else "-")
         when = f"{inc['start'][:10]} {inc['start'][11:19]}–{inc['end'][11:]}"
-        services = inc["scope"]["services"]
-        table.add_row(inc["id"], when, str(inc["symptoms"]["failed_requests"]),
+        services = inc["scope"].get("services", [])
+        symptoms = inc["symptoms"]
+        what = ", ".join(symptoms.get("kinds", [])) or "-"
+        failed = symptoms.get("failed_requests")
+        table.add_row(inc["id"], when, what if failed is None else f"{failed} ({what})",
                       f"{len(services)}: {', '.join(services)}", top)
     table.columns[0].no_wrap = True
     table.columns[1].no_wrap = True
     _out.print(table)
     for gap in result["gaps"]:
         _out.print(f"[yellow]gap:[/] {gap['message']}", markup=True)
+
+
+def eval_table(grades, tot) -> None:
+    """One line per scenario, then the totals and every wrong or missing answer."""
+    table = Table("scenario", "expected", "found", "matched", "AC@1", "AC@3", "s",
+                  title=f"{tot.scenarios} scenario(s)")
+    for g in grades:
+        table.add_row(g.name, str(g.expected), str(g.found), str(g.matched_expected),
+                      str(g.at1), str(g.at3), f"{g.seconds:.1f}")
+    table.columns[0].no_wrap = True
+    _out.print(table)
+    _out.print(f"recall {tot.recall:.3f}  precision {tot.precision:.3f}  AC@1 {tot.ac1:.3f}  "
+               f"AC@3 {tot.ac3:.3f}  entity hits {tot.entity_hit_rate:.3f}  "
+               f"false incidents on {tot.quiet_days} quiet day(s): {tot.false_on_quiet}")
+    for g in grades:
+        for miss in g.misses:
+            _out.print(f"  {g.name}: {miss}", markup=False)

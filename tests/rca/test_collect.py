@@ -25,7 +25,7 @@ def _collect(store, capsys, *sources, window=WINDOW):
     return json.loads(capsys.readouterr().out)
 
 
-def test_every_log_format_lands_in_requests_and_bad_lines_are_reported(tmp_path, capsys):
+def test_every_log_format_lands_and_bad_lines_are_reported(tmp_path, capsys):
     out = _collect(tmp_path / "s", capsys, "--logs", str(DATA / "logs" / "*"))
     per_file = {Path(f["file"]).name: f for f in out["files"]}
     assert set(per_file) == {"coredns-cri.log", "coredns.log", "ingress-nginx.log",
@@ -39,7 +39,8 @@ def test_every_log_format_lands_in_requests_and_bad_lines_are_reported(tmp_path,
     assert out["malformed"] == sum(f["malformed"] for f in per_file.values())
     stored = Store(tmp_path / "s").load("requests")
     assert set(stored["side"]) == {"client", "server"}
-    assert {"coredns", "rgw"} <= set(stored["service"])
+    assert "rgw" in set(stored["service"])
+    assert len(Store(tmp_path / "s").load("dns")) > 0  # CoreDNS queries in their own table
     assert out["covered"][0].endswith("+08:00")
 
 

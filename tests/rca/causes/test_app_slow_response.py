@@ -1,5 +1,7 @@
 """app.slow_response: fires when the server-side log shows the failing services slow."""
 
+import pytest
+
 from rca import record
 from rca.causes import app_slow_response as cause
 from rca.config import DEFAULTS
@@ -45,3 +47,29 @@ def test_ratio_below_threshold_does_not_fire():
 def test_missing_server_logs_is_no_data_not_healthy():
     f = judge(cause.CAUSE, _window(0.4, with_server_logs=False), TH)
     assert f.status == "no_data"
+
+
+def _flat_window(base, during):
+    rows = [req(t, "neishi", latency=0.35) for t in range(0, 3600, 20)]
+    rows += [req(3600 + i * 5, "neishi", "timeout", 15.0) for i in range(8)]
+    rows += [req(t, "inference-neishi", latency=base, side="server") for t in range(0, 3600, 20)]
+    rows += [req(3600 + i * 5, "inference-neishi", latency=during, side="server")
+             for i in range(8)]
+    tables = {"requests": requests(rows), "objects": record.empty("objects")}
+    return Window(at(3540), at(3700), at(0), tables, {"services": ["neishi"]})
+
+
+@pytest.mark.parametrize("during,fires", [
+    (1.5, True),  # 0.5 s -> 1.5 s: exactly ratio_min (3x) and over a second
+    (1.45, False),  # 2.9x: a loaded app, not a hung one
+])
+def test_ratio_min_edge(during, fires):
+    assert (judge(cause.CAUSE, _flat_window(0.5, during), TH).score > 0) is fires
+
+
+@pytest.mark.parametrize("during,fires", [
+    (1.0, True),  # 5x the baseline and at min_slow_s
+    (0.99, False),  # 5x the baseline but under a second: no sane caller gives up
+])
+def test_min_slow_s_edge(during, fires):
+    assert (judge(cause.CAUSE, _flat_window(0.2, during), TH).score > 0) is fires
