@@ -22,6 +22,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 import pandas as pd
@@ -29,6 +30,7 @@ import pandas as pd
 from collectors.base import ParseContext
 from collectors.kube import KubeBatch, shape_items
 from rca.live import FACTORIES, Flags, Gap, LiveError
+from rca.timeutil import to_display
 
 __all__ = ["RESOURCES", "KubeLive", "Resource", "Unreachable", "classify_error", "connect",
            "first_line", "http_status", "kube_sources", "list_pages", "rbac_rules"]
@@ -210,23 +212,29 @@ class KubeLive:
               ctx: ParseContext) -> Iterator[KubeBatch]:
         keep = int(ctx.settings.get("show_malformed", 3))
         seen: dict[str, set[str]] = {}
+        forbidden: dict[str, list[str]] = {}  # namespace -> resources it refused
         oldest: pd.Timestamp | None = None
-        for res in RESOURCES:
-            batch = self.fetch_resource(res, ctx, keep, seen.setdefault(res.kind, set()))
+        last_event_resource = max(i for i, r in enumerate(RESOURCES) if r.kind == "Event")
+        for i, res in enumerate(RESOURCES):
+            batch = self.fetch_resource(res, ctx, keep, seen.setdefault(res.kind, set()),
+                                        forbidden)
             events = batch.frames.get("events")
             if res.kind == "Event" and events is not None and len(events):
                 # the TTL counts from an event's last update: the oldest last_seen still
                 # listed is how far back finished events reach
                 first = events["last_seen"].min()
                 oldest = first if oldest is None else min(oldest, first)
+            if i == last_event_resource:
+                reach = events_reach_gap(oldest, since, until, ctx.zone)
+                batch.gaps.extend([reach] if reach else [])
+            if i == len(RESOURCES) - 1:
+                batch.gaps.extend(_forbidden_gaps(forbidden))
             yield batch
-        reach = events_reach_gap(oldest, since, until)
-        if reach is not None:
-            yield KubeBatch(source="kube: events", gaps=[reach])
 
     def fetch_resource(self, res: Resource, ctx: ParseContext, keep: int,
-                       seen: set[str]) -> KubeBatch:
-        """One resource across the configured namespaces (or all of them)."""
+                       seen: set[str], forbidden: dict[str, list[str]]) -> KubeBatch:
+        """One resource across the configured namespaces (or all of them). A 403 is
+        noted in ``forbidden`` (one gap per namespace at the end, not one per resource)."""
         batch = KubeBatch(source=f"kube: {res.group_version} {res.plural}")
         scopes = self.namespaces if (self.namespaces and res.per_namespace) else [""]
         for namespace in scopes:
@@ -235,10 +243,21 @@ class KubeLive:
                     self.requests += 1
                     items = [i for i in page.get("items") or [] if _new(i, seen)]
                     shape_items(items, ctx, batch, keep, default_kind=res.kind)
-            except (Forbidden, NotServed) as exc:
-                what = f"{res.plural} in namespace {namespace}" if namespace else res.plural
-                batch.gaps.append(Gap("kube", f"{res.group_version} {what}", str(exc)))
+            except Forbidden as exc:
+                if namespace:
+                    forbidden.setdefault(namespace, []).append(res.plural)
+                else:
+                    batch.gaps.append(Gap("kube", f"{res.group_version} {res.plural}",
+                                          str(exc)))
+            except NotServed as exc:
+                batch.gaps.append(Gap("kube", f"{res.group_version} {res.plural}", str(exc)))
         return batch
+
+
+def _forbidden_gaps(forbidden: dict[str, list[str]]) -> list[Gap]:
+    return [Gap("kube", f"namespace {ns}",
+                f"403 Forbidden: not allowed to list {', '.join(dict.fromkeys(plurals))}")
+            for ns, plurals in forbidden.items()]
 
 
 def _new(item: Any, seen: set[str]) -> bool:
@@ -259,7 +278,7 @@ _REACH_SLACK = pd.Timedelta(minutes=5)
 
 
 def events_reach_gap(oldest: pd.Timestamp | None, since: pd.Timestamp,
-                     until: pd.Timestamp) -> Gap | None:
+                     until: pd.Timestamp, zone: tzinfo) -> Gap | None:
     """The part of the window no Event covers any more.
 
     The API server deletes Events after ``--event-ttl`` (one hour by default), so a
@@ -269,7 +288,7 @@ def events_reach_gap(oldest: pd.Timestamp | None, since: pd.Timestamp,
     reach = until if oldest is None else max(oldest, since)
     if reach - since <= _REACH_SLACK:
         return None
-    return Gap("kube", "events before " + reach.isoformat(),
+    return Gap("kube", f"events before {to_display(reach, zone)}",
                "the API server keeps events ~1 h (--event-ttl); older ones have expired: "
                "pod restart counts and last terminations stand in, run `rca watch` to keep "
                "events", since=since, until=reach)
