@@ -1,6 +1,7 @@
 """The live Kubernetes collector: the real ``kubernetes`` client and Debian's kubectl against
 a stand-in API server on 127.0.0.1 (HTTPS), with paging, 401, 403, 404 and 410."""
 
+import base64
 import json
 import logging
 import os
@@ -234,8 +235,16 @@ def test_factory_builds_nothing_unless_configured_or_flagged(tmp_path):
 
 
 def test_rca_collect_from_rca_yaml_with_no_flags_keeps_secrets_out(
-        kubeconfig, api, tmp_path, capsys, caplog):
+        kubeconfig, kube_cert, api, tmp_path, capsys, caplog):
     caplog.set_level(logging.DEBUG)
+    # a client key in the kubeconfig as well as the token: neither may surface anywhere
+    config = json.loads(kubeconfig.read_text())
+    key_b64 = base64.b64encode(Path(kube_cert[1]).read_bytes()).decode()
+    config["users"][0]["user"].update(
+        {"client-certificate-data": base64.b64encode(Path(kube_cert[0]).read_bytes()).decode(),
+         "client-key-data": key_b64})
+    kubeconfig.write_text(json.dumps(config))
+    key_body = Path(kube_cert[1]).read_text().splitlines()[1]  # a line of the PEM key
     store = tmp_path / "store"
     rc = tmp_path / "rca.yaml"
     rc.write_text(f"store: {store}\nsources:\n  kube:\n    enabled: true\n"
@@ -249,11 +258,12 @@ def test_rca_collect_from_rca_yaml_with_no_flags_keeps_secrets_out(
     assert any(g["what"].startswith("events before") for g in summary["gaps"])
     (record,) = (store / "collections").glob("*.json")
     assert any(g["source"] == "kube" for g in json.loads(record.read_text())["gaps"])
-    # the bearer token is nowhere: output, logs, any file of the store
-    assert TOKEN not in out.out + out.err + caplog.text
-    for path in store.rglob("*"):
-        if path.is_file():
-            assert TOKEN.encode() not in path.read_bytes(), path
+    # the bearer token and the client key are nowhere: output, logs, any file of the store
+    for secret in (TOKEN, key_b64[:40], key_body):
+        assert secret not in out.out + out.err + caplog.text
+        for path in store.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
     # a second run adds nothing
     window = ["--config", str(rc), "--since", SINCE.isoformat(), "--until", UNTIL.isoformat()]
     assert cli.main(["collect", *window, "-o", "json"]) == 0
