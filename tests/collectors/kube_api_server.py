@@ -21,20 +21,36 @@ import json
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from collectors.kube_api import RESOURCES
 
-__all__ = ["FIXTURES", "TOKEN", "FakeApiServer", "as_core_event", "as_events_v1", "kubeconfig_text",
-           "make_certificate",
-           "serve_fixtures"]
+__all__ = ["FIXTURES", "TOKEN", "FakeApiServer", "as_core_event", "as_events_v1",
+           "debian_kubectl", "kubeconfig_text", "make_certificate", "serve_fixtures"]
 
 
 #: The bearer token the stand-in accepts; tests assert it never reaches output or store.
 TOKEN = "stand-in-token-7c1e9a3f5b"
+
+
+#: Debian's kubectl (package kubernetes-client), installed by scripts/install-system-deps.sh;
+#: unpacked aside when another package owns /usr/bin/kubectl.
+KUBECTL_ASIDE = "/opt/debian-kubernetes-client/usr/bin/kubectl"
+
+
+def debian_kubectl() -> str:
+    """The path of Debian's kubectl; the tests need that one, not any kubectl."""
+    if Path(KUBECTL_ASIDE).exists():
+        return KUBECTL_ASIDE
+    owner = subprocess.run(["dpkg", "-S", "/usr/bin/kubectl"], capture_output=True, text=True)
+    if owner.stdout.startswith("kubernetes-client:"):
+        return "/usr/bin/kubectl"
+    raise FileNotFoundError("Debian's kubectl is missing: run scripts/install-system-deps.sh")
 
 
 def make_certificate(folder) -> tuple[str, str]:
@@ -107,7 +123,8 @@ class State:
     rv: int = 1000
     requests: list[str] = field(default_factory=list)
     watch_connections: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    hold_s: float = 0.0  # how long a watch waits for new changes before it ends
+    lock: threading.Condition = field(default_factory=threading.Condition)
 
 
 class FakeApiServer:
@@ -145,6 +162,7 @@ class FakeApiServer:
             bucket[:] = [o for o in bucket if o["metadata"].get("uid") != uid]
             if type_ != "DELETED":
                 bucket.append(obj)
+            self.state.lock.notify_all()
             return self.state.rv
 
     # -- life ------------------------------------------------------------------------------
@@ -275,29 +293,39 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- watch -----------------------------------------------------------------------------
     def _watch(self, query: dict, namespace: str) -> None:
-        since = int(query.get("resourceVersion") or 0)
+        """Changes after the asked version, then new ones for ``hold_s``, then the end
+        (a real server holds until ``timeoutSeconds``); ``drop_after`` breaks it instead."""
+        sent = int(query.get("resourceVersion") or 0)
         with self.state.lock:
             self.state.watch_connections += 1
-            changes = [c for c in self.state.changes if c.rv > since]
-            compacted = since < self.state.compacted_rv
+            compacted = sent < self.state.compacted_rv
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         if compacted:
-            gone = _status(410, "Expired", f"too old resource version: {since}")
+            gone = _status(410, "Expired", f"too old resource version: {sent}")
             self._chunk({"type": "ERROR", "object": gone})
             return self._end()
-        for n, change in enumerate(changes):
-            if self.state.drop_after is not None and n == self.state.drop_after:
-                self.close_connection = True  # mid-stream: no terminating chunk
-                self.wfile.flush()
-                self.connection.shutdown(2)
-                return
-            obj = {**change.obj, "kind": "Event", "apiVersion": "v1"}
-            if namespace and obj["metadata"].get("namespace") != namespace:
-                continue
-            self._chunk({"type": change.type, "object": obj})
+        end, count = time.monotonic() + self.state.hold_s, 0
+        while True:
+            with self.state.lock:
+                pending = [c for c in self.state.changes if c.rv > sent]
+                if not pending:
+                    if time.monotonic() >= end:
+                        break
+                    self.state.lock.wait(end - time.monotonic())
+                    continue
+            for change in pending:
+                if self.state.drop_after is not None and count == self.state.drop_after:
+                    self.close_connection = True  # mid-stream: no terminating chunk
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    return
+                sent, count = change.rv, count + 1
+                obj = {**change.obj, "kind": "Event", "apiVersion": "v1"}
+                if not namespace or obj["metadata"].get("namespace") == namespace:
+                    self._chunk({"type": change.type, "object": obj})
         self._end()
 
     def _chunk(self, doc: dict) -> None:

@@ -29,26 +29,13 @@ from rca.live import Flags, LiveError
 from tests.collectors.kube_api_server import (
     FIXTURES,
     TOKEN,
+    debian_kubectl,
     kubeconfig_text,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "kube"
 COLLECTED = pd.Timestamp("2021-08-23T02:45:00Z")
 SINCE, UNTIL = pd.Timestamp("2021-08-22T02:45:00Z"), pd.Timestamp("2021-08-23T02:45:00Z")
-#: Debian's kubectl (package kubernetes-client), installed by scripts/install-system-deps.sh;
-#: unpacked aside when another package owns /usr/bin/kubectl.
-KUBECTL_ASIDE = "/opt/debian-kubernetes-client/usr/bin/kubectl"
-
-
-def debian_kubectl() -> str:
-    if Path(KUBECTL_ASIDE).exists():
-        return KUBECTL_ASIDE
-    owner = subprocess.run(["dpkg", "-S", "/usr/bin/kubectl"], capture_output=True, text=True)
-    if owner.stdout.startswith("kubernetes-client:"):
-        return "/usr/bin/kubectl"
-    pytest.fail("Debian's kubectl is missing: run scripts/install-system-deps.sh")
-
-
 def ctx():
     return ParseContext("kube", tz.gettz("Asia/Shanghai"), {"collected_at": COLLECTED})
 

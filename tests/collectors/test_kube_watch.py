@@ -6,9 +6,11 @@ import json
 import socket
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from dateutil import tz
 
+from collectors.base import ParseContext
 from collectors.kube_api import connect
 from collectors.kube_watch import Watcher
 from rca import cli
@@ -187,3 +189,53 @@ def test_sigterm_stops_rca_watch_cleanly(kubeconfig, api, tmp_path):
     assert proc.returncode == 0, err
     assert out.startswith("watch: listed 4, 0 change(s), 4 new row(s)")
     assert TOKEN not in out + err
+
+
+def test_kubectl_watch_of_the_stand_in_gives_the_watcher_rows(kubeconfig, api, store, tmp_path):
+    """Debian's kubectl follows the stand-in's watch stream (chunked JSON lines held open)
+    and prints the change; read as a file, it gives the row the watcher stores."""
+    import os
+    import subprocess
+    import time
+
+    from collectors.kube import read_kube
+    from tests.collectors.kube_api_server import debian_kubectl
+
+    before = api.state.rv
+    api.state.hold_s = 3.0  # after kubectl connects: time for the change to follow
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "KUBECONFIG": str(kubeconfig)}
+    proc = subprocess.Popen([debian_kubectl(), "get", "events", "--all-namespaces",
+                             "--watch-only", "-o", "json", "--request-timeout=30s"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while api.state.watch_connections == 0:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        api.change("MODIFIED", repeated(fixture_event(), 300, "2021-08-23T03:10:00Z"))
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    docs, text = [], out.strip()
+    while text:  # kubectl prints one JSON document per change
+        doc, end = json.JSONDecoder().raw_decode(text)
+        docs.append(doc)
+        text = text[end:].strip()
+    assert [d["count"] for d in docs] == [300]
+    dump = tmp_path / "watched.json"
+    dump.write_text(json.dumps({"kind": "List", "apiVersion": "v1", "items": docs}))
+    from_kubectl = read_kube(dump, ParseContext("f", tz.gettz("UTC"), {
+        "collected_at": pd.Timestamp("2021-08-23T04:00:00Z")})).frames["events"]
+
+    api.state.hold_s = 0.0
+    (store.root / "watch").mkdir(parents=True)
+    (store.root / "watch" / "events.json").write_text(json.dumps({"resourceVersion": str(before)}))
+    assert watcher(kubeconfig, store).run(once=True).changes == 1
+    stored = events(store).loc[from_kubectl["row_id"]].drop(columns="row_id")
+    pd.testing.assert_frame_equal(
+        stored.reset_index(drop=True),
+        from_kubectl.reset_index().set_index("row_id").reset_index(drop=True)[stored.columns],
+        check_dtype=False)
