@@ -4,6 +4,9 @@ resourceVersion, a stream that drops mid-way, 410 on a compacted version, bounde
 import copy
 import json
 import socket
+import subprocess
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -47,6 +50,26 @@ def new_event(name, uid, last):
     event = fixture_event()
     event["metadata"].update(name=name, uid=uid)
     return repeated(event, 1, last)
+
+
+@contextmanager
+def started(argv, **kw):
+    """A program run for one test, killed by its PID if the test leaves it running."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **kw)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def wait_for(ready, proc, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while not ready():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
 
 
 def watcher(kubeconfig, store, sleeps=None, **kw):
@@ -167,25 +190,14 @@ def test_sigterm_stops_rca_watch_cleanly(kubeconfig, api, tmp_path):
     exits 0 with its figures, instead of dying mid-write."""
     import os
     import signal
-    import subprocess
     import sys
-    import time
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rca.cli", "watch", "--kubeconfig", str(kubeconfig),
-         "--store", str(tmp_path / "s")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=Path(__file__).resolve().parents[2], env={**os.environ})
-    try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "s" / "watch" / "events.json").exists():
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-            time.sleep(0.1)
+    argv = [sys.executable, "-m", "rca.cli", "watch", "--kubeconfig", str(kubeconfig),
+            "--store", str(tmp_path / "s")]
+    with started(argv, cwd=Path(__file__).resolve().parents[2], env={**os.environ}) as proc:
+        wait_for(lambda: (tmp_path / "s" / "watch" / "events.json").exists(), proc)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert out.startswith("watch: listed 4, 0 change(s), 4 new row(s)")
     assert TOKEN not in out + err
@@ -195,8 +207,6 @@ def test_kubectl_watch_of_the_stand_in_gives_the_watcher_rows(kubeconfig, api, s
     """Debian's kubectl follows the stand-in's watch stream (chunked JSON lines held open)
     and prints the change; read as a file, it gives the row the watcher stores."""
     import os
-    import subprocess
-    import time
 
     from collectors.kube import read_kube
     from tests.collectors.kube_api_server import debian_kubectl
@@ -204,20 +214,12 @@ def test_kubectl_watch_of_the_stand_in_gives_the_watcher_rows(kubeconfig, api, s
     before = api.state.rv
     api.state.hold_s = 3.0  # after kubectl connects: time for the change to follow
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "KUBECONFIG": str(kubeconfig)}
-    proc = subprocess.Popen([debian_kubectl(), "get", "events", "--all-namespaces",
-                             "--watch-only", "-o", "json", "--request-timeout=30s"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        deadline = time.monotonic() + 20
-        while api.state.watch_connections == 0:
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-            time.sleep(0.05)
+    argv = [debian_kubectl(), "get", "events", "--all-namespaces", "--watch-only",
+            "-o", "json", "--request-timeout=30s"]
+    with started(argv, env=env) as proc:
+        wait_for(lambda: api.state.watch_connections > 0, proc)
         api.change("MODIFIED", repeated(fixture_event(), 300, "2021-08-23T03:10:00Z"))
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     docs, text = [], out.strip()
     while text:  # kubectl prints one JSON document per change
