@@ -15,7 +15,7 @@ import pandas as pd
 from rca.entities import app_requests
 from rca.finding import Window
 
-__all__ = ["ServerLatency", "server_latency"]
+__all__ = ["LatencySplit", "ServerLatency", "latency_split", "server_latency"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +62,48 @@ def _server_latency(window: Window) -> ServerLatency | None:
     per = during.groupby("service")["latency_s"].quantile(0.95)
     return ServerLatency(during, before, q(during, 0.95), q(before, 0.95), q(during, 0.99),
                          q(before, 0.99), {str(k): float(v) for k, v in per.items()})
+
+
+@dataclass(frozen=True)
+class LatencySplit:
+    """Failed client requests also seen by the server (same ``request_id``): how much of
+    what the caller waited was the server's processing, and how much was spent before or
+    after it (name lookup, connect, network, queueing). Seed 000's inference SDK was
+    cleared by exactly this: 0.2–0.6 s of processing inside 11–33 s waits."""
+
+    matched: int
+    client_p50_s: float
+    server_p50_s: float
+    outside_p50_s: float  # client latency minus server processing, per request
+    rows: pd.DataFrame  # time (client), station, service, client_s, server_s, outside_s
+
+
+def latency_split(window: Window) -> LatencySplit | None:
+    """None when no failed request of the incident carries an id the server log has."""
+    key = "latency_split"
+    if key not in window.cache:
+        window.cache[key] = _latency_split(window)
+    return window.cache[key]
+
+
+def _latency_split(window: Window) -> LatencySplit | None:
+    reqs = window.during("requests")
+    if reqs.empty:
+        return None
+    client = reqs[(reqs["side"] == "client") & (reqs["request_id"] != "")
+                  & (pd.to_numeric(reqs["status"], errors="coerce").fillna(599) >= 500)]
+    server = reqs[(reqs["side"] == "server") & (reqs["request_id"] != "")]
+    if client.empty or server.empty:
+        return None
+    both = client.reset_index().merge(
+        server[["request_id", "latency_s"]].drop_duplicates("request_id"),
+        on="request_id", suffixes=("_client", "_server"))
+    both = both.dropna(subset=["latency_s_client", "latency_s_server"])
+    if both.empty:
+        return None
+    both["outside_s"] = both["latency_s_client"] - both["latency_s_server"]
+    rows = both.rename(columns={"latency_s_client": "client_s", "latency_s_server": "server_s"})
+    rows = rows.set_index("time")[["station", "service", "client_s", "server_s", "outside_s"]]
+    return LatencySplit(len(rows), float(rows["client_s"].median()),
+                        float(rows["server_s"].median()), float(rows["outside_s"].median()),
+                        rows.sort_values("outside_s", ascending=False))
