@@ -13,7 +13,8 @@ import re
 
 import pandas as pd
 
-__all__ = ["GPU", "node_allocatable", "oom_events", "pod_facts", "quantity", "serving_owner"]
+__all__ = ["GPU", "endpoint_backends", "node_allocatable", "oom_events", "pod_facts", "quantity",
+           "serving_owner"]
 
 #: The extended resource the NVIDIA device plugin advertises.
 GPU = "nvidia.com/gpu"
@@ -115,3 +116,22 @@ def oom_events(events: pd.DataFrame) -> pd.DataFrame:
     if events.empty:
         return events
     return events[(events["reason"] == "OOMKilled") | events["reason"].isin(_NODE_OOM)]
+
+
+def endpoint_backends(objects: pd.DataFrame) -> pd.DataFrame:
+    """The backends a Service's Endpoints / EndpointSlices list: service, namespace, ip,
+    target (``pod/<ns>/<name>`` or ''), ready, terminating (latest collection)."""
+    cols = ["service", "namespace", "ip", "target", "ready", "terminating"]
+    if objects.empty:
+        return pd.DataFrame(columns=cols)
+    rows = objects[objects["kind"].isin(["Endpoints", "EndpointSlice"])].sort_index()
+    rows = rows.drop_duplicates("object", keep="last")
+    out = []
+    for namespace, text in zip(rows["namespace"], rows["detail"], strict=True):
+        detail = _detail(text)
+        for b in detail.get("backends") or []:
+            if isinstance(b, dict) and b.get("ip"):
+                out.append((str(detail.get("service", "")), str(namespace), str(b["ip"]),
+                            str(b.get("target", "")), bool(b.get("ready", True)),
+                            bool(b.get("terminating", False))))
+    return pd.DataFrame(out, columns=cols).drop_duplicates(["service", "ip"])

@@ -7,10 +7,12 @@ less throughput and timeouts. Seed 004: ten new servers with a broken image neve
 received traffic while the shared balancer answered through the old ones.
 
 What decides it: the backend addresses the balancer logged (ingress-nginx
-``$upstream_addr``, every attempt of a retry) against the pods of the same service in
-``objects`` (their ``podIP``; an EndpointSlice's backends when collected). A pod that is
-being deleted is drained on purpose and is not counted. A backend is dead when it got no
-request over the window and its baseline, or only failures faster than ``fast_fail_s``.
+``$upstream_addr``, every attempt of a retry) against the backends of the same service in
+``objects``: its pods (their ``podIP``) and the addresses its Endpoints / EndpointSlices
+list (a backend the Service lists as not ready is why it gets nothing). A pod that is
+being deleted, or an endpoint marked terminating, is drained on purpose and not counted.
+A backend is dead when it got no request over the window and its baseline, or only
+failures faster than ``fast_fail_s``.
 The pool must have carried enough requests (``min_expected`` per backend on average) for
 silence to mean something.
 
@@ -28,7 +30,7 @@ from rca.causes._evidence import during_evidence
 from rca.causes.base import Cause, Threshold, rows_where
 from rca.entities import app_requests, same_service, workload_of
 from rca.finding import Finding, Window
-from rca.kubefacts import pod_facts
+from rca.kubefacts import endpoint_backends, pod_facts
 
 ID = "lb.dead_backend"
 FIX = ("Fix or remove the dead backends: `kubectl describe pod` on each says why it is "
@@ -46,8 +48,8 @@ _SPLIT = re.compile(r", | : ")
 def judge(window: Window, th: dict) -> Finding:
     requests = app_requests(window.tables["requests"])
     requests = requests[requests["upstream"] != ""]
-    pods = pod_facts(window.tables.get("objects", pd.DataFrame()))
-    pools = _pools(requests, pods, window)
+    objects = window.tables.get("objects", pd.DataFrame())
+    pools = _pools(requests, pod_facts(objects), endpoint_backends(objects), window)
     if not pools:
         return Finding(ID, 0.0, "no balancer pool with known backends carried the traffic",
                        fix=FIX, evidence=[during_evidence(window, False, "no logged upstream "
@@ -55,28 +57,59 @@ def judge(window: Window, th: dict) -> Finding:
     return max((_finding(p, window, th) for p in pools), key=lambda f: f.score)
 
 
-def _pools(requests: pd.DataFrame, pods: pd.DataFrame, window: Window) -> list[dict]:
-    """Per service with logged upstreams: its backend pods and what each one served."""
+def _pools(requests: pd.DataFrame, pods: pd.DataFrame, endpoints: pd.DataFrame,
+           window: Window) -> list[dict]:
+    """Per service with logged upstreams: its backends (pods, and endpoint addresses of
+    pods not collected) and the requests it carried."""
     out = []
     services = window.scope.get("services") or sorted(set(requests["service"]))
     for service in sorted(set(requests["service"])):
         if not any(same_service(service, s) for s in services):
             continue
         rows = requests[requests["service"] == service]
-        mine = pods[[same_service(a, service) or same_service(workload_of(o), service)
-                     for a, o in zip(pods["app"], pods["object"], strict=True)]]
-        mine = mine[(mine["ip"] != "") & ~mine["deleting"]].drop_duplicates("object")
+        mine = pods[pd.Series([same_service(a, service) or same_service(workload_of(o), service)
+                               for a, o in zip(pods["app"], pods["object"], strict=True)],
+                              index=pods.index, dtype=bool)]
+        mine = _with_endpoints(mine[mine["ip"] != ""], endpoints, service)
+        mine = mine[~mine["deleting"].astype(bool)].drop_duplicates("ip")
         if len(mine) < 2:
             continue
         out.append({"service": service, "rows": rows, "pods": mine, "size": len(mine)})
     return out
 
 
+def _with_endpoints(pods: pd.DataFrame, endpoints: pd.DataFrame, service: str) -> pd.DataFrame:
+    """The service's pods, marked not ready / terminating as its endpoints list them, plus
+    endpoint addresses whose pod was not collected."""
+    listed = endpoints[pd.Series([same_service(s, service) for s in endpoints["service"]],
+                                 index=endpoints.index, dtype=bool)]
+    if listed.empty:
+        return pods
+    pods = pods.copy()
+    by_ip = listed.set_index("ip")
+    known = pods["ip"].isin(by_ip.index)
+    pods.loc[known, "ready"] = [bool(r) and bool(by_ip.at[ip, "ready"])
+                                for ip, r in zip(pods.loc[known, "ip"], pods.loc[known, "ready"],
+                                                 strict=True)]
+    pods.loc[known, "deleting"] = [bool(d) or bool(by_ip.at[ip, "terminating"])
+                                   for ip, d in zip(pods.loc[known, "ip"],
+                                                    pods.loc[known, "deleting"], strict=True)]
+    extra = listed[~listed["ip"].isin(pods["ip"])]
+    rows = pd.DataFrame({"object": [t or f"endpoint/{n}/{ip}" for t, n, ip in
+                                    zip(extra["target"], extra["namespace"], extra["ip"],
+                                        strict=True)],
+                         "namespace": extra["namespace"].to_numpy(), "ip": extra["ip"].to_numpy(),
+                         "ready": extra["ready"].to_numpy(),
+                         "deleting": extra["terminating"].to_numpy(), "owner": "",
+                         "state_reason": "", "image": "", "restarts": float("nan")})
+    return pd.concat([pods, rows], ignore_index=True) if len(rows) else pods
+
+
 def _finding(pool: dict, window: Window, th: dict) -> Finding:
     rows, pods = pool["rows"], pool["pods"]
     served, failed_fast = _per_address(rows, float(th["fast_fail_s"]))
     expected = len(rows) / pool["size"]
-    dead = pods[[served.get(ip, 0) == 0 for ip in pods["ip"]]]
+    dead = pods[pods["ip"].map(lambda ip: served.get(ip, 0) == 0).astype(bool)]
     live = len(pods) - len(dead)
     if expected < float(th["min_expected"]) or dead.empty or live == 0:
         why = ("too little traffic to tell" if expected < float(th["min_expected"]) else
@@ -126,7 +159,7 @@ def _reason(pod) -> str:
     if pod.restarts == pod.restarts and pod.restarts >= 3:
         return f"restarting ({int(pod.restarts)} restarts)"
     if not pod.ready:
-        return "not Ready"
+        return "not Ready (left out of the Service's endpoints)"
     return ""
 
 

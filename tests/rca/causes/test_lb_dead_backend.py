@@ -88,3 +88,30 @@ def test_without_upstream_addresses_it_is_no_data():
     reqs = requests([req(3700, "ml-model-server", 200, side="server")])
     assert judge(cause.CAUSE, window(reqs, pool()), TH).status == "no_data"
     assert judge(cause.CAUSE, window(traffic(), record.empty("objects")), TH).score == 0.0
+
+
+def _slices():
+    """The real EndpointSlice fixture, shaped by the collector: two ready old servers and
+    one new server the Service lists as not ready; no pod of the service was collected."""
+    from pathlib import Path
+
+    from dateutil import tz
+
+    from collectors.base import ParseContext
+    from collectors.kube import read_kube
+
+    path = Path(__file__).resolve().parents[2] / "data" / "kube" / "endpointslices.json"
+    ctx = ParseContext(file=path.name, zone=tz.gettz("UTC"), settings={"collected_at": at(7200)})
+    return read_kube(path, ctx).frames["objects"]
+
+
+def test_endpoint_addresses_count_when_pods_were_not_collected():
+    reqs = requests([req(3600 + i * 2, "ml-serving-model-server", 200, 0.3, side="server",
+                         upstream=f"10.42.5.{31 + i % 2}:8080") for i in range(60)])
+    f = judge(cause.CAUSE, Window(at(3600), at(4200), at(0),
+                                  {"requests": reqs, "objects": _slices()},
+                                  {"services": ["ml-serving-model-server"]}), TH)
+    assert f.score == pytest.approx(0.6 + 0.3 / 3 + 0.1)
+    (dead,) = f.evidence[0].rows
+    assert dead["pod"] == "pod/ml-serving/model-server-new-5f6d7c8b9-g5h6i"
+    assert dead["why"].startswith("not Ready")
