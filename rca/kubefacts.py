@@ -14,7 +14,7 @@ import re
 import pandas as pd
 
 __all__ = ["GPU", "endpoint_backends", "node_allocatable", "oom_events", "pod_facts", "quantity",
-           "serving_owner"]
+           "serving_owner", "window_pods"]
 
 #: The extended resource the NVIDIA device plugin advertises.
 GPU = "nvidia.com/gpu"
@@ -75,6 +75,14 @@ def pod_facts(objects: pd.DataFrame) -> pd.DataFrame:
     out["memory_limit"] = [_resource(d, "limits", "memory") for d in details]
     out["unschedulable"] = [d.get("unschedulable") or {} for d in details]
     return out.reset_index(drop=True)
+
+
+def window_pods(window) -> pd.DataFrame:
+    """``pod_facts`` of a cause's window, parsed once per window (``Window.cache``): four
+    causes read the same pods, and parsing every pod's detail JSON is what costs."""
+    if "pod_facts" not in window.cache:
+        window.cache["pod_facts"] = pod_facts(window.tables.get("objects", pd.DataFrame()))
+    return window.cache["pod_facts"]
 
 
 def _gpu(detail: dict) -> float:

@@ -28,7 +28,7 @@ import pandas as pd
 from rca.causes._evidence import during_evidence, rows_of
 from rca.causes.base import Cause, Threshold, table
 from rca.finding import Finding, Window
-from rca.kubefacts import pod_facts
+from rca.kubefacts import window_pods
 from rca.record import DNS_SERVICE
 
 ID = "config.wrong_target"
@@ -136,7 +136,7 @@ def _sibling(service: str, marker: str, before: pd.DataFrame, during: pd.DataFra
 
 def _entity(client: str, service: str, window: Window) -> str:
     """The client's pod when its address or name is a collected pod's, else the service."""
-    pods = pod_facts(window.tables.get("objects", pd.DataFrame()))
+    pods = window_pods(window)
     match = pods[(pods["ip"] == client) | pods["object"].str.endswith("/" + client)]
     return str(match["object"].iloc[0]) if not match.empty else f"service/{service}"
 

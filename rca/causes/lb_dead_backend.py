@@ -30,7 +30,7 @@ from rca.causes._evidence import during_evidence
 from rca.causes.base import Cause, Threshold, rows_where
 from rca.entities import app_requests, same_service, workload_of
 from rca.finding import Finding, Window
-from rca.kubefacts import endpoint_backends, pod_facts
+from rca.kubefacts import endpoint_backends, window_pods
 
 ID = "lb.dead_backend"
 FIX = ("Fix or remove the dead backends: `kubectl describe pod` on each says why it is "
@@ -49,7 +49,7 @@ def judge(window: Window, th: dict) -> Finding:
     requests = app_requests(window.tables["requests"])
     requests = requests[requests["upstream"] != ""]
     objects = window.tables.get("objects", pd.DataFrame())
-    pools = _pools(requests, pod_facts(objects), endpoint_backends(objects), window)
+    pools = _pools(requests, window_pods(window), endpoint_backends(objects), window)
     if not pools:
         return Finding(ID, 0.0, "no balancer pool with known backends carried the traffic",
                        fix=FIX, evidence=[during_evidence(window, False, "no logged upstream "

@@ -25,7 +25,7 @@ import pandas as pd
 from rca.causes._evidence import during_evidence, rows_of
 from rca.causes.base import Cause, Threshold, any_of, table
 from rca.finding import Evidence, Finding, Window
-from rca.kubefacts import oom_events, pod_facts
+from rca.kubefacts import oom_events, window_pods
 
 ID = "memory.oom_kill"
 SIGNAL = "cadvisor_memory_working_set_bytes"
@@ -43,7 +43,7 @@ THRESHOLDS = {
 
 
 def judge(window: Window, th: dict) -> Finding:
-    pods = pod_facts(window.tables.get("objects", pd.DataFrame()))
+    pods = window_pods(window)
     kills = _kills(window, pods)
     if kills.empty:
         return Finding(ID, 0.0, "no container was OOM-killed in the window", fix=FIX,

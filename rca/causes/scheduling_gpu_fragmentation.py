@@ -23,7 +23,7 @@ import pandas as pd
 
 from rca.causes.base import Cause, Threshold, table
 from rca.finding import Evidence, Finding, Window
-from rca.kubefacts import GPU, node_allocatable, pod_facts
+from rca.kubefacts import GPU, node_allocatable, window_pods
 
 ID = "scheduling.gpu_fragmentation"
 FIX = ("Pack GPU pods largest-first: give larger GPU requests a higher PriorityClass (so "
@@ -39,7 +39,7 @@ THRESHOLDS = {
 
 def judge(window: Window, th: dict) -> Finding:
     objects = window.tables.get("objects", pd.DataFrame())
-    pods = _gpu_pods(pod_facts(objects))
+    pods = _gpu_pods(window_pods(window))
     capacity = node_allocatable(objects, GPU)
     waiting = _waiting(pods, window)
     if waiting.empty or not capacity:
