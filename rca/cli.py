@@ -93,8 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     _cause_filter(p)
     p.set_defaults(output="reports")
     p = sub.add_parser("daily", parents=[_common()],
-                       help="collect (if sources given), analyze and report yesterday")
+                       help="collect, analyze and report one local day (default yesterday)")
     _sources(p)
+    p.add_argument("--date", default=None, metavar="YYYY-MM-DD",
+                   help="the local day to report (default yesterday in --tz)")
+    p.add_argument("--fail-on-incident", action="store_true",
+                   help="exit 1 when the day had an incident (for pipelines)")
+    p.add_argument("--notify-webhook", default=None, metavar="URL",
+                   help="post a short summary to this Slack/Mattermost/Teams incoming "
+                        "webhook (default: daily.notify_webhook in config)")
     p.set_defaults(output="reports")
     p = sub.add_parser("demo", parents=[_common()], help="replay 2021-08-23 end to end")
     p.add_argument("--scenario", default="2021-08-23", choices=BUILTINS,

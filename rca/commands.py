@@ -11,17 +11,16 @@ import tempfile
 import time as clock
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from rca import output
+from rca.api import Session
 from rca.causes import select as select_causes
 from rca.collect import CollectError, Source, check_sources, expand_logs
 from rca.collect import collect as run_collect
 from rca.config import Config
-from rca.engine import analyze as run_analyze
-from rca.engine import load_record
-from rca.jsonout import analysis_to_dict
 from rca.redact import redact_obj
 from rca.store import Store
 
@@ -128,18 +127,21 @@ def _existing_store(config: Config) -> Store:
     return store
 
 
-def _analysis(config: Config, zone: tzinfo, since, until, only: list[str] | None = None):
+def _analysis(config: Config, zone: tzinfo, since, until,
+              only: list[str] | None = None) -> tuple[Session, dict]:
+    """The window through the public API (``rca.open``'s Session), so the commands and a
+    notebook cannot disagree; the dict is the JSON contract, redacted."""
     store = _existing_store(config)
     try:
         causes = select_causes(only)
     except KeyError as exc:
         raise UsageError(f"--cause: {exc.args[0]}") from exc
-    analysis = run_analyze(load_record(store, since, until, config), config, causes)
+    session = Session(store, config, since, until, causes=causes, zone=zone)
     extra = {"tz": config.get("tz"), "context": config.get("context"),
              "collection": {"tables": store.tables(),
                             "malformed": _collections(store, since, until)}}
     # redacted here too: the store may predate redaction, and config values are echoed
-    return analysis, redact_obj(analysis_to_dict(analysis, zone, extra))
+    return session, redact_obj(session.to_dict(extra))
 
 
 def analyze(args, config: Config, zone: tzinfo, since, until) -> int:
@@ -153,11 +155,19 @@ def analyze(args, config: Config, zone: tzinfo, since, until) -> int:
 
 
 def report(args, config: Config, zone: tzinfo, since, until) -> int:
+    folder = _report_dir(args.output)
+    path, result = _write_report(folder, config, zone, since, until,
+                                 getattr(args, "cause", None))
+    print(f"report: {path} ({len(result['incidents'])} incident(s))")
+    return 0
+
+
+def _write_report(folder: Path, config: Config, zone: tzinfo, since, until,
+                  only: list[str] | None = None) -> tuple[Path, dict]:
     from rca.report import render_report, write_report
 
-    folder = _report_dir(args.output)
-    analysis, result = _analysis(config, zone, since, until, getattr(args, "cause", None))
-    html = render_report(result, analysis.timeline, config.get("tz"),
+    session, result = _analysis(config, zone, since, until, only)
+    html = render_report(result, session.analysis.timeline, config.get("tz"),
                          max_evidence_rows=int(config.get("report.max_evidence_rows")),
                          cause_signals={c.id: c.signals() for c in select_causes(None).values()})
     try:
@@ -165,8 +175,7 @@ def report(args, config: Config, zone: tzinfo, since, until) -> int:
     except OSError as exc:
         raise UsageError(f"-o {folder}: cannot write the report there: "
                          f"{exc.strerror or exc}") from exc
-    print(f"report: {path} ({len(result['incidents'])} incident(s))")
-    return 0
+    return path, result
 
 
 def _report_dir(text: str) -> Path:
@@ -192,15 +201,60 @@ def _report_name(since, until, zone) -> str:
 
 
 def daily(args, config: Config, zone: tzinfo, since, until) -> int:
-    """Yesterday in the user's zone, midnight to midnight, whatever --since says."""
-    today = pd.Timestamp.now(tz=zone).date()
-    since, until = (_local_midnight(today - timedelta(days=1), zone),
-                    _local_midnight(today, zone))
-    collected = 0
-    if args.kube or args.metrics_file or args.logs:
-        collected = collect(argparse.Namespace(**{**vars(args), "output": "table"}), config,
-                            zone, since, until)
-    return report(args, config, zone, since, until) or collected
+    """One local day (``--date``, default yesterday in ``--tz``), midnight to midnight:
+    collect from the configured live sources and the file flags, analyze, write
+    ``DAY.html`` and ``DAY.json``, rebuild ``index.html``, then tell the webhook. Every
+    step overwrites the same files and the store de-duplicates, so a re-run is safe.
+    Exit 0 whatever was found (``--fail-on-incident``: 1 when something was)."""
+    from rca import notify
+    from rca.report import write_report
+    from rca.report.index import write_index
+
+    day = _daily_date(getattr(args, "date", None), zone)
+    since, until = _local_midnight(day, zone), _local_midnight(day + timedelta(days=1), zone)
+    folder = _report_dir(args.output)
+    webhook = getattr(args, "notify_webhook", None) or config.get("daily.notify_webhook")
+    if webhook and urlsplit(webhook).scheme not in ("http", "https"):
+        raise UsageError(f"--notify-webhook: not an http(s) URL ({notify.where(webhook)})")
+    collected = _daily_collect(args, config, zone, since, until)
+    html, result = _write_report(folder, config, zone, since, until)
+    try:
+        data = json.dumps(result, indent=1, ensure_ascii=False, default=str)
+        path = write_report(data + "\n", folder / f"{day}.json")
+        write_index(folder)
+    except OSError as exc:
+        raise UsageError(f"-o {folder}: cannot write there: {exc.strerror or exc}") from exc
+    print(f"daily {day}: {html} and {path.name} ({len(result['incidents'])} incident(s)); "
+          f"index: {folder / 'index.html'}")
+    if webhook:
+        base = config.get("daily.report_url")
+        link = f"{base.rstrip('/')}/{html.name}" if base else str(html.resolve())
+        failure = notify.post(webhook, notify.message(str(day), result, link))
+        if failure:
+            output.error(f"webhook not notified: {failure}; the report is written: {html}")
+    if getattr(args, "fail_on_incident", False) and result["incidents"]:
+        return 1
+    return collected
+
+
+def _daily_date(text: str | None, zone: tzinfo) -> date:
+    if not text:
+        return pd.Timestamp.now(tz=zone).date() - timedelta(days=1)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--date {text!r}: give a day as YYYY-MM-DD") from None
+
+
+def _daily_collect(args, config: Config, zone: tzinfo, since, until) -> int:
+    """Collect when there is anything to collect from: file flags or live sources in the
+    config (``rca.live``). With neither, the day is analysed from what the store holds."""
+    from rca import live
+
+    if not (args.kube or args.metrics_file or args.logs or live.configured(config)):
+        return 0
+    return collect(argparse.Namespace(**{**vars(args), "output": "table"}), config,
+                   zone, since, until)
 
 
 def _local_midnight(day: date, zone: tzinfo) -> pd.Timestamp:
