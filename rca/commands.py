@@ -285,11 +285,8 @@ def demo(args, config: Config) -> int:
     common = ["--store", store, "--since", since, "--until", until, "--tz", zone_name]
     if args.config:
         common += ["--config", args.config]
-    sources = [*(f for p in sorted((scenario / "kube").glob("*.json")) for f in ("--kube", str(p))),
-               *(f for p in sorted((scenario / "metrics").glob("*.om"))
-                 for f in ("--metrics-file", str(p))),
-               "--logs", str(scenario / "logs" / "*")]
-    steps = [["collect", *common, *sources], ["analyze", *common, "-o", args.output],
+    steps = [["collect", *common, *replay_flags(scenario)],
+             ["analyze", *common, "-o", args.output],
              ["report", *common, "-o", args.reports]]
     for step in steps:
         print("$ rca " + " ".join(step), file=sys.stderr)
@@ -297,6 +294,14 @@ def demo(args, config: Config) -> int:
         if code:
             return code
     return 0
+
+
+def replay_flags(scenario: Path) -> list[str]:
+    """The ``rca collect`` source flags that read a generated scenario directory."""
+    return [*(f for p in sorted((scenario / "kube").glob("*.json")) for f in ("--kube", str(p))),
+            *(f for p in sorted((scenario / "metrics").glob("*.om"))
+              for f in ("--metrics-file", str(p))),
+            "--logs", str(scenario / "logs" / "*")]
 
 
 def evaluate(args, config: Config) -> int:
