@@ -9,8 +9,10 @@ Example (``s`` as in ``rca.api.session``)::
     >>> inc = s.incident(0)
     >>> inc.causes.iloc[0][["cause", "status"]].tolist()
     ['dns.resolver_timeout', 'ok']
-    >>> bool(inc.evidence["supports"].any()), str(inc.requests().index.tz)
-    (True, 'Asia/Shanghai')
+    >>> bool(inc.evidence["supports"].any()), inc.requests().index[0].isoformat()[-6:]
+    (True, '+08:00')
+    >>> inc.signals()   # the top causes' declared signals: the plot's panels
+    ['conntrack_insert_failed_per_second', 'coredns_request_p99_seconds']
 """
 
 from __future__ import annotations

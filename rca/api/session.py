@@ -10,14 +10,13 @@ Example (the replay's store is built by the test fixture; any store works the sa
 
     >>> s = rca.open(STORE, since="2021-08-23T00:00:00", until="2021-08-24T00:00:00",
     ...              tz="Asia/Shanghai")
-    >>> s.incidents[["start", "top_cause"]].head(2)   # doctest: +NORMALIZE_WHITESPACE
-                                             start             top_cause
-    id
-    INC-20210823-030321  2021-08-23 11:03:21+08:00  dns.resolver_timeout
-    INC-20210823-052954  2021-08-23 13:29:54+08:00  dns.resolver_timeout
+    >>> s.incidents["start"].dt.strftime("%H:%M:%S").tolist()   # local time, as paged
+    ['11:03:21', '13:29:54', '14:35:04', '15:54:43', '16:03:46']
+    >>> s.incidents["top_cause"].unique().tolist()
+    ['dns.resolver_timeout']
     >>> slow = s.requests(side="client", min_latency=5)
-    >>> str(slow.index.tz), sorted(slow["status"].unique())
-    ('Asia/Shanghai', ['timeout'])
+    >>> slow.index[0].isoformat()[-6:], sorted(slow["status"].unique())
+    ('+08:00', ['timeout'])
 """
 
 from __future__ import annotations
