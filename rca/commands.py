@@ -215,7 +215,8 @@ def daily(args, config: Config, zone: tzinfo, since, until) -> int:
     folder = _report_dir(args.output)
     webhook = getattr(args, "notify_webhook", None) or config.get("daily.notify_webhook")
     if webhook and urlsplit(webhook).scheme not in ("http", "https"):
-        raise UsageError(f"--notify-webhook: not an http(s) URL ({notify.where(webhook)})")
+        raise UsageError(f"--notify-webhook must be an http(s) URL (got "
+                         f"{notify.where(webhook)})")
     collected = _daily_collect(args, config, zone, since, until)
     html, result = _write_report(folder, config, zone, since, until)
     try:

@@ -2,6 +2,8 @@
 per test session (generating and collecting a day takes seconds; several tests read it)."""
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,34 @@ def replay_store(tmp_path_factory):
         return made[name]
 
     return get
+
+
+class _Hook(BaseHTTPRequestHandler):
+    """An incoming webhook stand-in: records each POST, answers ``server.status``."""
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.posts.append((self.path, self.headers.get("Content-Type"), body))
+        self.server.bodies.append(json.loads(body))
+        self.send_response(self.server.status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hook():
+    """A local HTTP server on 127.0.0.1 taking webhook posts; ``hook.url`` carries a
+    secret-looking path, ``hook.status`` is what it answers, ``hook.bodies`` what it got."""
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    server.posts, server.bodies, server.status = [], [], 200
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_port}/services/T0/B0/s3cr3tp4th"
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
