@@ -16,11 +16,16 @@ from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "drilldown.ipynb"
 
-#: Appended to the notebook under test: the state the cells left, as one JSON line.
+#: Appended to the notebook under test: the state the cells left, as one JSON line. With
+#: the widget, choosing the last incident must move INCIDENT (what the next cells read).
 PROBE = """import json
+first = INCIDENT
+if ipywidgets is not None:
+    picker.value = incidents.index[-1]
 print("PROBE " + json.dumps({
+    "widget": ipywidgets is not None, "picked_after": INCIDENT,
     "incidents": list(incidents.index),
-    "picked": INCIDENT,
+    "picked": first,
     "top_cause": inc.causes["cause"].iloc[0],
     "evidence_for": int(evidence["supports"].sum()),
     "plot_panels": len(fig.axes),
@@ -31,12 +36,13 @@ print("PROBE " + json.dumps({
 }))"""
 
 
-def _run(store) -> tuple[list, dict, float]:
+def _run(store, widgets: bool) -> tuple[list, dict, float]:
     nb = nbformat.read(NOTEBOOK, as_version=4)
     params = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    hide = "" if widgets else "import sys; sys.modules['ipywidgets'] = None  # not installed\n"
     nb.cells.insert(params + 1, nbformat.v4.new_code_cell(
-        f"STORE, SINCE, UNTIL, TZ = {str(store.root)!r}, {store.since!r}, {store.until!r}, "
-        f"{store.tz!r}"))
+        f"{hide}STORE, SINCE, UNTIL, TZ = {str(store.root)!r}, {store.since!r}, "
+        f"{store.until!r}, {store.tz!r}"))
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     t0 = time.perf_counter()
     NotebookClient(nb, timeout=300, kernel_name="python3",
@@ -60,12 +66,14 @@ def test_committed_notebook_has_no_outputs_and_imports_only_the_public_api():
     assert not {m for m in imports if m.startswith("rca.")}, imports
 
 
-@pytest.mark.parametrize("day, top", [("2021-08-23", "dns.resolver_timeout"),
-                                      ("decoy-app-slow", "app.slow_response")])
-def test_notebook_runs_in_a_kernel_and_shows_the_day(replay_store, day, top, capsys):
+@pytest.mark.parametrize("day, top, widgets", [
+    ("2021-08-23", "dns.resolver_timeout", True),
+    ("decoy-app-slow", "app.slow_response", False),  # the picker without ipywidgets
+])
+def test_notebook_runs_in_a_kernel_and_shows_the_day(replay_store, day, top, widgets, capsys):
     store = replay_store(day)
     capsys.readouterr()
-    cells, probe, seconds = _run(store)
+    cells, probe, seconds = _run(store, widgets)
     print(f"notebook on {day}: {seconds:.1f} s")
     expected = store.expected["incidents"]
     assert len(probe["incidents"]) == len(expected) >= 1
@@ -73,6 +81,14 @@ def test_notebook_runs_in_a_kernel_and_shows_the_day(replay_store, day, top, cap
     table = _cell_output(cells, "incidents = s.incidents")[0]["data"]["text/html"]
     assert all(i in table for i in probe["incidents"])
     assert probe["picked"] == probe["incidents"][0]
+    picker = _cell_output(cells, "INCIDENT = incidents.index[0]")
+    assert probe["widget"] is widgets
+    if widgets:  # a Dropdown was displayed, and choosing in it sets INCIDENT
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+                   for o in picker), picker
+        assert probe["picked_after"] == probe["incidents"][-1]
+    else:
+        assert f"INCIDENT = {probe['incidents'][0]!r}" in picker[0]["text"]
     assert probe["top_cause"] == top == expected[0]["cause"]
     causes = _cell_output(cells, "inc.causes[[")[0]["data"]["text/plain"]
     assert top in causes.splitlines()[1], causes  # ranked first in the displayed table
