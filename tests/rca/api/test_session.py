@@ -3,6 +3,7 @@ examples (run here as doctests), and that the commands answer exactly what it an
 
 import doctest
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -126,3 +127,15 @@ def test_analyze_json_is_the_sessions_answer(day, capsys):
     out = json.loads(capsys.readouterr().out)
     ours = s.to_dict()
     assert out["incidents"] == json.loads(json.dumps(ours["incidents"], default=str))
+
+
+def test_the_readme_example_is_five_lines_that_run(day):
+    store, _ = day
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(block.strip().splitlines()) == 5 and "rca.open(" in block
+    code = block.replace('"rca-data"', repr(str(store.root))).replace(
+        'since="24h"', f"since={store.since!r}, until={store.until!r}")
+    ns: dict = {}
+    exec(compile(code, "README.md", "exec"), ns)  # noqa: S102
+    assert len(ns["s"].incidents) == 5 and not ns["inc"].causes.empty
