@@ -1,4 +1,4 @@
-"""The ``rca`` command line: collect, analyze, report, daily, demo, config.
+"""The ``rca`` command line: collect, analyze, report, daily, compact, demo, config.
 
 Why every subcommand shares one set of options (``--since --until --tz --store -o
 --config``) and one start-up: configuration is loaded and validated once, before any
@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the replay's raw telemetry and store go (default build/demo)")
     p.add_argument("--reports", default="reports", help="report directory (default reports)")
     p.set_defaults(since=None)
+    p = sub.add_parser("compact", parents=[_common()],
+                       help="merge each table-day's parts into one (the store only appends)")
+    p.add_argument("--drop-corrupt", action="store_true",
+                   help="set corrupt or missing parts aside into <store>/corrupt/ and forget "
+                        "their rows (after a failed integrity check)")
     sub.add_parser("config", parents=[_common()], help="print the configuration in effect")
     return parser
 
@@ -95,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         if since >= until:
             raise TimeError(f"--since ({since}) must be before --until ({until})")
         handler = {"collect": commands.collect, "analyze": commands.analyze,
-                   "report": commands.report, "daily": commands.daily}[args.command]
+                   "report": commands.report, "daily": commands.daily,
+                   "compact": commands.compact}[args.command]
         return handler(args, config, zone, since, until)
     except (ConfigError, TimeError, StoreError, commands.UsageError) as exc:
         print(f"rca: error: {exc}", file=sys.stderr)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
-import tempfile
 import time as clock
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -22,7 +20,8 @@ from rca.engine import analyze as run_analyze
 from rca.jsonout import analysis_to_dict
 from rca.store import Store
 
-__all__ = ["UsageError", "analyze", "collect", "daily", "demo", "report", "show_config"]
+__all__ = ["UsageError", "analyze", "collect", "compact", "daily", "demo", "report",
+           "show_config"]
 
 
 class UsageError(ValueError):
@@ -55,7 +54,7 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
     if not sources:
         raise UsageError("nothing to collect: give --kube, --metrics-file or --logs "
                          "(live collectors come in a later release)")
-    store = Store(config.get("store"))
+    store = Store(config.get("store"), config.get("compact.max_parts_per_day"))
     t0 = clock.perf_counter()
     try:
         with output.progress(len(sources)) as tick:
@@ -63,6 +62,7 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
     _save_collection(store, summary, clock.perf_counter() - t0)
+    output.store_notes(summary.store_notes)
     output.collect_summary(summary, zone, args.output)
     return 0
 
@@ -70,30 +70,19 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
 def _save_collection(store: Store, summary, seconds: float) -> None:
     """Keep the accounting of every collection beside the data, so the report can show
     the malformed lines of the files behind it long after the terminal is gone."""
-    folder = store.root / "collections"
-    folder.mkdir(parents=True, exist_ok=True)
-    record = {
+    store.save_collection({
         "at": pd.Timestamp.now(tz="UTC").isoformat(),
         "since": summary.since.isoformat(), "until": summary.until.isoformat(),
         "seconds": round(seconds, 3), "files": summary.files,
         "rows": summary.read, "new": summary.new, "outside_window": summary.outside_window,
-    }
-    # named by when it ran, so a second collection of the same window keeps its own record
-    name = (f"{pd.Timestamp.now(tz='UTC').strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-"
-            f"{summary.since.strftime('%Y%m%dT%H%M%S')}-{summary.until.strftime('%Y%m%dT%H%M%S')}")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(record, fh, indent=1, default=str)
-    os.replace(tmp, folder / f"{name}.json")
+    })
 
 
 def _collections(store: Store, since, until) -> dict:
     """Malformed counts per file from the collections that overlap the window (the
     latest collection of a file wins)."""
     malformed: dict[str, int] = {}
-    folder = store.root / "collections"
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        rec = json.loads(path.read_text(encoding="utf-8"))
+    for rec in store.collections():
         if pd.Timestamp(rec["since"]) < until and pd.Timestamp(rec["until"]) > since:
             for f in rec["files"]:
                 malformed[f["file"]] = f["malformed"]
@@ -138,8 +127,25 @@ def report(args, config: Config, zone: tzinfo, since, until) -> int:
     analysis, result = _analysis(config, zone, since, until)
     html = render_report(result, analysis.timeline, config.get("tz"),
                          max_evidence_rows=int(config.get("report.max_evidence_rows")))
-    path = write_report(html, Path(args.output) / _report_name(since, until, zone))
+    try:
+        path = write_report(html, Path(args.output) / _report_name(since, until, zone))
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {args.output}: "
+                         f"{exc.strerror or exc}") from exc
     print(f"report: {path} ({len(result['incidents'])} incident(s))")
+    return 0
+
+
+def compact(args, config: Config, zone: tzinfo, since, until) -> int:
+    """Merge each table-day's parts into one; with --drop-corrupt, set corrupt parts aside."""
+    _table_or_json(args.output)
+    store = _existing_store(config)
+    merged = store.compact(drop_corrupt=args.drop_corrupt)
+    output.store_notes(store.recovered)
+    if args.output == "json":
+        output.dump_json({"merged": merged})
+    else:
+        output.compact_summary(merged)
     return 0
 
 

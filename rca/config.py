@@ -73,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
         },
     },
     "report": {"max_evidence_rows": 20},
+    # A collection appends one part per table and day; a day holding more is merged
+    # (the reason for the default: rca/store/compaction.py).
+    "compact": {"max_parts_per_day": 16},
     # Live sources (rca/live.py): `rca collect` with no source flags reads every source
     # configured here. Each live collector owns its own sub-section; secrets are given as
     # files or environment variable names, never as values.

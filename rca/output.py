@@ -12,12 +12,14 @@ from contextlib import contextmanager
 from datetime import tzinfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rca.timeutil import to_display
 
-__all__ = ["collect_summary", "config_table", "dump_json", "incidents_table", "progress"]
+__all__ = ["collect_summary", "compact_summary", "config_table", "dump_json",
+           "incidents_table", "progress", "store_notes"]
 
 _out = Console(highlight=False, soft_wrap=True)
 if not _out.is_terminal:  # piped or captured: don't squeeze tables into 80 columns
@@ -103,3 +105,20 @@ def incidents_table(result: dict) -> None:
     _out.print(table)
     for gap in result["gaps"]:
         _out.print(f"[yellow]gap:[/] {gap['message']}", markup=True)
+
+
+def store_notes(notes) -> None:
+    """What the store put right of an interrupted earlier run: worth a line, not silence."""
+    for note in notes:
+        _err.print(f"store: {escape(note)}")
+
+
+def compact_summary(merged) -> None:
+    if not merged:
+        _out.print("compact: every table-day already holds a single part")
+    for m in merged:
+        line = (f"compact: {m['table']} {m['day']}: {m['parts']} parts, "
+                f"{m['rows_before']} rows -> 1 part, {m['rows_after']} rows")
+        if m["dropped_corrupt"]:
+            line += f"; set aside (corrupt): {', '.join(m['dropped_corrupt'])}"
+        _out.print(escape(line))
