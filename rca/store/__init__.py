@@ -58,6 +58,9 @@ class Store:
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"store {self.root} is a file, not a directory")
+        if int(max_parts_per_day) < 1:
+            raise StoreError(f"compact.max_parts_per_day must be at least 1, not "
+                             f"{max_parts_per_day}")
         self.max_parts_per_day = int(max_parts_per_day)
         #: what the last writer found and put right of an interrupted run
         self.recovered: list[str] = []

@@ -6,9 +6,11 @@ from rca import record
 
 
 def requests(times, ids, latency=0.3):
+    """Request rows; ``latency`` is one value for all or one per row."""
+    latencies = latency if isinstance(latency, list) else [latency] * len(ids)
     return record.frame("requests", [
-        {"time": t, "row_id": i, "side": "client", "service": "svc", "latency_s": latency,
-         "status": "200"} for t, i in zip(times, ids, strict=True)])
+        {"time": t, "row_id": i, "side": "client", "service": "svc", "latency_s": lat,
+         "status": "200"} for t, i, lat in zip(times, ids, latencies, strict=True)])
 
 
 def events(times, ids, count=1):
