@@ -143,7 +143,11 @@ class Store:
         vfile = self.root / "VERSION"
         if not vfile.exists():
             return None
-        return check_version(vfile.read_text().strip(), vfile, LAYOUT_VERSION, "store layout")
+        try:
+            text = vfile.read_text()
+        except OSError as exc:
+            raise StoreError(f"{vfile}: cannot read the store's version: {exc.strerror}") from exc
+        return check_version(text.strip(), vfile, LAYOUT_VERSION, "store layout")
 
     def _ready_to_read(self) -> None:
         """Readers need layout 2; an older store is migrated first, which needs write

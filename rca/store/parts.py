@@ -120,7 +120,12 @@ def read_part(path: Path, sha256: str | None, columns: list[str] | None = None) 
 
     Raises ``CorruptPartError`` naming the file when either check fails, and
     ``FileNotFoundError`` when it is gone (a compaction may have replaced it)."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read: {exc.strerror}") from exc
     if sha256 is not None:
         got = hashlib.sha256(data).hexdigest()
         if got != sha256:
