@@ -41,7 +41,7 @@ from rca.store.atomic import atomic_write
 from rca.store.compaction import DEFAULT_MAX_PARTS, compact
 from rca.store.errors import CorruptPartError, StoreError
 from rca.store.manifest import Manifest
-from rca.store.parts import SEQ, check_version, read_part
+from rca.store.parts import SEQ, check_version, concat, read_part
 from rca.store.records import read_records, save_record
 from rca.store.recovery import recover
 from rca.store.transaction import Transaction, resolve
@@ -174,7 +174,7 @@ class Store:
         tables = self._read_parts(table, lo, hi)
         if not tables:
             return record.empty(table)
-        df = pa.concat_tables(tables).to_pandas()
+        df = concat(tables).to_pandas()
         if len(tables) > 1:
             # A row can be stored more than once (an event whose last_seen passed midnight,
             # an object whose facts changed): read it once, at its latest write.

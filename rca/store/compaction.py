@@ -19,11 +19,9 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-import pyarrow as pa
-
 from rca.store.errors import CorruptPartError
 from rca.store.manifest import Manifest, Part
-from rca.store.parts import SEQ, read_part
+from rca.store.parts import SEQ, concat, read_part
 from rca.store.transaction import Transaction, resolve
 
 __all__ = ["DEFAULT_MAX_PARTS", "compact"]
@@ -64,7 +62,7 @@ def _merge(root: Path, manifest: Manifest, key: tuple[str, str], parts: list[Par
     txn = Transaction(root, manifest)
     try:
         if tables:
-            df = pa.concat_tables(tables).to_pandas().sort_values(SEQ, kind="stable")
+            df = concat(tables).to_pandas().sort_values(SEQ, kind="stable")
             df = df[~df["row_id"].duplicated(keep="last")].sort_index(kind="stable")
             txn.append_unchecked(table, df)
         replaced = {p.file for p in parts}

@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 from rca import record
 from rca.store.errors import CorruptPartError, StoreError
 
-__all__ = ["SEQ", "PartWriter", "arrow_of", "check_version", "read_part", "sha256_of"]
+__all__ = ["SEQ", "PartWriter", "arrow_of", "check_version", "concat", "read_part",
+           "sha256_of"]
 
 SEQ = "write_seq"
 META_KEY = b"rca.schema_version"
@@ -107,6 +108,12 @@ class PartWriter:
         if self._writer is not None:
             self._writer.close()
         self.path.unlink(missing_ok=True)
+
+
+def concat(tables: list[pa.Table]) -> pa.Table:
+    """Parts written before a column was added to the record lack it: it reads as missing
+    (``record.validate`` fills it in) instead of failing the whole load."""
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def _widen(span: tuple[int, int] | None, values) -> tuple[int, int]:

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from rca import record
 from rca.store.atomic import fsync_dir
 from rca.store.manifest import Manifest, Part
-from rca.store.parts import SEQ, PartWriter, arrow_of, read_part
+from rca.store.parts import SEQ, PartWriter, arrow_of, concat, read_part
 
 __all__ = ["STAGING", "TIME_IN_ROW_ID", "Transaction", "resolve"]
 
@@ -148,7 +148,7 @@ class Transaction:
         if self._cache is None or self._cache[0] != key:
             newest_first = sorted(parts, key=lambda p: p.seq_max, reverse=True)
             tables = [read_part(resolve(self.root, p), p.sha256) for p in newest_first]
-            self._cache = (key, pa.concat_tables(tables))
+            self._cache = (key, concat(tables))
         return self._cache[1]
 
     # -- ending ---------------------------------------------------------------------
@@ -200,7 +200,8 @@ def _same_rows(mine: pa.Table, theirs: pa.Table) -> np.ndarray:
     for name in mine.column_names:
         if name == SEQ:
             continue
-        a, b = mine.column(name), theirs.column(name)
+        a = mine.column(name)
+        b = theirs.column(name) if name in theirs.column_names else pa.nulls(len(a), a.type)
         if a.type != b.type:
             b = b.cast(a.type)
         both_missing = pc.and_(pc.is_null(a), pc.is_null(b))

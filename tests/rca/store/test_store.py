@@ -162,3 +162,20 @@ def test_store_path_that_is_a_file_is_refused(tmp_path):
     f.write_text("")
     with pytest.raises(StoreError, match="is a file"):
         Store(f)
+
+
+def test_parts_written_before_a_column_existed_still_load(tmp_path, monkeypatch):
+    """A record column added later is missing from older parts: it reads as empty."""
+    from rca.store import transaction
+
+    store = Store(tmp_path)
+    real = transaction.arrow_of
+    monkeypatch.setattr(transaction, "arrow_of", lambda df, seq: real(df, seq).drop(["upstream"]))
+    store.write("requests", requests(["2021-08-23T03:00:00Z"], ["old"]))
+    monkeypatch.undo()
+    new = requests(["2021-08-23T04:00:00Z"], ["new"]).assign(upstream="10.0.0.1:80")
+    assert store.write("requests", new) == 1
+    got = store.load("requests").set_index("row_id")["upstream"]
+    assert got.to_dict() == {"old": "", "new": "10.0.0.1:80"}
+    assert store.write("requests", requests(["2021-08-23T03:00:00Z"], ["old"])) == 0
+    assert store.compact()[0]["rows_after"] == 2
