@@ -95,14 +95,25 @@ def child(mode: str, path: str, store: str) -> dict:
             "peak_mb": round(peak_mb)}
 
 
-#: (mode, log, store) in the order they run; the collect modes in FRESH start empty.
+#: The collect modes that start from an empty store.
 FRESH = {"collect", "hour-empty", "fill-7days"}
+#: Each timed run is repeated and the fastest kept: the machine is shared, and the
+#: slowest runs measure the neighbours, not rca.
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
-def _run(mode: str, log: Path, store: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", mode, str(log), str(store)],
-                          capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def _run(mode: str, log: Path, store: Path, copy_of: Path | None = None) -> dict:
+    best = None
+    for _ in range(1 if mode in ("fill-7days",) else REPEAT):
+        if copy_of is not None:  # each run adds the same new rows to the same store
+            shutil.rmtree(store, ignore_errors=True)
+            shutil.copytree(copy_of, store)
+        proc = subprocess.run([sys.executable, __file__, "--child", mode, str(log),
+                               str(store)], capture_output=True, text=True, check=True)
+        got = json.loads(proc.stdout.strip().splitlines()[-1])
+        if best is None or got["seconds"] < best["seconds"]:
+            best = {**got, "peak_mb": max(got["peak_mb"], (best or got)["peak_mb"])}
+    return best
 
 
 def _inputs() -> dict[str, Path]:
@@ -125,14 +136,15 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     logs = _inputs()
     log = logs["big"]
-    plan = [("baseline", log, OUT / "store"), ("parse", log, OUT / "store"),
-            ("collect", log, OUT / "store"), ("recollect", log, OUT / "store"),
-            ("hour-empty", logs["hour"], OUT / "store-hour"),
-            ("fill-7days", logs["week"], OUT / "store-7days"),
-            ("hour-7days", logs["hour"], OUT / "store-7days")]
-    results = {mode: _run(mode, path, store) for mode, path, store in plan}
+    plan = [("baseline", log, OUT / "store", None), ("parse", log, OUT / "store", None),
+            ("collect", log, OUT / "store", None), ("recollect", log, OUT / "store", None),
+            ("hour-empty", logs["hour"], OUT / "store-hour", None),
+            ("fill-7days", logs["week"], OUT / "store-7days", None),
+            ("hour-7days", logs["hour"], OUT / "store-7days-run", OUT / "store-7days")]
+    results = {mode: _run(mode, path, store, copy) for mode, path, store, copy in plan}
     base = LINES / results["baseline"]["seconds"]
-    print(f"input: {log} ({LINES:,} lines, {log.stat().st_size / 1e6:.0f} MB)")
+    print(f"input: {log} ({LINES:,} lines, {log.stat().st_size / 1e6:.0f} MB); "
+          f"fastest of {REPEAT} runs, peak RSS the largest")
     for mode in ("baseline", "parse", "collect"):
         r = results[mode]
         rate = LINES / r["seconds"]

@@ -62,31 +62,36 @@ class Transaction:
         self.staging = root / STAGING / self.txn
         self._writers: dict[tuple[str, str], PartWriter] = {}
         self._replaces: dict[tuple[str, str], int] = {}
-        self._cache: tuple[tuple, pa.Table] | None = None
+        self._cache_key: tuple[str, str] | None = None
+        self._cache: dict[str, pa.Table] = {}
         self.committed: list[Part] = []
 
     def write(self, table: str, df: pd.DataFrame) -> int:
         """Stage the rows of ``df`` that the store lacks; returns how many are new."""
         df = self._prepared(table, df)
+        if df.empty:
+            return 0
+        seq = self._next_seq()
         added = 0
-        for day, rows in self._by_day(df):
-            seq = self._next_seq()
-            batch, new, changed = self._unseen(table, day, arrow_of(rows, seq))
-            self._writer(table, day, seq).append(batch)
-            self._replaces[(table, day)] = self._replaces.get((table, day), 0) + changed
-            added += new
+        for day, rows in _by_day(arrow_of(df, seq)):
+            for chunk in _chunks(rows):
+                batch, new, changed = self._unseen(table, day, chunk)
+                self._writer(table, day, seq).append(batch)
+                self._replaces[(table, day)] = self._replaces.get((table, day), 0) + changed
+                added += new
         return added
 
     def append_unchecked(self, table: str, df: pd.DataFrame) -> None:
-        """Stage every row without comparing (migration, compaction: rows already unique)."""
+        """Stage every row without comparing (migration, compaction: rows already unique,
+        each keeping the ``write_seq`` it has, if any)."""
         df = self._prepared(table, df)
-        for day, rows in self._by_day(df):
-            seq = self._next_seq()
-            if SEQ in rows:
-                batch = arrow_of(rows.drop(columns=SEQ), rows[SEQ].to_numpy())
-            else:
-                batch = arrow_of(rows, seq)
-            self._writer(table, day, seq).append(batch)
+        if df.empty:
+            return
+        seq = self._next_seq()
+        rows = (arrow_of(df.drop(columns=SEQ), df[SEQ].to_numpy()) if SEQ in df
+                else arrow_of(df, seq))
+        for day, part in _by_day(rows):
+            self._writer(table, day, seq).append(part)
 
     @staticmethod
     def _prepared(table: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -95,14 +100,8 @@ class Transaction:
         if seqs is not None:
             df[SEQ] = seqs.to_numpy()
         # within one write the last copy of a row wins, as it always has
-        return df[~df["row_id"].duplicated(keep="last")]
-
-    @staticmethod
-    def _by_day(df: pd.DataFrame):
-        if df.empty:
-            return []
-        days = df.index.normalize()
-        return [(day.strftime("%Y-%m-%d"), rows) for day, rows in df.groupby(days, sort=True)]
+        repeated = df["row_id"].duplicated(keep="last")
+        return df[~repeated] if repeated.any() else df
 
     def _next_seq(self) -> int:
         seq = self.manifest.next_seq
@@ -122,8 +121,9 @@ class Transaction:
         parts = self._overlapping(table, day, batch)
         if not parts:
             return batch, batch.num_rows, 0
-        stored = self._stored(parts)
-        where = pc.index_in(batch.column("row_id"), value_set=stored.column("row_id"))
+        stored = self._stored(table, day, parts)
+        where = pc.index_in(batch.column("row_id"),
+                            value_set=stored.column("row_id").combine_chunks())
         known = pc.is_valid(where).to_numpy(zero_copy_only=False)
         if not known.any():
             return batch, batch.num_rows, 0
@@ -140,16 +140,17 @@ class Transaction:
         lo, hi = span["min"].as_py(), span["max"].as_py()
         return [p for p in parts if p.t_max >= lo and p.t_min <= hi]
 
-    def _stored(self, parts: list[Part]) -> pa.Table:
+    def _stored(self, table: str, day: str, parts: list[Part]) -> pa.Table:
         """The rows of ``parts``, latest write first (so the first match of a row_id is its
-        current copy). Kept for the next batch of the same day: a large file arrives in
-        many batches that all compare with the same parts."""
-        key = tuple(p.file for p in parts)
-        if self._cache is None or self._cache[0] != key:
-            newest_first = sorted(parts, key=lambda p: p.seq_max, reverse=True)
-            tables = [read_part(resolve(self.root, p), p.sha256) for p in newest_first]
-            self._cache = (key, concat(tables))
-        return self._cache[1]
+        current copy). Parts read are kept while batches of the same table and day keep
+        coming: a large file arrives in many batches that compare with the same parts."""
+        if self._cache_key != (table, day):
+            self._cache_key, self._cache = (table, day), {}
+        for part in parts:
+            if part.file not in self._cache:
+                self._cache[part.file] = read_part(resolve(self.root, part), part.sha256)
+        newest_first = sorted(parts, key=lambda p: p.seq_max, reverse=True)
+        return concat([self._cache[p.file] for p in newest_first])
 
     # -- ending ---------------------------------------------------------------------
     def commit(self, always: bool = False) -> list[Part]:
@@ -191,6 +192,25 @@ def move_into_place(root: Path, parts: list[Part]) -> list[str]:
             fsync_dir(dst.parent)
             moved.append(part.file)
     return moved
+
+
+#: Rows compared with the store at a time: bounds the copies a comparison makes.
+CHUNK = 131_072
+
+
+def _by_day(rows: pa.Table) -> list[tuple[str, pa.Table]]:
+    """The rows of each UTC day (a plain slice when, as usual, there is one day)."""
+    days = pc.floor_temporal(rows.column("time"), unit="day")
+    unique = pc.unique(days)
+    if len(unique) == 1:
+        return [(unique[0].as_py().strftime("%Y-%m-%d"), rows)]
+    ordered = pc.take(unique, pc.sort_indices(unique))
+    return [(day.as_py().strftime("%Y-%m-%d"), rows.filter(pc.equal(days, day)))
+            for day in ordered]
+
+
+def _chunks(rows: pa.Table) -> list[pa.Table]:
+    return [rows.slice(i, CHUNK) for i in range(0, rows.num_rows, CHUNK)]
 
 
 def _same_rows(mine: pa.Table, theirs: pa.Table) -> np.ndarray:
