@@ -29,7 +29,7 @@ from rca import record
 from rca.store.errors import CorruptPartError, StoreError
 
 __all__ = ["SEQ", "PartWriter", "arrow_of", "check_version", "concat", "read_part",
-           "sha256_of"]
+           "read_part_bytes", "sha256_of"]
 
 SEQ = "write_seq"
 META_KEY = b"rca.schema_version"
@@ -122,10 +122,10 @@ def _widen(span: tuple[int, int] | None, values) -> tuple[int, int]:
     return (lo, hi) if span is None else (min(span[0], lo), max(span[1], hi))
 
 
-def read_part(path: Path, sha256: str | None, columns: list[str] | None = None) -> pa.Table:
-    """The part's rows, verified against its manifest hash and its page checksums.
+def read_part_bytes(path: Path, sha256: str | None) -> bytes:
+    """The part's bytes, checked against the SHA-256 the manifest recorded.
 
-    Raises ``CorruptPartError`` naming the file when either check fails, and
+    Raises ``CorruptPartError`` naming the file when they differ, and
     ``FileNotFoundError`` when it is gone (a compaction may have replaced it)."""
     try:
         data = path.read_bytes()
@@ -140,9 +140,14 @@ def read_part(path: Path, sha256: str | None, columns: list[str] | None = None) 
                 f"{path}: corrupt part: its SHA-256 is {got[:12]}…, the manifest recorded "
                 f"{sha256[:12]}…; restore the file from a backup, or drop it with "
                 f"`rca compact --drop-corrupt` (its rows are lost)")
+    return data
+
+
+def read_part(path: Path, sha256: str | None) -> pa.Table:
+    """The part's rows, verified against its manifest hash and its page checksums."""
+    data = read_part_bytes(path, sha256)
     try:
-        table = pq.read_table(pa.BufferReader(data), columns=columns,
-                              page_checksum_verification=True)
+        table = pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
     except (OSError, pa.ArrowException) as exc:
         raise CorruptPartError(f"{path}: corrupt part: cannot read Parquet: {exc}") from exc
     meta = table.schema.metadata or {}

@@ -23,15 +23,15 @@ import secrets
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from rca import record
 from rca.store.atomic import fsync_dir
+from rca.store.compare import StoredDay, unseen
 from rca.store.manifest import Manifest, Part
-from rca.store.parts import SEQ, PartWriter, arrow_of, concat, read_part
+from rca.store.parts import SEQ, PartWriter, arrow_of
 
 __all__ = ["STAGING", "TIME_IN_ROW_ID", "Transaction", "resolve"]
 
@@ -62,8 +62,8 @@ class Transaction:
         self.staging = root / STAGING / self.txn
         self._writers: dict[tuple[str, str], PartWriter] = {}
         self._replaces: dict[tuple[str, str], int] = {}
-        self._cache_key: tuple[str, str] | None = None
-        self._cache: dict[str, pa.Table] = {}
+        self._stored_key: tuple[str, str] | None = None
+        self._stored: StoredDay | None = None
         self.committed: list[Part] = []
 
     def write(self, table: str, df: pd.DataFrame) -> int:
@@ -118,39 +118,17 @@ class Transaction:
     # -- comparing with what is stored ------------------------------------------------
     def _unseen(self, table: str, day: str, batch: pa.Table) -> tuple[pa.Table, int, int]:
         """(rows to append, how many are new, how many replace a changed row)."""
-        parts = self._overlapping(table, day, batch)
+        parts = self.manifest.of(table, day, day)
+        span = None
+        if table in TIME_IN_ROW_ID:
+            got = pc.min_max(batch.column("time").cast(pa.int64()))
+            span = (got["min"].as_py(), got["max"].as_py())
+            parts = [p for p in parts if p.t_max >= span[0] and p.t_min <= span[1]]
         if not parts:
             return batch, batch.num_rows, 0
-        stored = self._stored(table, day, parts)
-        where = pc.index_in(batch.column("row_id"),
-                            value_set=stored.column("row_id").combine_chunks())
-        known = pc.is_valid(where).to_numpy(zero_copy_only=False)
-        if not known.any():
-            return batch, batch.num_rows, 0
-        changed = ~_same_rows(batch.filter(known), stored.take(pc.drop_null(where)))
-        keep = ~known
-        keep[known] = changed
-        return batch.filter(keep), int((~known).sum()), int(changed.sum())
-
-    def _overlapping(self, table: str, day: str, batch: pa.Table) -> list[Part]:
-        parts = self.manifest.of(table, day, day)
-        if table not in TIME_IN_ROW_ID:
-            return parts
-        span = pc.min_max(batch.column("time").cast(pa.int64()))
-        lo, hi = span["min"].as_py(), span["max"].as_py()
-        return [p for p in parts if p.t_max >= lo and p.t_min <= hi]
-
-    def _stored(self, table: str, day: str, parts: list[Part]) -> pa.Table:
-        """The rows of ``parts``, latest write first (so the first match of a row_id is its
-        current copy). Parts read are kept while batches of the same table and day keep
-        coming: a large file arrives in many batches that compare with the same parts."""
-        if self._cache_key != (table, day):
-            self._cache_key, self._cache = (table, day), {}
-        for part in parts:
-            if part.file not in self._cache:
-                self._cache[part.file] = read_part(resolve(self.root, part), part.sha256)
-        newest_first = sorted(parts, key=lambda p: p.seq_max, reverse=True)
-        return concat([self._cache[p.file] for p in newest_first])
+        if self._stored_key != (table, day):  # keep one day's parts while its rows come
+            self._stored_key, self._stored = (table, day), StoredDay(self.root, resolve)
+        return unseen(batch, self._stored.rows(parts, span))
 
     # -- ending ---------------------------------------------------------------------
     def commit(self, always: bool = False) -> list[Part]:
@@ -213,20 +191,3 @@ def _chunks(rows: pa.Table) -> list[pa.Table]:
     return [rows.slice(i, CHUNK) for i in range(0, rows.num_rows, CHUNK)]
 
 
-def _same_rows(mine: pa.Table, theirs: pa.Table) -> np.ndarray:
-    """Row by row, whether every column but ``write_seq`` is equal (null equals null, NaN
-    equals NaN: an unknown value re-collected is the same unknown value)."""
-    same = np.ones(mine.num_rows, dtype=bool)
-    for name in mine.column_names:
-        if name == SEQ:
-            continue
-        a = mine.column(name)
-        b = theirs.column(name) if name in theirs.column_names else pa.nulls(len(a), a.type)
-        if a.type != b.type:
-            b = b.cast(a.type)
-        both_missing = pc.and_(pc.is_null(a), pc.is_null(b))
-        if pa.types.is_floating(a.type):
-            both_missing = pc.or_kleene(both_missing, pc.and_kleene(pc.is_nan(a), pc.is_nan(b)))
-        equal = pc.or_kleene(pc.fill_null(pc.equal(a, b), False), both_missing)
-        same &= pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
-    return same

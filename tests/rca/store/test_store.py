@@ -113,15 +113,16 @@ def test_row_that_moved_day_is_loaded_once_at_its_latest(tmp_path):
 
 def test_a_new_hour_reads_no_older_part_of_a_time_keyed_table(tmp_path, monkeypatch):
     """Adding an hour must not cost reading the days (or hours) already stored."""
-    from rca.store import transaction
+    from rca.store import compare
 
     store = Store(tmp_path)
     for day in range(20, 27):
         store.write("requests", requests([f"2021-08-{day}T{h:02d}:00:00Z" for h in range(23)],
                                          [f"{day}-{h}" for h in range(23)]))
     read = []
-    real = transaction.read_part
-    monkeypatch.setattr(transaction, "read_part", lambda *a, **k: read.append(a) or real(*a, **k))
+    real = compare.read_part_bytes
+    monkeypatch.setattr(compare, "read_part_bytes",
+                        lambda *a, **k: read.append(a) or real(*a, **k))
     assert store.write("requests", requests(["2021-08-26T23:10:00Z"], ["new"])) == 1
     assert read == []
     assert store.write("requests", requests(["2021-08-26T05:00:00Z"], ["26-5"])) == 0
@@ -179,3 +180,24 @@ def test_parts_written_before_a_column_existed_still_load(tmp_path, monkeypatch)
     assert got.to_dict() == {"old": "", "new": "10.0.0.1:80"}
     assert store.write("requests", requests(["2021-08-23T03:00:00Z"], ["old"])) == 0
     assert store.compact()[0]["rows_after"] == 2
+
+
+def test_a_stored_hour_is_compared_with_its_row_groups_only(tmp_path, monkeypatch):
+    """Within a day's part, only the row groups whose time range overlaps the batch are
+    decoded: re-collecting one hour of a day does not decode the whole day."""
+    import pyarrow.parquet as pq
+
+    from rca.store import parts as part_files
+
+    monkeypatch.setattr(part_files, "ROW_GROUP", 10)
+    store = Store(tmp_path)
+    times = [f"2021-08-23T{h:02d}:{m:02d}:00Z" for h in range(24) for m in range(0, 60, 6)]
+    store.write("requests", requests(times, [f"r{i}" for i in range(len(times))]))
+    assert pq.ParquetFile(parts(tmp_path)[0]).metadata.num_row_groups == 24
+    decoded = []
+    real = pq.ParquetFile.read_row_groups
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups",
+                        lambda self, groups, **k: decoded.extend(groups) or real(self, groups, **k))
+    hour = requests(times[50:60], [f"r{i}" for i in range(50, 60)])
+    assert store.write("requests", hour) == 0
+    assert decoded == [5]
