@@ -82,6 +82,8 @@ class Store:
                 txn.abort()
                 raise
             committed = txn.commit()
+            if committed:
+                self._mark_layout()
             touched = {(p.table, p.day) for p in committed}
             compact(self.root, manifest, self.max_parts_per_day, touched)
 
@@ -125,19 +127,24 @@ class Store:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _open_for_writing(self) -> Manifest:
-        """Under the write lock: create, migrate or check the store, then put right what
-        an interrupted run left."""
+        """Under the write lock: migrate or check the store, then put right what an
+        interrupted run left."""
         version = self._version()
         manifest = Manifest.read(self.root)
         self.recovered = recover(self.root, manifest)
-        if version is None and not legacy.v1_files(self.root):
-            manifest.write(self.root)
-        elif version is None or version < LAYOUT_VERSION:
+        if legacy.v1_files(self.root) or (version is not None and version < LAYOUT_VERSION):
             moved = legacy.migrate(self.root, manifest, lambda: Transaction(self.root, manifest))
             self.recovered.append(f"migrated layout 1 to layout {LAYOUT_VERSION}: "
                                   f"{moved} rows")
-        atomic_write(self.root / "VERSION", f"{LAYOUT_VERSION}\n")
+            self._mark_layout()
         return manifest
+
+    def _mark_layout(self) -> None:
+        """``VERSION`` is written with the first commit, not when a collection starts: a
+        first collection killed half-way leaves no store, so ``analyze`` says "store not
+        found" instead of analysing nothing as if it were a quiet day."""
+        if self._version() != LAYOUT_VERSION:
+            atomic_write(self.root / "VERSION", f"{LAYOUT_VERSION}\n")
 
     def _version(self) -> int | None:
         vfile = self.root / "VERSION"

@@ -126,3 +126,17 @@ def test_collect_killed_at_any_moment_shows_all_rows_or_none(tmp_path):
         assert leftovers(store) == []
     print("kill outcomes:", outcomes)
     assert "none" in outcomes  # the kills did land inside collections
+
+
+def test_a_first_collection_killed_leaves_no_store_to_analyse(tmp_path, capsys):
+    """Not an empty store that analyses as a quiet day: no store at all, said so."""
+    from rca.cli import main
+
+    store = Store(tmp_path / "s")
+    manifest = store._open_for_writing()
+    transaction.Transaction(store.root, manifest).write(
+        "requests", requests(DAY, ["a", "b"]))  # staged, then killed: never committed
+    assert not store.exists()
+    assert main(["analyze", "--store", str(store.root), "--since", "2021-08-23T00:00:00Z",
+                 "--until", "2021-08-24T00:00:00Z"]) == 2
+    assert "not found" in capsys.readouterr().err
