@@ -49,8 +49,11 @@ from rca.store.transaction import Transaction, resolve
 __all__ = ["LAYOUT_VERSION", "CorruptPartError", "Store", "StoreError", "Transaction",
            "atomic_write"]
 
-#: 1: one file per table-day (rca 0.1). 2: append-only parts and a manifest.
-LAYOUT_VERSION = 2
+#: What ``VERSION`` says. rca 0.1 wrote its record schema version there (1, then 2) over
+#: layout 1, one file per table-day; 3 is the first append-only layout (parts and a
+#: manifest). Starting above every older value makes an older rca refuse this store
+#: ("newer rca") instead of reading an empty one.
+LAYOUT_VERSION = 3
 
 
 class Store:
@@ -132,10 +135,10 @@ class Store:
         version = self._version()
         manifest = Manifest.read(self.root)
         self.recovered = recover(self.root, manifest)
-        if legacy.v1_files(self.root) or (version is not None and version < LAYOUT_VERSION):
+        if self._needs_migration(version):
             moved = legacy.migrate(self.root, manifest, lambda: Transaction(self.root, manifest))
-            self.recovered.append(f"migrated layout 1 to layout {LAYOUT_VERSION}: "
-                                  f"{moved} rows")
+            self.recovered.append(f"migrated the one-file-per-day layout to layout "
+                                  f"{LAYOUT_VERSION}: {moved} rows")
             self._mark_layout()
         return manifest
 
@@ -156,17 +159,22 @@ class Store:
             raise StoreError(f"{vfile}: cannot read the store's version: {exc.strerror}") from exc
         return check_version(text.strip(), vfile, LAYOUT_VERSION, "store layout")
 
+    def _needs_migration(self, version: int | None) -> bool:
+        return (version is not None and version < LAYOUT_VERSION) or bool(
+            legacy.v1_files(self.root))
+
     def _ready_to_read(self) -> None:
-        """Readers need layout 2; an older store is migrated first, which needs write
-        access once."""
+        """Readers need the parts layout; an older store is migrated first, which needs
+        write access once."""
         version = self._version()
-        if version is not None and version < LAYOUT_VERSION:
+        if self._needs_migration(version):
             try:
                 with self._write_lock():
                     self._open_for_writing()
             except StoreError as exc:
-                raise StoreError(f"store {self.root} has layout {version} and must be "
-                                 f"migrated once by a user who can write it: run `rca "
+                raise StoreError(f"store {self.root} has the one-file-per-day layout of rca "
+                                 f"0.1 and must be migrated once by a user who can write "
+                                 f"it: run `rca "
                                  f"compact --store {self.root}` ({exc})") from exc
 
     # -- reading ---------------------------------------------------------------------

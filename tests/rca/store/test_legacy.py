@@ -38,13 +38,13 @@ def _v1_store(root: Path) -> dict[str, pd.DataFrame]:
 
 def test_migration_keeps_every_row_as_layout_1_read_it(tmp_path):
     before = _v1_store(tmp_path)
-    assert (tmp_path / "VERSION").read_text() == "1\n"
+    assert (tmp_path / "VERSION").read_text() == f"{record.SCHEMA_VERSION}\n"
     assert all(len(before[t]) for t in ("requests", "events", "metrics", "objects"))
     assert before["events"].loc[before["events"]["row_id"] == "moved", "count"].tolist() == [2]
     store = Store(tmp_path)
     for table, df in before.items():  # the first open (a read) migrates
         pd.testing.assert_frame_equal(store.load(table), df, check_freq=False)
-    assert (tmp_path / "VERSION").read_text() == "2\n"
+    assert (tmp_path / "VERSION").read_text() == "3\n"
     assert list(tmp_path.glob("*/????-??-??.parquet")) == []  # layout 1 files gone
     assert parts(tmp_path) and leftovers(tmp_path) == []
     assert store.tables()["requests"] == len(before["requests"])
@@ -59,11 +59,11 @@ def test_a_migration_killed_after_its_commit_is_finished_by_the_next_open(tmp_pa
     with pytest.raises(Killed):
         Store(tmp_path).load("requests")
     monkeypatch.undo()
-    assert (tmp_path / "VERSION").read_text() == "1\n"
+    assert (tmp_path / "VERSION").read_text() == f"{record.SCHEMA_VERSION}\n"
     store = Store(tmp_path)
     for table, df in before.items():
         pd.testing.assert_frame_equal(store.load(table), df, check_freq=False)
-    assert (tmp_path / "VERSION").read_text() == "2\n"
+    assert (tmp_path / "VERSION").read_text() == "3\n"
     assert list(tmp_path.glob("*/????-??-??.parquet")) == []
 
 

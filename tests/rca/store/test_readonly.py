@@ -131,4 +131,4 @@ def test_a_read_only_store_of_the_old_layout_says_how_to_migrate(place):
     for path in store.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     line = _one_clean_line(_as_nobody("analyze", "--store", str(store), *WINDOW, cwd=place))
-    assert f"rca compact --store {store}" in line and "layout 1" in line
+    assert f"rca compact --store {store}" in line and "one-file-per-day layout" in line

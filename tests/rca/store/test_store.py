@@ -61,7 +61,7 @@ def test_no_temporary_files_left(tmp_path):
     store = Store(tmp_path)
     store.write("requests", requests(["2021-08-23T03:00:00Z"], ["a"]))
     assert leftovers(tmp_path) == []
-    assert (tmp_path / "VERSION").read_text() == "2\n"
+    assert (tmp_path / "VERSION").read_text() == "3\n"
 
 
 def test_a_failed_collection_leaves_nothing_visible(tmp_path):
