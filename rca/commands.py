@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import tempfile
 import time as clock
@@ -21,12 +22,12 @@ from rca.config import Config
 from rca.engine import analyze as run_analyze
 from rca.engine import load_record
 from rca.jsonout import analysis_to_dict
+from rca.live import Flags, configured
 from rca.redact import redact_obj
 from rca.store import Store
 
 __all__ = ["UsageError", "analyze", "collect", "compact", "daily", "demo", "evaluate",
-           "report",
-           "show_config"]
+           "report", "show_config", "watch"]
 
 
 class UsageError(ValueError):
@@ -56,23 +57,82 @@ def _sources(args) -> list[Source]:
     return sources
 
 
+def live_flags(args) -> Flags:
+    """The live-source options of the command line (each collector adds its own)."""
+    return Flags({key: getattr(args, key, None) for key in LIVE_FLAGS})
+
+
+#: argparse destinations of the live-source flags (``rca.cli`` defines them).
+LIVE_FLAGS = ("kubeconfig", "context", "in_cluster", "namespace")
+
+
 def collect(args, config: Config, zone: tzinfo, since, until) -> int:
+    """Files named on the command line; with none, every live source configured (and
+    the live flags add or override)."""
     _table_or_json(args.output)
     sources = _sources(args)
-    if not sources:
-        raise UsageError("nothing to collect: give --kube, --metrics-file or --logs "
-                         "(live collectors come in a later release)")
+    flags = live_flags(args)
+    live = configured(config, flags) if not sources or any(flags.values.values()) else []
+    if not sources and not live:
+        raise UsageError("nothing to collect: give --kube, --metrics-file or --logs, "
+                         "a live source (--kubeconfig, --context, --in-cluster), or "
+                         "configure sources: in rca.yaml")
     store = Store(config.get("store"), config.get("compact.max_parts_per_day"))
     t0 = clock.perf_counter()
     try:
         with output.progress(len(sources)) as tick:
-            summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines)
+            summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines,
+                                  live=live)
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
     _save_collection(store, summary, clock.perf_counter() - t0)
     output.store_notes(summary.store_notes)
     output.collect_summary(summary, zone, args.output)
-    return _unreadable(summary, len(sources))
+    for name in summary.failed:
+        output.error(next(g.reason for g in summary.gaps
+                          if g.source == name and g.what == "everything"))
+    unreadable = _unreadable(summary, len(sources))
+    return 1 if summary.failed else unreadable
+
+
+def watch(args, config: Config, zone: tzinfo) -> int:
+    """Follow the cluster's Events into the store (``collectors.kube_watch``)."""
+    from collectors.kube_api import connect
+    from collectors.kube_watch import Watcher
+    from rca.live import LiveError
+
+    conf = config.get("sources.kube")
+    flags = live_flags(args)
+    store = Store(config.get("store"))
+    try:
+        api_client = connect(flags.get("kubeconfig", conf["kubeconfig"]),
+                             flags.get("context", conf["context"]),
+                             bool(flags.get("in_cluster", conf["in_cluster"])))
+        watcher = Watcher(api_client, store, zone,
+                          namespaces=flags.get("namespace") or conf["namespaces"],
+                          max_failures=int(conf["watch"]["max_failures"]),
+                          flush_after_s=float(conf["watch"]["flush_after_s"]),
+                          backoff_cap_s=float(conf["watch"]["backoff_cap_s"]))
+    except LiveError as exc:
+        output.error(str(exc))
+        return 1
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a pod being replaced: stop cleanly
+    try:
+        stats = watcher.run(duration_s=args.duration, once=args.once)
+    except LiveError as exc:
+        output.error(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        stats = watcher.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if args.output == "json":
+        output.dump_json(vars(stats))
+    else:
+        print(f"watch: listed {stats.listed}, {stats.changes} change(s), {stats.new_rows} new "
+              f"row(s), {stats.connections} connection(s), {stats.reconnects} reconnect(s), "
+              f"{stats.relists} re-list(s); resourceVersion {stats.resource_version or '-'}")
+    return 0
 
 
 def _unreadable(summary, n_sources: int) -> int:
@@ -83,6 +143,10 @@ def _unreadable(summary, n_sources: int) -> int:
     return 1 if summary.unreadable and len(summary.unreadable) >= n_sources else 0
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def _save_collection(store: Store, summary, seconds: float) -> None:
     """Keep the accounting of every collection beside the data, so the report can show
     the malformed lines of the files behind it long after the terminal is gone."""
@@ -91,18 +155,23 @@ def _save_collection(store: Store, summary, seconds: float) -> None:
         "since": summary.since.isoformat(), "until": summary.until.isoformat(),
         "seconds": round(seconds, 3), "files": summary.files,
         "rows": summary.read, "new": summary.new, "outside_window": summary.outside_window,
+        "gaps": [output.gap_dict(g) for g in summary.gaps],
     })
 
 
 def _collections(store: Store, since, until) -> dict:
-    """Malformed counts per file from the collections that overlap the window (the
-    latest collection of a file wins)."""
+    """Malformed counts per file (the latest collection of a file wins) and what live
+    sources could not get (``gaps``), from the collections that overlap the window."""
     malformed: dict[str, int] = {}
+    gaps: dict[tuple, dict] = {}
     for rec in store.collections():
         if pd.Timestamp(rec["since"]) < until and pd.Timestamp(rec["until"]) > since:
             for f in rec["files"]:
                 malformed[f["file"]] = f["malformed"]
-    return {f: n for f, n in malformed.items() if n}
+            for gap in rec.get("gaps", []):
+                gaps[(gap["source"], gap["what"], gap["reason"])] = gap
+    return {"malformed": {f: n for f, n in malformed.items() if n},
+            "gaps": list(gaps.values())}
 
 
 def _table_or_json(fmt: str) -> None:
@@ -126,8 +195,7 @@ def _analysis(config: Config, zone: tzinfo, since, until, only: list[str] | None
         raise UsageError(f"--cause: {exc.args[0]}") from exc
     analysis = run_analyze(load_record(store, since, until, config), config, causes)
     extra = {"tz": config.get("tz"), "context": config.get("context"),
-             "collection": {"tables": store.tables(),
-                            "malformed": _collections(store, since, until)}}
+             "collection": {"tables": store.tables(), **_collections(store, since, until)}}
     # redacted here too: the store may predate redaction, and config values are echoed
     return analysis, redact_obj(analysis_to_dict(analysis, zone, extra))
 
@@ -148,7 +216,8 @@ def report(args, config: Config, zone: tzinfo, since, until) -> int:
     folder = _report_dir(args.output)
     analysis, result = _analysis(config, zone, since, until, getattr(args, "cause", None))
     html = render_report(result, analysis.timeline, config.get("tz"),
-                         max_evidence_rows=int(config.get("report.max_evidence_rows")))
+                         max_evidence_rows=int(config.get("report.max_evidence_rows")),
+                         cause_signals={c.id: c.signals() for c in select_causes(None).values()})
     try:
         path = write_report(html, folder / _report_name(since, until, zone))
     except OSError as exc:
@@ -199,7 +268,7 @@ def daily(args, config: Config, zone: tzinfo, since, until) -> int:
     since, until = (_local_midnight(today - timedelta(days=1), zone),
                     _local_midnight(today, zone))
     collected = 0
-    if args.kube or args.metrics_file or args.logs:
+    if args.kube or args.metrics_file or args.logs or configured(config, live_flags(args)):
         collected = collect(argparse.Namespace(**{**vars(args), "output": "table"}), config,
                             zone, since, until)
     return report(args, config, zone, since, until) or collected

@@ -39,7 +39,8 @@ def recover(root: Path, manifest: Manifest) -> list[str]:
 
 def _leftovers(root: Path, listed: set[str]) -> list[Path]:
     out = [p for p in root.glob(f".*{TMP_SUFFIX}")]
-    out += [p for p in (root / "collections").glob(f".*{TMP_SUFFIX}")]
+    for folder in ("collections", "watch"):  # the store's other files, written atomically
+        out += [p for p in (root / folder).glob(f".*{TMP_SUFFIX}")]
     for table in record.TABLES:
         for day in (root / table).glob("day=*"):
             for p in day.iterdir():
