@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import sys
@@ -26,8 +25,8 @@ from rca.live import Flags, configured
 from rca.redact import redact_obj
 from rca.store import Store
 
-__all__ = ["UsageError", "analyze", "collect", "daily", "demo", "evaluate", "report",
-           "show_config", "watch"]
+__all__ = ["UsageError", "analyze", "collect", "compact", "daily", "demo", "evaluate",
+           "report", "show_config", "watch"]
 
 
 class UsageError(ValueError):
@@ -77,7 +76,7 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
         raise UsageError("nothing to collect: give --kube, --metrics-file or --logs, "
                          "a live source (--kubeconfig, --context, --in-cluster), or "
                          "configure sources: in rca.yaml")
-    store = Store(config.get("store"))
+    store = Store(config.get("store"), config.get("compact.max_parts_per_day"))
     t0 = clock.perf_counter()
     try:
         with output.progress(len(sources)) as tick:
@@ -86,6 +85,7 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
     _save_collection(store, summary, clock.perf_counter() - t0)
+    output.store_notes(summary.store_notes)
     output.collect_summary(summary, zone, args.output)
     for name in summary.failed:
         output.error(next(g.reason for g in summary.gaps
@@ -149,22 +149,13 @@ def _interrupt(signum, frame) -> None:
 def _save_collection(store: Store, summary, seconds: float) -> None:
     """Keep the accounting of every collection beside the data, so the report can show
     the malformed lines of the files behind it long after the terminal is gone."""
-    folder = store.root / "collections"
-    folder.mkdir(parents=True, exist_ok=True)
-    record = {
+    store.save_collection({
         "at": pd.Timestamp.now(tz="UTC").isoformat(),
         "since": summary.since.isoformat(), "until": summary.until.isoformat(),
         "seconds": round(seconds, 3), "files": summary.files,
         "rows": summary.read, "new": summary.new, "outside_window": summary.outside_window,
         "gaps": [output.gap_dict(g) for g in summary.gaps],
-    }
-    # named by when it ran, so a second collection of the same window keeps its own record
-    name = (f"{pd.Timestamp.now(tz='UTC').strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-"
-            f"{summary.since.strftime('%Y%m%dT%H%M%S')}-{summary.until.strftime('%Y%m%dT%H%M%S')}")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(record, fh, indent=1, default=str)
-    os.replace(tmp, folder / f"{name}.json")
+    })
 
 
 def _collections(store: Store, since, until) -> dict:
@@ -172,9 +163,7 @@ def _collections(store: Store, since, until) -> dict:
     sources could not get (``gaps``), from the collections that overlap the window."""
     malformed: dict[str, int] = {}
     gaps: dict[tuple, dict] = {}
-    folder = store.root / "collections"
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        rec = json.loads(path.read_text(encoding="utf-8"))
+    for rec in store.collections():
         if pd.Timestamp(rec["since"]) < until and pd.Timestamp(rec["until"]) > since:
             for f in rec["files"]:
                 malformed[f["file"]] = f["malformed"]
@@ -245,6 +234,19 @@ def _write_report(folder: Path, config: Config, zone: tzinfo, since, until,
         raise UsageError(f"-o {folder}: cannot write the report there: "
                          f"{exc.strerror or exc}") from exc
     return path, result
+
+
+def compact(args, config: Config, zone: tzinfo, since, until) -> int:
+    """Merge each table-day's parts into one; with --drop-corrupt, set corrupt parts aside."""
+    _table_or_json(args.output)
+    store = _existing_store(config)
+    merged = store.compact(drop_corrupt=args.drop_corrupt)
+    output.store_notes(store.recovered)
+    if args.output == "json":
+        output.dump_json({"merged": merged})
+    else:
+        output.compact_summary(merged)
+    return 0
 
 
 def _report_dir(text: str) -> Path:

@@ -55,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     # result (a credential: shown redacted), and where the reports folder is published,
     # so the message links to the page instead of a path on the machine that ran it.
     "daily": {"notify_webhook": "", "report_url": ""},
+    # A collection appends one part per table and day; a day holding more is merged
+    # (the reason for the default: rca/store/compaction.py).
+    "compact": {"max_parts_per_day": 16},
     # Live sources (rca/live.py): `rca collect` with no source flags reads every source
     # configured here. Each live collector owns its own sub-section; secrets are given as
     # files or environment variable names, never as values.
