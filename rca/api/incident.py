@@ -106,10 +106,15 @@ class IncidentView:
         return self._s._signal(name, *self._around(), entity)
 
     def signals(self, top: int = TOP_CAUSES) -> list[str]:
-        """The signals the ``top`` ranked causes declare they read (the plot's panels)."""
+        """The signals the ``top`` ranked causes declare they read (the plot's panels).
+        When none of them reads any (causes judged from logs, events and objects alone),
+        the first ranked cause that does gives its signals, so the plot never depends on
+        how signal-less causes tie below the first."""
         registry = self._causes()
-        names = [s for f in self.raw.causes[:top] if f.id in registry
-                 for s in registry[f.id].signals()]
+        readers = [registry[f.id].signals() for f in self.raw.causes if f.id in registry]
+        names = [s for sigs in readers[:top] for s in sigs]
+        if not names:
+            names = next((list(sigs) for sigs in readers[top:] if sigs), [])
         return list(dict.fromkeys(names))
 
     def plot(self, signals: list[str] | None = None) -> Figure:
