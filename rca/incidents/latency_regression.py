@@ -1,0 +1,110 @@
+"""latency_regression — a service's p99 latency or error ratio far above its own baseline.
+
+Why, SLO style: many clusters have no client-side logs, only the server's (an ingress, RGW's
+``req done`` lines). Callers there may never log a timeout, yet the service answering
+five times slower than usual, or failing one request in ten, is an incident. Each service
+is compared with itself, in fixed bins: its normal is the median of its per-bin p99 (and
+error ratio) over the whole record read, so an incident shorter than half the record
+cannot become its own baseline.
+
+Thresholds (``thresholds.latency_regression``): see ``THRESHOLDS``. A bin fires when it has
+``min_requests`` and either its p99 is at least ``ratio_min`` x the service's normal and
+``min_latency_s``, or its error ratio is at least ``error_ratio_min`` and ``ratio_min`` x
+normal. Consecutive firing bins of one service are one symptom.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from rca.entities import app_requests, nodes_for_services, pods_for_services
+from rca.incidents.base import Detector, Inputs, Symptom, Threshold
+
+__all__ = ["DETECTOR"]
+
+THRESHOLDS = {
+    "bin_s": Threshold(300.0, "five minutes: the SLO burn windows alerting uses, long enough "
+                       "for a p99 over tens of requests, short enough to place a 1–5 minute "
+                       "alarm"),
+    "min_requests": Threshold(10, "a p99 or ratio over fewer requests is one slow request, "
+                              "not a regression"),
+    "ratio_min": Threshold(4.0, "load moves a p99 by tens of percent, a busy hour doubles it; "
+                           "four times its normal is a service in trouble"),
+    "min_latency_s": Threshold(1.0, "below a second a p99 rise hurts nobody with a sane "
+                               "timeout (and probes default to 1 s)"),
+    "error_ratio_min": Threshold(0.1, "one request in ten failing breaks any SLO above 90 %; "
+                                 "below it, 5xx noise (a deploy, one bad client) is common"),
+}
+
+_SERVER_ERROR = 500
+
+
+def detect(inputs: Inputs, th: dict[str, Any]) -> list[Symptom]:
+    requests = app_requests(inputs.table("requests"))
+    if requests.empty:
+        return []
+    objects = inputs.table("objects")
+    out = []
+    for service, rows in requests.groupby("service"):
+        bins = _bins(rows, float(th["bin_s"]))
+        bins = bins[bins["n"] >= int(th["min_requests"])]
+        if bins.empty:
+            continue
+        normal_p99, normal_err = bins["p99"].median(), bins["errors"].median()
+        hot = ((bins["p99"] >= float(th["ratio_min"]) * normal_p99)
+               & (bins["p99"] >= float(th["min_latency_s"]))) | (
+            (bins["errors"] >= float(th["error_ratio_min"]))
+            & (bins["errors"] >= float(th["ratio_min"]) * normal_err))
+        hot = hot[hot.index >= inputs.since - pd.Timedelta(seconds=float(th["bin_s"]))]
+        out += [_symptom(str(service), run, rows, normal_p99, normal_err, objects,
+                         float(th["bin_s"]))
+                for run in _runs(hot, float(th["bin_s"]))]
+    return out
+
+
+def _bins(rows: pd.DataFrame, bin_s: float) -> pd.DataFrame:
+    code = pd.to_numeric(rows["status"], errors="coerce")
+    frame = pd.DataFrame({"latency": rows["latency_s"], "error": (code >= _SERVER_ERROR)},
+                         index=rows.index)
+    grouped = frame.groupby(pd.Grouper(freq=pd.Timedelta(seconds=bin_s)))
+    return pd.DataFrame({"n": grouped.size(), "p99": grouped["latency"].quantile(0.99),
+                         "errors": grouped["error"].mean()}).dropna(subset=["errors"])
+
+
+def _runs(hot: pd.Series, bin_s: float) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Consecutive firing bins as (start, end) spans."""
+    step = pd.Timedelta(seconds=bin_s)
+    spans: list[list[pd.Timestamp]] = []
+    for t in hot[hot].index:
+        if spans and t - spans[-1][1] <= pd.Timedelta(0):
+            spans[-1][1] = t + step
+        else:
+            spans.append([t, t + step])
+    return [(a, b) for a, b in spans]
+
+
+def _symptom(service: str, span: tuple[pd.Timestamp, pd.Timestamp], rows: pd.DataFrame,
+             normal_p99: float, normal_err: float, objects: pd.DataFrame,
+             bin_s: float) -> Symptom:
+    during = rows[(rows.index >= span[0]) & (rows.index < span[1])]
+    code = pd.to_numeric(during["status"], errors="coerce")
+    slow = during[(during["latency_s"] >= normal_p99 * 2) | (code >= _SERVER_ERROR)]
+    start = slow.index.min() if len(slow) else span[0]
+    end = slow.index.max() + pd.Timedelta(seconds=1) if len(slow) else span[1]
+    scope = {"services": [service], "nodes": nodes_for_services(objects, [service]),
+             "pods": pods_for_services(objects, [service])}
+    figures = {
+        "regressed_services": 1,
+        "service_p99_s": round(float(during["latency_s"].quantile(0.99)), 3),
+        "service_normal_p99_s": round(float(normal_p99), 3),
+        "service_error_ratio": round(float((code >= _SERVER_ERROR).mean()), 3),
+        "service_normal_error_ratio": round(float(normal_err), 3),
+        "slo_bin_s": bin_s,
+    }
+    return Symptom("latency_regression", start, end, scope, figures)
+
+
+DETECTOR = Detector("latency_regression", detect, reads=("requests", "objects"),
+                    thresholds=THRESHOLDS)
