@@ -17,7 +17,7 @@ from rca.entities import app_requests, pods_for_services
 from rca.finding import Window
 
 __all__ = ["Peak", "ServerLatency", "scope_nodes", "scope_pods", "server_latency", "signal_peaks",
-           "throttled_share"]
+           "throttled_share", "work_suffered"]
 
 
 @dataclass(frozen=True)
@@ -151,3 +151,15 @@ def scope_nodes(window: Window) -> list[str]:
         nodes = {n for o, n in zip(objects["object"], objects["node"], strict=True)
                  if o in pods and n}
     return sorted(n if n.startswith("node/") else f"node/{n}" for n in nodes)
+
+
+def work_suffered(window: Window, slow_ratio_min: float) -> tuple[bool, str]:
+    """Whether what the incident touches slowed down (server p95 at least ``slow_ratio_min``
+    its baseline) or, with no server log, restarted; and the sentence saying so."""
+    lat = server_latency(window)
+    if lat is not None and lat.p95_ratio == lat.p95_ratio:
+        return lat.p95_ratio >= slow_ratio_min, (f"server p95 of the incident's services "
+                                                 f"{lat.p95_now:.2f} s, {lat.p95_ratio:.1f}x "
+                                                 "baseline")
+    restarts = int(window.symptoms.get("restarts", 0) or 0)
+    return restarts > 0, f"{restarts} container restarts in the incident"

@@ -58,7 +58,7 @@ def detect(inputs: Inputs, th: dict[str, Any]) -> list[Symptom]:
     if kills.empty:
         return []
     kills = kills.sort_values("time", kind="stable")
-    gaps = np.diff(kills["time"].to_numpy().astype("int64")) / 1e9
+    gaps = np.diff(kills["time"].to_numpy().astype("datetime64[ns]").astype("int64")) / 1e9
     group = np.concatenate([[0], np.cumsum(gaps > float(th["gap_s"]))])
     out = []
     for _, storm in kills.groupby(group):
@@ -72,7 +72,9 @@ def restart_times(events: pd.DataFrame, objects: pd.DataFrame,
                   metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per restart seen by each source: ``time``, ``pod``, ``source``, ``why``."""
     rows = _probe_kills(events) + _terminations(events, objects) + _counter_steps(metrics)
-    return pd.DataFrame(rows, columns=["time", "pod", "source", "why"])
+    out = pd.DataFrame(rows, columns=["time", "pod", "source", "why"])
+    out["time"] = pd.to_datetime(out["time"], utc=True)
+    return out
 
 
 def _spread(row: pd.Series, last: pd.Timestamp) -> list[pd.Timestamp]:
