@@ -8,9 +8,10 @@ error ratio) over the whole record read, so an incident shorter than half the re
 cannot become its own baseline.
 
 Thresholds (``thresholds.latency_regression``): see ``THRESHOLDS``. A bin fires when it has
-``min_requests`` and either its p99 is at least ``ratio_min`` x the service's normal and
-``min_latency_s``, or its error ratio is at least ``error_ratio_min`` and ``ratio_min`` x
-normal. Consecutive firing bins of one service are one symptom.
+``min_requests`` and either at least ``min_slow_requests`` requests (so its p99 too) at or
+above both ``ratio_min`` x the service's normal p99 and ``min_latency_s``, or an error
+ratio at least ``error_ratio_min`` and ``ratio_min`` x normal. Consecutive firing bins of
+one service are one symptom.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ THRESHOLDS = {
                            "four times its normal is a service in trouble"),
     "min_latency_s": Threshold(1.0, "below a second a p99 rise hurts nobody with a sane "
                                "timeout (and probes default to 1 s)"),
+    "min_slow_requests": Threshold(3, "a bin's p99 over a few dozen requests is its slowest "
+                                   "request: one GC pause or one huge upload makes it; three "
+                                   "requests over the edge in five minutes are a pattern"),
     "error_ratio_min": Threshold(0.1, "one request in ten failing breaks any SLO above 90 %; "
                                  "below it, 5xx noise (a deploy, one bad client) is common"),
 }
@@ -53,8 +57,11 @@ def detect(inputs: Inputs, th: dict[str, Any]) -> list[Symptom]:
         if bins.empty:
             continue
         normal_p99, normal_err = bins["p99"].median(), bins["errors"].median()
-        hot = ((bins["p99"] >= float(th["ratio_min"]) * normal_p99)
-               & (bins["p99"] >= float(th["min_latency_s"]))) | (
+        edge = max(float(th["ratio_min"]) * normal_p99, float(th["min_latency_s"]))
+        slow = (rows["latency_s"] >= edge).groupby(
+            pd.Grouper(freq=pd.Timedelta(seconds=float(th["bin_s"])))).sum()
+        slow = slow.reindex(bins.index, fill_value=0)
+        hot = ((bins["p99"] >= edge) & (slow >= int(th["min_slow_requests"]))) | (
             (bins["errors"] >= float(th["error_ratio_min"]))
             & (bins["errors"] >= float(th["ratio_min"]) * normal_err))
         hot = hot[hot.index >= inputs.since - pd.Timedelta(seconds=float(th["bin_s"]))]

@@ -58,7 +58,7 @@ def detect(inputs: Inputs, th: dict[str, Any]) -> list[Symptom]:
     if kills.empty:
         return []
     kills = kills.sort_values("time", kind="stable")
-    gaps = np.diff(kills["time"].to_numpy().astype("datetime64[ns]").astype("int64")) / 1e9
+    gaps = np.diff(pd.DatetimeIndex(kills["time"]).asi8) / 1e9
     group = np.concatenate([[0], np.cumsum(gaps > float(th["gap_s"]))])
     out = []
     for _, storm in kills.groupby(group):

@@ -135,7 +135,7 @@ class _Writer:
         for f in self.day.faults:
             if f.kind == "probe_storm" and f.workload == w.name:
                 storm = np.maximum(storm, self._active(("probe_storm",), t, workload=w.name))
-        return 1.0 + own + storm * (1.15 / max(w.normal_s, 1e-3))
+        return 1.0 + own + storm * (1.15 * w.probe_timeout_s / max(w.normal_s, 1e-3))
 
     def _wire_delay(self, w: Workload, t: np.ndarray) -> np.ndarray:
         """Seconds lost queueing on a saturated link of the workload's node."""
