@@ -16,8 +16,8 @@ import pandas as pd
 from rca.entities import app_requests, pods_for_services
 from rca.finding import Window
 
-__all__ = ["Peak", "ServerLatency", "scope_nodes", "scope_pods", "server_latency", "signal_peaks",
-           "throttled_share", "work_suffered"]
+__all__ = ["Peak", "ServerLatency", "probe_kills", "scope_nodes", "scope_pods", "server_latency",
+           "signal_peaks", "throttled_share", "work_suffered"]
 
 
 @dataclass(frozen=True)
@@ -163,3 +163,10 @@ def work_suffered(window: Window, slow_ratio_min: float) -> tuple[bool, str]:
                                                  "baseline")
     restarts = int(window.symptoms.get("restarts", 0) or 0)
     return restarts > 0, f"{restarts} container restarts in the incident"
+
+
+def probe_kills(window: Window) -> int:
+    """Liveness kills among the incident's restarts (the ``restarts`` detector's figure): a
+    cause that only made the container slow is then the driver behind the probe that killed
+    it, not the whole story."""
+    return int(window.symptoms.get("probe_kills", 0) or 0)

@@ -18,6 +18,8 @@ when the throttled pod's work visibly suffered. Throttling that was already ther
 the incident is still reported (a limit set too low from the start is the seed's case),
 and the evidence says whether it rose. ``app.slow_response`` defers to this cause when it
 holds (see its ``explained_*`` thresholds).
+When the incident's restarts are liveness kills the score is capped at ``driver_cap``
+(0.85): this cause made the container slow, the probe made that an outage.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 from rca.causes._evidence import during_evidence
 from rca.causes.base import Cause, Threshold, signal
 from rca.finding import Finding, Window
-from rca.measure import scope_pods, throttled_share, work_suffered
+from rca.measure import probe_kills, scope_pods, throttled_share, work_suffered
 
 ID = "cpu.throttling"
 FIX = ("Raise or remove the container's CPU limit (keep the request), or lower its "
@@ -37,6 +39,9 @@ THRESHOLDS = {
                            "past a timeout; a few percent is ordinary burstiness"),
     "slow_ratio_min": Threshold(2.0, "server latency doubled: the throttling reached the "
                                 "callers"),
+    "driver_cap": Threshold(0.85, "when the incident's restarts are liveness kills, the probe "
+                            "turned this slowness into an outage: probe.timeout_too_tight "
+                            "(which names this cause as its driver) ranks first"),
 }
 _THROTTLED = "container_cpu_cfs_throttled_periods_per_second"
 _PERIODS = "container_cpu_cfs_periods_per_second"
@@ -65,6 +70,8 @@ def judge(window: Window, th: dict) -> Finding:
     hurt, hurt_text = work_suffered(window, float(th["slow_ratio_min"]))
     evidence.append(during_evidence(window, hurt, hurt_text, "requests / restarts"))
     score = 0.6 + 0.2 * min(1.0, worst.during / (2 * ratio_min)) + 0.2 * hurt
+    if probe_kills(window):
+        score = min(score, float(th["driver_cap"]))
     return Finding(ID, score, f"CPU limit throttling: {text}; {hurt_text}", entity=worst.entity,
                    evidence=evidence, fix=FIX)
 
