@@ -70,8 +70,10 @@ def _rule_defaults() -> dict[str, dict[str, Any]]:
     rule declares its thresholds with the reason for each, so config cannot drift from it."""
     from rca.causes import REGISTRY
     from rca.incidents import DETECTORS, MERGE_THRESHOLDS
+    from rca.suspects import THRESHOLDS as SUSPECTS
 
-    out = {"incidents": {k: t.default for k, t in MERGE_THRESHOLDS.items()}}
+    out = {"incidents": {k: t.default for k, t in MERGE_THRESHOLDS.items()},
+           "suspects": {k: t.default for k, t in SUSPECTS.items()}}
     out.update({d.name: d.defaults() for d in DETECTORS.values()})
     out.update({c.config_key: c.defaults() for c in REGISTRY.values()})
     return out
@@ -171,10 +173,14 @@ def load(explicit: str | None = None, overrides: Mapping[str, Any] | None = None
     if path is not None:
         if not path.exists():
             raise ConfigError(f"config file {path} ({how}) does not exist")
+        if path.is_dir():
+            raise ConfigError(f"config file {path} ({how}) is a directory, not a YAML file")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} ({how}) cannot be read: {exc}") from exc
         if not isinstance(data, Mapping):
             raise ConfigError(f"{path}: top level must be a mapping")
         _merge(values, data, f"{path}", origins)
@@ -192,5 +198,6 @@ def load(explicit: str | None = None, overrides: Mapping[str, Any] | None = None
     try:
         get_zone(values["tz"])
     except TimeError as exc:
-        raise ConfigError(f"{origins.get('tz', 'default')}: tz: {exc}") from exc
+        where = origins.get("tz", "default")
+        raise ConfigError(f"--tz: {exc}" if where == "flag" else f"{where}: tz: {exc}") from exc
     return Config(values, origins)

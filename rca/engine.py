@@ -22,6 +22,8 @@ from rca.causes import REGISTRY, Cause
 from rca.config import Config
 from rca.finding import Analysis, Finding, Incident, Record, Window
 from rca.incidents import DETECTORS, Detector, Inputs
+from rca.measure import latency_split
+from rca.suspects import suspects, unexplained
 
 __all__ = ["Analysis", "analyze", "judge", "load_record", "lookback", "signal_timeline"]
 
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 SIGNAL_STEP_S = 60
 
 #: The record tables the engine reads.
-TABLES = ("requests", "events", "objects", "metrics")
+TABLES = ("requests", "events", "objects", "metrics", "dns")
 
 
 def lookback(config: Config) -> pd.Timedelta:
@@ -64,8 +66,11 @@ def analyze(record: Record, config: Config, causes: Mapping[str, Cause] | None =
     spans = [(i.start - pad, i.end + pad) for i in found]
     for inc in found:
         window = _window(inc, inputs.tables, th, spans)
+        inc.symptoms.update(_split_figures(window))
         inc.causes = _rank([judge(c, window, config.thresholds(c.config_key))
                             for c in causes.values()])
+        inc.suspects = suspects(tables["metrics"], window, config.thresholds("suspects"))
+        inc.unexplained = unexplained(inc.causes, config.thresholds("suspects"))
     timeline = {"requests": tables["requests"][tables["requests"].index >= since]}
     timeline.update({k: v[v.index >= since] for k, v in series.items()})
     return Analysis(found, gaps + detector_gaps, timeline, since, until)
@@ -121,6 +126,18 @@ def _window(inc: Incident, tables: Mapping[str, pd.DataFrame], th: dict,
               for n, df in tables.items() if n not in ("objects", "metrics")}
     sliced["objects"] = tables["objects"]  # facts at collection time: the best we know
     return Window(start, end, baseline_start, sliced, dict(inc.scope), dict(inc.symptoms))
+
+
+def _split_figures(window: Window) -> dict:
+    """Where a failed request is seen on both sides, the caller's wait split into the
+    server's processing and the rest: the figure that clears (or blames) the app."""
+    split = latency_split(window)
+    if split is None:
+        return {}
+    return {"seen_both_sides": split.matched,
+            "client_wait_p50_s": round(split.client_p50_s, 3),
+            "server_processing_p50_s": round(split.server_p50_s, 3),
+            "outside_server_p50_s": round(split.outside_p50_s, 3)}
 
 
 def _quiet(df: pd.DataFrame, others: list[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.DataFrame:

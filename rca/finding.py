@@ -84,6 +84,8 @@ class Incident:
     scope: dict[str, Any]
     symptoms: dict[str, Any]
     causes: list[Finding] = field(default_factory=list)
+    suspects: list[dict[str, Any]] = field(default_factory=list)  # rca.suspects
+    unexplained: str = ""  # why no cause explains it, "" when one does
 
 
 @dataclass

@@ -29,7 +29,14 @@ from __future__ import annotations
 from rca.causes._evidence import during_evidence, rows_of
 from rca.causes.base import Cause, Threshold, rows_where
 from rca.finding import Finding, Window
-from rca.measure import scope_nodes, scope_pods, server_latency, signal_peaks, throttled_share
+from rca.measure import (
+    latency_split,
+    scope_nodes,
+    scope_pods,
+    server_latency,
+    signal_peaks,
+    throttled_share,
+)
 
 ID = "app.slow_response"
 FIX = (
@@ -69,6 +76,7 @@ def judge(window: Window, th: dict) -> Finding:
             f"before" + (f" ({ratio:.1f}x)" if ratio == ratio else ""))
     evidence = [during_evidence(window, slow, text, "requests[side=server]",
                                 rows_of(slowest, ["service", "station", "latency_s", "status"]))]
+    evidence += _split_evidence(window)
     score = 0.0
     if slow:
         share = len(slow_services) / max(len(lat.per_service_p95), 1)
@@ -98,6 +106,21 @@ def _explained_by_resources(window: Window, th: dict) -> str:
             if node in nodes and peak.during >= float(th[edge]):
                 return f"an IO stall on {node} ({what} {peak.during:.3g})"
     return ""
+
+
+def _split_evidence(window: Window) -> list:
+    """The same failed requests in both logs: when the caller waited far longer than the
+    server worked, the time went somewhere before or after the app."""
+    split = latency_split(window)
+    if split is None:
+        return []
+    in_app = split.server_p50_s >= split.outside_p50_s
+    text = (f"{split.matched} failed request(s) seen on both sides: the server worked "
+            f"{split.server_p50_s:.2f} s of the caller's {split.client_p50_s:.2f} s (median); "
+            f"{split.outside_p50_s:.2f} s were spent outside the server")
+    return [during_evidence(window, in_app, text, "requests[request_id on both sides]",
+                            rows_of(split.rows, ["station", "service", "client_s", "server_s",
+                                                 "outside_s"], 8))]
 
 
 CAUSE = Cause(ID, judge, FIX,

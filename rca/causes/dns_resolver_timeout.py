@@ -45,10 +45,9 @@ import numpy as np
 import pandas as pd
 
 from rca.causes._evidence import during_evidence, rows_of, series_peak
-from rca.causes.base import Cause, Threshold, any_of, rows_where, signal, table
+from rca.causes.base import Cause, Threshold, any_of, signal, table
 from rca.finding import Evidence, Finding, Window
 from rca.measure import server_latency
-from rca.record import DNS_SERVICE
 
 ID = "dns.resolver_timeout"
 THRESHOLDS = {
@@ -157,9 +156,8 @@ def _on_scope_nodes(sig: pd.DataFrame, nodes: list[str]) -> pd.DataFrame:
 
 
 def _dns_retries(window: Window, th: dict):
-    reqs = window.tables["requests"]
-    dns = reqs[reqs["service"] == DNS_SERVICE]
-    if dns.empty:
+    dns = window.tables.get("dns")
+    if dns is None or dns.empty:
         return "retries", None
     retries = _retries(dns, float(th["resolver_timeout_s"]), float(th["retry_tolerance_s"]))
     earlier, shown = window.split(retries)
@@ -171,8 +169,8 @@ def _dns_retries(window: Window, th: dict):
     text = (f"{n_now} DNS queries re-sent {th['resolver_timeout_s']:.0f} s after their "
             f"first try (resolver timeout) during the incident, {n_before} in the "
             f"{span_before / 60:.0f} min before")
-    return "retries", during_evidence(window, more, text, "requests[service=coredns]",
-                                      rows_of(shown, ["socket", "upstream", "gap_s"], 8))
+    return "retries", during_evidence(window, more, text, "dns",
+                                      rows_of(shown, ["socket", "qtype", "name", "gap_s"], 8))
 
 
 def _retries(dns: pd.DataFrame, timeout_s: float, tol_s: float) -> pd.DataFrame:
@@ -181,8 +179,7 @@ def _retries(dns: pd.DataFrame, timeout_s: float, tol_s: float) -> pd.DataFrame:
     and type may differ (glibc re-sends the A/AAAA pair, or only the missing half), so
     the socket (client IP and port) and the name are what identify the lookup."""
     df = dns.sort_index(kind="stable").reset_index()
-    df["socket"] = df["station"] + ":" + df["request_id"].str.split("/", n=1).str[0]
-    df["name"] = df["upstream"].str.split(" ", n=1).str[-1]
+    df["socket"] = df["client_ip"] + ":" + df["client_port"].astype(str)
     gap = df.groupby(["socket", "name"], sort=False)["time"].diff().dt.total_seconds()
     df["gap_s"] = gap.round(3)
     hit = df[np.abs(gap - timeout_s) <= tol_s]
@@ -236,8 +233,7 @@ def _coredns_entity(window: Window) -> str:
 _DNS_SIDE = any_of("conntrack metrics, CoreDNS logs or CoreDNS metrics",
                    signal("conntrack_insert_failed_per_second"),
                    signal("coredns_request_p99_seconds"),
-                   rows_where("requests", "CoreDNS query logs",
-                              lambda df: df["service"] == DNS_SERVICE))
+                   table("dns"))
 
 CAUSE = Cause(ID, judge, FIX, needs=(table("requests"), _DNS_SIDE),
               wants=("conntrack_insert_failed_per_second", "coredns_request_p99_seconds"),

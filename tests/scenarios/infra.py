@@ -50,7 +50,8 @@ def saturation_backup_window() -> PlatformDay:
 def probe_rgw_with_logs() -> PlatformDay:
     day, nodes = "2022-11-08", _nodes("ceph", link=12.5e6)
     loads = (Workload("rook-ceph-rgw-objstore-a", "rook-ceph", "ceph-a", "10.63.1.44",
-                      app="rook-ceph-rgw", container="rgw", port=8080, probe_path="/swift/healthcheck",
+                      app="rook-ceph-rgw", container="rgw", port=8080,
+                      probe_path="/swift/healthcheck",
                       requests_per_hour=500, normal_s=0.05, server_log="rgw"),
              _web("mlflow", "mlops", "ceph-c", "10.63.3.2", 120))
     faults = (Fault("probe_storm", f"{day}T15:30:00", 30, workload="rook-ceph-rgw-objstore-a",

@@ -2,7 +2,8 @@
 
 import pytest
 
-from rca.causes import app_slow_response, cpu_throttling as cause
+from rca.causes import app_slow_response
+from rca.causes import cpu_throttling as cause
 from rca.config import DEFAULTS
 from rca.engine import judge
 from tests.rca.causes._infra import POD, series, server_requests, window

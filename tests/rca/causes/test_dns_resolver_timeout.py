@@ -31,8 +31,24 @@ def _baseline_and_burst(server_latency=0.4, dns_retries=3, services=SERVICES):
     return requests(rows)
 
 
+def _as_dns(reqs):
+    """The test rows written as lookups ("coredns" requests: request_id port/id, upstream
+    "type name") moved to the typed dns table, as the CoreDNS reader stores them."""
+    q = reqs[reqs["service"] == "coredns"]
+    port_id = q["request_id"].str.split("/", n=1)
+    type_name = q["upstream"].str.split(" ", n=1)
+    rows = [{"time": t, "row_id": rid, "client_ip": ip, "client_port": int(pi[0]),
+             "query_id": int(pi[1]), "qtype": tn[0], "name": tn[1], "rcode": rc,
+             "latency_s": lat}
+            for t, rid, ip, pi, tn, rc, lat in zip(q.index, q["row_id"], q["station"], port_id,
+                                                   type_name, q["status"], q["latency_s"],
+                                                   strict=True)]
+    return record.frame("dns", rows), reqs[reqs["service"] != "coredns"]
+
+
 def _window(reqs, conntrack=None, objects=None, services=SERVICES):
-    tables = {"requests": reqs, "objects": objects if objects is not None
+    dns, reqs = _as_dns(reqs)
+    tables = {"requests": reqs, "dns": dns, "objects": objects if objects is not None
               else record.empty("objects")}
     if conntrack is not None:
         tables["signal:conntrack_insert_failed_per_second"] = conntrack
@@ -51,7 +67,7 @@ def test_full_evidence_scores_high_and_names_coredns():
     assert f.entity == "deployment/kube-system/coredns"
     supports = [e.source for e in f.evidence if e.supports]
     assert "signal:conntrack_insert_failed_per_second" in supports
-    assert "requests[service=coredns]" in supports
+    assert "dns" in supports
     assert "objects" in supports  # the single replica
     assert "5 s" in f.fix or "single-request-reopen" in f.fix
 
@@ -101,11 +117,11 @@ def test_retry_needs_the_resolver_timeout_gap():
     # the same query 2 s later is an application retry, not a resolver timeout
     rows = [req(3600 + dt, "coredns", "NOERROR", 0.0002, side="server", station="10.0.0.1",
                 request_id="1/1", upstream="A x.") for dt in (0, 2.0)]
-    hits = cause._retries(requests(rows), 5.0, 0.5)
+    hits = cause._retries(_as_dns(requests(rows))[0], 5.0, 0.5)
     assert hits.empty
     rows = [req(3600 + dt, "coredns", "NOERROR", 0.0002, side="server", station="10.0.0.1",
                 request_id="1/1", upstream="A x.") for dt in (0, 5.3)]
-    assert len(cause._retries(requests(rows), 5.0, 0.5)) == 1
+    assert len(cause._retries(_as_dns(requests(rows))[0], 5.0, 0.5)) == 1
 
 
 def test_two_replicas_are_not_evidence():
@@ -174,7 +190,7 @@ def _with_baseline_retries(n_before):
 def test_retry_rate_factor_edge(factor, fires):
     f = judge(cause.CAUSE, _window(_with_baseline_retries(10), RISING),
               {**TH, "retry_rate_factor": factor})
-    ev = next(e for e in f.evidence if e.source == "requests[service=coredns]")
+    ev = next(e for e in f.evidence if e.source == "dns")
     assert ev.supports is fires
 
 
@@ -182,7 +198,7 @@ def test_retry_rate_factor_edge(factor, fires):
 def test_retry_tolerance_edge(gap, tolerance, hit):
     rows = [req(3600 + dt, "coredns", "NOERROR", 0.0002, side="server", station="10.0.0.1",
                 request_id="1/1", upstream="A x.") for dt in (0, gap)]
-    assert (len(cause._retries(requests(rows), 5.0, tolerance)) == 1) is hit
+    assert (len(cause._retries(_as_dns(requests(rows))[0], 5.0, tolerance)) == 1) is hit
 
 
 @pytest.mark.parametrize("during,supports", [
