@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rca.entities import app_requests, nodes_for_services, pods_for_services
@@ -49,35 +50,55 @@ def detect(inputs: Inputs, th: dict[str, Any]) -> list[Symptom]:
     requests = app_requests(inputs.table("requests"))
     if requests.empty:
         return []
+    bin_s = float(th["bin_s"])
+    bins = _bins(requests, bin_s)
+    bins = bins[bins["n"] >= int(th["min_requests"])]
+    if bins.empty:
+        return []
+    normal = bins.groupby(level="service")[["p99", "errors"]].median()
+    edge = np.maximum(float(th["ratio_min"]) * normal["p99"], float(th["min_latency_s"]))
+    slow = _slow_counts(requests, edge, bin_s).reindex(bins.index, fill_value=0)
+    per_bin_edge = edge.reindex(bins.index.get_level_values("service")).to_numpy()
+    per_bin_err = normal["errors"].reindex(bins.index.get_level_values("service")).to_numpy()
+    hot = ((bins["p99"].to_numpy() >= per_bin_edge)
+           & (slow.to_numpy() >= int(th["min_slow_requests"]))) | (
+        (bins["errors"].to_numpy() >= float(th["error_ratio_min"]))
+        & (bins["errors"].to_numpy() >= float(th["ratio_min"]) * per_bin_err))
+    start = bins.index.get_level_values("bin") >= inputs.since - pd.Timedelta(seconds=bin_s)
+    hot_bins = bins[hot & start]
     objects = inputs.table("objects")
     out = []
-    for service, rows in requests.groupby("service"):
-        bins = _bins(rows, float(th["bin_s"]))
-        bins = bins[bins["n"] >= int(th["min_requests"])]
-        if bins.empty:
-            continue
-        normal_p99, normal_err = bins["p99"].median(), bins["errors"].median()
-        edge = max(float(th["ratio_min"]) * normal_p99, float(th["min_latency_s"]))
-        slow = (rows["latency_s"] >= edge).groupby(
-            pd.Grouper(freq=pd.Timedelta(seconds=float(th["bin_s"])))).sum()
-        slow = slow.reindex(bins.index, fill_value=0)
-        hot = ((bins["p99"] >= edge) & (slow >= int(th["min_slow_requests"]))) | (
-            (bins["errors"] >= float(th["error_ratio_min"]))
-            & (bins["errors"] >= float(th["ratio_min"]) * normal_err))
-        hot = hot[hot.index >= inputs.since - pd.Timedelta(seconds=float(th["bin_s"]))]
-        out += [_symptom(str(service), run, rows, normal_p99, normal_err, objects,
-                         float(th["bin_s"]))
-                for run in _runs(hot, float(th["bin_s"]))]
+    for service, rows in hot_bins.groupby(level="service"):
+        times = pd.Series(True, index=rows.index.get_level_values("bin"))
+        mine = requests[requests["service"] == service]
+        out += [_symptom(str(service), run, mine, float(normal.at[service, "p99"]),
+                         float(normal.at[service, "errors"]), objects, bin_s)
+                for run in _runs(times, bin_s)]
     return out
 
 
-def _bins(rows: pd.DataFrame, bin_s: float) -> pd.DataFrame:
-    code = pd.to_numeric(rows["status"], errors="coerce")
-    frame = pd.DataFrame({"latency": rows["latency_s"], "error": (code >= _SERVER_ERROR)},
-                         index=rows.index)
-    grouped = frame.groupby(pd.Grouper(freq=pd.Timedelta(seconds=bin_s)))
+def _bin_of(requests: pd.DataFrame, bin_s: float) -> pd.DatetimeIndex:
+    return requests.index.floor(pd.Timedelta(seconds=bin_s))
+
+
+def _bins(requests: pd.DataFrame, bin_s: float) -> pd.DataFrame:
+    """Per (service, bin): requests, p99 latency, 5xx share."""
+    code = pd.to_numeric(requests["status"], errors="coerce")
+    frame = pd.DataFrame({"service": requests["service"].to_numpy(),
+                          "bin": _bin_of(requests, bin_s),
+                          "latency": requests["latency_s"].to_numpy(),
+                          "error": (code >= _SERVER_ERROR).to_numpy()})
+    grouped = frame.groupby(["service", "bin"], sort=True)
     return pd.DataFrame({"n": grouped.size(), "p99": grouped["latency"].quantile(0.99),
-                         "errors": grouped["error"].mean()}).dropna(subset=["errors"])
+                         "errors": grouped["error"].mean()})
+
+
+def _slow_counts(requests: pd.DataFrame, edge: pd.Series, bin_s: float) -> pd.Series:
+    """Per (service, bin): requests at or above their service's edge."""
+    over = requests["latency_s"].to_numpy() >= edge.reindex(requests["service"]).to_numpy()
+    frame = pd.DataFrame({"service": requests["service"].to_numpy(),
+                          "bin": _bin_of(requests, bin_s), "over": over})
+    return frame.groupby(["service", "bin"], sort=True)["over"].sum()
 
 
 def _runs(hot: pd.Series, bin_s: float) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
