@@ -58,7 +58,8 @@ THRESHOLDS = {
     "driver_blocked_min": Threshold(10.0, "processes stuck in D state on the node "
                                     "(storage.io_stall's edge)"),
 }
-_KILL = re.compile(r"failed (?:liveness|startup) probe", re.IGNORECASE)
+_KILL = re.compile(r"failed (?:liveness|startup) probe|unhealthy, it will be killed",
+                   re.IGNORECASE)  # kubelet's wordings, see rca.incidents.restarts
 _LIVENESS = re.compile(r"^(?:Liveness|Startup) probe failed", re.IGNORECASE)
 _TIMED_OUT = re.compile(r"Client\.Timeout exceeded|context deadline exceeded|timed? ?out|"
                         r"timeout", re.IGNORECASE)

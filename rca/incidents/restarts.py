@@ -44,7 +44,12 @@ THRESHOLDS = {
 }
 
 RESTARTS_METRIC = "kube_pod_container_status_restarts_total"
-_PROBE_KILL = re.compile(r"failed (?:liveness|startup) probe", re.IGNORECASE)
+#: kubelet's wording by version: 1.16+ "Container rgw failed liveness probe, will be
+#: restarted"; 1.10-1.15 "Killing container with id docker://rgw:Container failed liveness
+#: probe.. Container will be killed and recreated."; older "container is unhealthy, it will
+#: be killed and re-created"
+_PROBE_KILL = re.compile(r"failed (?:liveness|startup) probe|unhealthy, it will be killed",
+                         re.IGNORECASE)
 _LIVENESS_FAILED = re.compile(r"^(?:Liveness|Startup) probe failed", re.IGNORECASE)
 _NOT_RESTARTS = {"Completed", "OOMKilled", ""}
 _TERMINATED = re.compile(r"^container \S+ terminated")  # what the pod-status reader writes

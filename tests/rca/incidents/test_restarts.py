@@ -97,3 +97,17 @@ def test_counter_steps_and_an_event_of_the_same_restart_count_once():
     (s,) = detect([event(60, "Killing", KILL)], [pod()], metrics)
     assert s.figures["restarts"] == 3  # the counter saw three; the event is one of them
     assert s.scope["pods"] == [POD]
+
+
+@pytest.mark.parametrize("message, counted", [
+    ("Container rgw failed liveness probe, will be restarted", True),  # kubelet 1.16+
+    ("Killing container with id docker://rgw:Container failed liveness probe.. Container "
+     "will be killed and recreated.", True),  # kubelet 1.10-1.15
+    ("container is unhealthy, it will be killed and re-created", True),  # older
+    ("Container rgw failed startup probe, will be restarted", True),
+    ("Stopping container rgw", False),  # a rollout or a delete: deliberate
+    ("Container rgw definition changed, will be restarted", False),  # a spec edit
+])
+def test_kill_wordings_of_kubelet_versions(message, counted):
+    kills = detect([event(0, "Killing", message), event(60, "Killing", message)], [pod()])
+    assert bool(kills) is counted
