@@ -233,8 +233,9 @@ def demo(args, config: Config) -> int:
         common += ["--config", args.config]
     sources = [*(f for p in sorted((scenario / "kube").glob("*.json")) for f in ("--kube", str(p))),
                *(f for p in sorted((scenario / "metrics").glob("*.om"))
-                 for f in ("--metrics-file", str(p))),
-               "--logs", str(scenario / "logs" / "*")]
+                 for f in ("--metrics-file", str(p)))]
+    if any(p.is_file() for p in (scenario / "logs").glob("*")):  # seed 001 had no logs
+        sources += ["--logs", str(scenario / "logs" / "*")]
     steps = [["collect", *common, *sources], ["analyze", *common, "-o", args.output],
              ["report", *common, "-o", args.reports]]
     for step in steps:
