@@ -14,11 +14,15 @@ from __future__ import annotations
 from rca.causes import (
     app_slow_response,
     config_wrong_target,
+    cpu_throttling,
     dns_resolver_timeout,
     http_body_too_large,
     lb_dead_backend,
     memory_oom_kill,
+    network_saturation,
+    probe_timeout_too_tight,
     scheduling_gpu_fragmentation,
+    storage_io_stall,
 )
 from rca.causes.base import Cause
 
@@ -32,6 +36,10 @@ REGISTRY: dict[str, Cause] = {c.id: c for c in (
     http_body_too_large.CAUSE,
     lb_dead_backend.CAUSE,
     config_wrong_target.CAUSE,
+    network_saturation.CAUSE,
+    probe_timeout_too_tight.CAUSE,
+    storage_io_stall.CAUSE,
+    cpu_throttling.CAUSE,
 )}
 
 

@@ -15,7 +15,14 @@ from typing import Any
 
 from rca.entities import app_requests, nodes_for_services, same_service
 from rca.finding import Incident
-from rca.incidents import cannot_start, failed_requests, http_4xx_wave, oom_kills
+from rca.incidents import (
+    cannot_start,
+    failed_requests,
+    http_4xx_wave,
+    latency_regression,
+    oom_kills,
+    restarts,
+)
 from rca.incidents.base import Detector, Inputs, Symptom
 from rca.incidents.failed_requests import failures
 from rca.incidents.merge import merge
@@ -31,6 +38,8 @@ DETECTORS: dict[str, Detector] = {d.name: d for d in (
     http_4xx_wave.DETECTOR,
     cannot_start.DETECTOR,
     oom_kills.DETECTOR,
+    restarts.DETECTOR,
+    latency_regression.DETECTOR,
 )}
 
 #: ``thresholds.incidents``: how symptoms merge and how much time around them is evidence.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rca.replay import balancer, day_20210823, gpu, oom, uploads, variants
+from rca.replay import balancer, dataloader, day_20210823, gpu, oom, rgw, uploads, variants
 from rca.replay.generate import World, generate
 from rca.replay.spec import ScenarioSpec
 
@@ -22,6 +22,8 @@ _FACTORIES: dict[str, Callable[[int], ScenarioSpec | World]] = {
     day_20210823.NAME: day_20210823.spec,
     "decoy-app-slow": variants.decoy_app_slow,
     "quiet": variants.quiet,
+    rgw.NAME: rgw.spec,
+    dataloader.NAME: dataloader.spec,
     "upload-413": lambda seed: uploads.UploadWorld(seed=seed),
     "gpu-fragmentation": lambda seed: gpu.GpuWorld(seed=seed),
     "dead-backend-dev-target": lambda seed: balancer.BalancerWorld(seed=seed),
