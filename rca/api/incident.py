@@ -11,7 +11,7 @@ Example (``s`` as in ``rca.api.session``)::
     ['dns.resolver_timeout', 'ok']
     >>> bool(inc.evidence["supports"].any()), inc.requests().index[0].isoformat()[-6:]
     (True, '+08:00')
-    >>> inc.signals()[:2]   # the top causes' declared signals (the plot's panels), first's first
+    >>> inc.signals()[:2]   # the top causes' declared signals, first cause's first
     ['conntrack_insert_failed_per_second', 'coredns_request_p99_seconds']
 """
 
@@ -106,15 +106,10 @@ class IncidentView:
         return self._s._signal(name, *self._around(), entity)
 
     def signals(self, top: int = TOP_CAUSES) -> list[str]:
-        """The signals the ``top`` ranked causes declare they read (the plot's panels).
-        When none of them reads any (causes judged from logs, events and objects alone),
-        the first ranked cause that does gives its signals, so the plot never depends on
-        how signal-less causes tie below the first."""
+        """The signals the ``top`` ranked causes declare they read (the plot's panels)."""
         registry = self._causes()
-        readers = [registry[f.id].signals() for f in self.raw.causes if f.id in registry]
-        names = [s for sigs in readers[:top] for s in sigs]
-        if not names:
-            names = next((list(sigs) for sigs in readers[top:] if sigs), [])
+        names = [s for f in self.raw.causes[:top] if f.id in registry
+                 for s in registry[f.id].signals()]
         return list(dict.fromkeys(names))
 
     def plot(self, signals: list[str] | None = None) -> Figure:
