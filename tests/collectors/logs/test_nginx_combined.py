@@ -92,8 +92,11 @@ def test_bad_time_local(text):
 
 def test_sample_file():
     batch = read_log(SAMPLE, "nginx-combined", ctx())
-    # line 12 is plain combined: a row with unknown latency since issue 7 item 5
-    assert (batch.lines, batch.malformed) == (21, 0)
+    # line 12 is plain combined: a row with unknown latency since issue 7 item 5;
+    # line 23 is cut short
+    assert (batch.lines, batch.malformed) == (22, 1)
+    (bad,) = batch.samples
+    assert (bad.file, bad.line, bad.field) == (str(SAMPLE), 23, "status")
     df = batch.frames["requests"]
     assert len(df) == 21
     assert df["latency_s"].isna().sum() == 1
