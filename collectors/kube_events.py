@@ -70,7 +70,7 @@ def instant(value: Any, field: str, zone: tzinfo) -> pd.Timestamp | None:
         return parse_instant(value, zone)
     except TimeError as exc:
         raise LineError(field, str(exc)[:200]) from exc
-    except (ValueError, OverflowError) as exc:  # outside pandas' 1677-2262
+    except (ValueError, OverflowError, ArithmeticError) as exc:  # 1677-2262, dateutil
         raise LineError(field, f"{value[:40]!r} is out of range: {exc}") from exc
 
 

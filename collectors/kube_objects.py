@@ -61,8 +61,8 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
         path = f"{at}spec.containers[{i}]"
         container = mapping(container, path)
         cname = container.get("name")
-        if not cname:
-            raise LineError(f"{path}.name", "missing")
+        if not cname or not isinstance(cname, str):
+            raise LineError(f"{path}.name", "missing or not text")
         probes = {
             kind: _probe(container.get(f"{kind}Probe"), f"{path}.{kind}Probe")
             for kind in ("liveness", "readiness", "startup")

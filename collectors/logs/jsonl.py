@@ -85,7 +85,7 @@ def _time(value, name: str, ctx: ParseContext) -> datetime:
             return parse_instant(value, ctx.zone).to_pydatetime()
         except TimeError as exc:
             raise LineError(name, str(exc)[:200]) from exc
-        except (ValueError, OverflowError) as exc:  # pandas' range ends in 2262
+        except (ValueError, OverflowError, ArithmeticError) as exc:  # 2262+, dateutil
             raise LineError(name, f"{_short(value)} is out of range: {exc}") from exc
     seconds = _number(value, name, required=True)
     if seconds > _EPOCH_MS_ABOVE:
@@ -121,7 +121,7 @@ def _status(value, name: str) -> str:
         return str(value)
     if isinstance(value, str):
         text = value.strip()
-        if len(text) == 3 and text.isdigit() and 100 <= int(text) <= 599:
+        if len(text) == 3 and text.isascii() and text.isdigit() and 100 <= int(text) <= 599:
             return text
         if text.lower() in _GAVE_UP:
             return text.lower()
