@@ -29,6 +29,7 @@ __all__ = [
     "RowBuffer",
     "bounded_lines",
     "check_row",
+    "check_time",
     "log_zone",
 ]
 
@@ -160,6 +161,14 @@ _TIMES = ("time", "first_seen", "last_seen", "last_termination_at")
 _INT64_MAX = 2**63 - 1
 
 
+def check_time(value: datetime, field: str) -> datetime:
+    """``value`` if a store can hold it (pandas' 1677-2262), else ``LineError(field)``."""
+    if not _FIRST <= value <= _LAST:
+        raise LineError(field, f"{value.isoformat()} is outside 1677-2262, the range "
+                        "a time can be stored in")
+    return value
+
+
 def check_row(row: dict) -> None:
     """Refuse a row whose values make no physical sense, naming the field.
 
@@ -173,9 +182,7 @@ def check_row(row: dict) -> None:
             continue
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise LineError(key, f"not a zoned time: {value!r}")
-        if not _FIRST <= value <= _LAST:
-            raise LineError(key, f"{value.isoformat()} is outside 1677-2262, the range "
-                            "a time can be stored in")
+        check_time(value, key)
     for key in _MEASURES:
         value = row.get(key)
         if value is None:

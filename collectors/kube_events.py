@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from collectors.base import LineError
+from collectors.base import LineError, check_time
 from rca import record
 from rca.timeutil import TimeError, parse_instant
 
@@ -67,7 +67,7 @@ def instant(value: Any, field: str, zone: tzinfo) -> pd.Timestamp | None:
     if not isinstance(value, str):
         raise LineError(field, f"not a timestamp: {value!r}")
     try:
-        return parse_instant(value, zone)
+        return check_time(parse_instant(value, zone), field)
     except TimeError as exc:
         raise LineError(field, str(exc)[:200]) from exc
     except (ValueError, OverflowError, ArithmeticError) as exc:  # 1677-2262, dateutil

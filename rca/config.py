@@ -127,7 +127,8 @@ class Config:
 
 
 # Mappings whose keys are the user's own (not validated against defaults).
-_OPEN_MAPS = {"logs.jsonl_fields", "logs.zones", "sources.prometheus.headers", "sources.loki.headers"}
+_OPEN_MAPS = {"logs.jsonl_fields", "logs.zones", "sources.prometheus.headers",
+              "sources.loki.headers"}
 
 
 def _merge(base: dict, over: Mapping, origin: str, origins: dict, prefix: str = "") -> None:

@@ -16,7 +16,7 @@ import json
 import math
 from datetime import UTC, datetime
 
-from collectors.base import LineError, ParseContext
+from collectors.base import LineError, ParseContext, check_time
 from rca.timeutil import TimeError, parse_instant
 
 __all__ = ["DEFAULT_FIELDS", "NAME", "parse", "sniff"]
@@ -82,7 +82,7 @@ def _time(value, name: str, ctx: ParseContext) -> datetime:
         raise LineError(name, "missing (every line needs a time)")
     if isinstance(value, str):
         try:
-            return parse_instant(value, ctx.zone).to_pydatetime()
+            return check_time(parse_instant(value, ctx.zone).to_pydatetime(), name)
         except TimeError as exc:
             raise LineError(name, str(exc)[:200]) from exc
         except (ValueError, OverflowError, ArithmeticError) as exc:  # 2262+, dateutil
@@ -91,7 +91,7 @@ def _time(value, name: str, ctx: ParseContext) -> datetime:
     if seconds > _EPOCH_MS_ABOVE:
         seconds /= 1000.0
     try:
-        return datetime.fromtimestamp(seconds, UTC)
+        return check_time(datetime.fromtimestamp(seconds, UTC), name)
     except (OverflowError, OSError, ValueError) as exc:
         raise LineError(name, f"epoch {_short(value)} out of range") from exc
 

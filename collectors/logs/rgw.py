@@ -50,7 +50,8 @@ _PREFIX = re.compile(
 )
 # Luminous prints no latency; the row then has NaN latency but still its status.
 _REQ_DONE = re.compile(
-    r"====== req done req=(\S+) op status=(-?\d{1,10}) http_status=(\d{3})(?: latency=(\S+?)s)?(?: |\Z)",
+    r"====== req done req=(\S+) op status=(-?\d{1,10}) http_status=(\d{3})"
+    r"(?: latency=(\S+?)s)?(?: |\Z)",
     re.ASCII,
 )
 _LATENCY = re.compile(r"\d+(?:\.\d+)?\Z", re.ASCII)
