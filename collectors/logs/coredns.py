@@ -60,7 +60,7 @@ _ERROR = re.compile(
     r"\[ERROR\] plugin/errors: (?P<rcode>\d+) (?P<name>\S+) (?P<type>[A-Z0-9]+): "
     r"(?P<error>.*)\Z"
 )
-_LOCAL_PORT = re.compile(r"\S+ \S+?:(\d+)->")
+_LOCAL_PORT = re.compile(r":(\d+)->")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 _DURATION_UNITS = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "ns": 1e-9}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(s|ms|µs|us|ns)\Z", re.ASCII)
@@ -132,7 +132,7 @@ def _query_row(query: re.Match, prefix: re.Match | None) -> dict:
 
 def _error_row(error: re.Match, time: datetime) -> dict:
     text = error["error"]
-    port = _LOCAL_PORT.match(text)
+    port = _LOCAL_PORT.search(text)
     return {
         "time": time,
         "side": "server",
