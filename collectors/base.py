@@ -159,6 +159,9 @@ _MEASURES = ("latency_s", "bytes", "restarts", "replicas", "ready_replicas",
              "readiness_timeout_s")
 _TIMES = ("time", "first_seen", "last_seen", "last_termination_at")
 _INT64_MAX = 2**63 - 1
+_KIND = {**dict.fromkeys(_MEASURES, "measure"), **dict.fromkeys(_TIMES, "time"),
+         "count": "count"}
+_INF = math.inf
 
 
 def check_time(value: datetime, field: str) -> datetime:
@@ -175,26 +178,37 @@ def check_row(row: dict) -> None:
     Why here and not in each parser: every reader must give the same guarantee, and one
     absurd value (a year-9999 time, a 400-digit latency read as ``inf``, a count of 2**64)
     would otherwise fail the whole frame it lands in, and with it the whole file.
+    Called once per row, so the common case (a float, a datetime) is checked first.
     """
-    for key in _TIMES:
-        value = row.get(key)
-        if value is None or value is pd.NaT:
+    for key, value in row.items():
+        kind = _KIND.get(key)
+        if kind is None or value is None:
             continue
-        if not isinstance(value, datetime) or value.tzinfo is None:
-            raise LineError(key, f"not a zoned time: {value!r}")
-        check_time(value, key)
-    for key in _MEASURES:
-        value = row.get(key)
-        if value is None:
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError, OverflowError):
-            raise LineError(key, f"not a number: {value!r}") from None
-        if math.isnan(number):
-            continue
-        if math.isinf(number) or number < 0:
-            raise LineError(key, f"must be a finite number >= 0, got {value!r}")
-    count = row.get("count")
-    if count is not None and not (isinstance(count, int) and 0 <= count <= _INT64_MAX):
-        raise LineError("count", f"must be a whole number 0..2^63-1, got {count!r}")
+        if kind == "measure":
+            if type(value) is float and 0.0 <= value < _INF or value != value:
+                continue  # a sane float, or NaN (unknown)
+            _check_measure(key, value)
+        elif kind == "time":
+            if value is pd.NaT:
+                continue
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                raise LineError(key, f"not a zoned time: {value!r}")
+            check_time(value, key)
+        elif not (isinstance(value, int) and 0 <= value <= _INT64_MAX):
+            raise LineError(key, f"must be a whole number 0..2^63-1, got {_short(value)}")
+
+
+def _check_measure(key: str, value: Any) -> None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise LineError(key, f"not a number: {_short(value)}") from None
+    if not math.isnan(number) and (math.isinf(number) or number < 0):
+        raise LineError(key, f"must be a finite number >= 0, got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, int) and value.bit_length() > 100:
+        return "a number of ~" + str(int(value.bit_length() * 0.30103) + 1) + " digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -41,7 +41,7 @@ def unwrap(line: str, keep_time_prefix: bool) -> str:
     ``<time> <stream> F <line>`` when a wrapper gave a time."""
     if line.startswith(_DOCKER_START):
         line = _from_docker_json(line)
-    if keep_time_prefix:
+    if keep_time_prefix or line[10:11] != "T":  # cheap test first: most lines have none
         return line
     prefix = TIME_PREFIX.match(line)
     return line[prefix.end():] if prefix else line

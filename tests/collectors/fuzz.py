@@ -91,8 +91,8 @@ def mutate(line: str, rng: random.Random) -> str:
             line = _replace_one(_YEAR, line, rng.choice(["0001", "9999", "2300", "1600"]), rng)
         elif op == 6:  # a random byte (as text)
             line = line[:i] + chr(rng.randrange(0x20, 0x3000)) + line[i + 1:]
-        elif op == 7:  # deep nesting
-            line = line[:i] + rng.choice("[{") * rng.choice([10, 1000, 100_000]) + line[i:]
+        elif op == 7:  # deep nesting (60,000 deep stays under MAX_LINE: it is parsed)
+            line = line[:i] + rng.choice("[{") * rng.choice([10, 1000, 1000, 60_000]) + line[i:]
         elif op == 8:  # cut short
             line = line[:i]
         elif op == 9 and rng.random() < 0.01:  # an over-long line
@@ -161,17 +161,23 @@ def fuzz_log(fmt: str, n: int, seed: int, workdir: Path) -> Figures:
     start = time.perf_counter()
     path = workdir / f"fuzz-{fmt}.log"
     for done in range(0, n, CHUNK):
-        lines = [mutate(rng.choice(base), rng) for _ in range(min(CHUNK, n - done))]
-        # a wrapper now and then: the CRI prefix or Docker's json-file
-        lines = [_wrap(x, rng) if rng.random() < 0.05 else x for x in lines]
-        path.write_text("\n".join(x.replace("\n", " ").replace("\r", " ") for x in lines)
-                        + "\n", encoding="utf-8", errors="surrogatepass")
+        _write_lines(path, (mutate(rng.choice(base), rng) for _ in range(min(CHUNK, n - done))),
+                     rng)
         try:
             figures.add(read_log(path, fmt, _ctx(path)))
         except Exception:  # noqa: BLE001 - a crash is what this run looks for
-            figures.crashes.append(_culprit(fmt, lines) or traceback.format_exc(limit=3))
+            figures.crashes.append(_culprit(fmt, path) or traceback.format_exc(limit=3))
     figures.seconds = time.perf_counter() - start
     return figures
+
+
+def _write_lines(path: Path, lines, rng: random.Random) -> None:
+    """One mutant a line, streamed (a chunk can hold 100 MB of mutants); now and then
+    inside a wrapper: the CRI prefix or Docker's json-file."""
+    with open(path, "w", encoding="utf-8", errors="surrogatepass") as fh:
+        for line in lines:
+            line = _wrap(line, rng) if rng.random() < 0.05 else line
+            fh.write(line.replace("\n", " ").replace("\r", " ") + "\n")
 
 
 def _wrap(line: str, rng: random.Random) -> str:
@@ -180,10 +186,10 @@ def _wrap(line: str, rng: random.Random) -> str:
     return json.dumps({"log": line + "\n", "stream": "stdout", "time": "2021-08-23T03:03:01Z"})
 
 
-def _culprit(fmt: str, lines: list[str]) -> str | None:
+def _culprit(fmt: str, path: Path) -> str | None:
     """The first line whose parse raises something other than ``LineError``."""
     module = FORMATS[fmt]
-    for line in lines:
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             for _, row in module.parse(unwrap(line, getattr(module, "READS_TIME_PREFIX", False)),
                                        _ctx(Path("x"))):
@@ -203,9 +209,11 @@ def fuzz_metrics(n: int, seed: int, workdir: Path) -> Figures:
     start = time.perf_counter()
     path = workdir / "fuzz.om"
     for done in range(0, n, CHUNK):
-        lines = [mutate(rng.choice(base), rng) for _ in range(min(CHUNK, n - done))]
-        text = "\n".join(x.replace("\n", " ").replace("\r", " ") for x in lines)
-        path.write_bytes((text + "\n# EOF\n").encode("utf-8", "surrogatepass"))
+        with open(path, "w", encoding="utf-8", errors="surrogatepass") as fh:
+            for _ in range(min(CHUNK, n - done)):
+                fh.write(mutate(rng.choice(base), rng).replace("\n", " ").replace("\r", " ")
+                         + "\n")
+            fh.write("# EOF\n")
         try:
             figures.add(read_metrics_file(path, _ctx(path)))
         except Exception:  # noqa: BLE001
