@@ -73,8 +73,11 @@ def read_kube(path: str | os.PathLike, ctx: ParseContext, keep: int = 3) -> Kube
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data" or not text.lstrip().startswith(("{", "[")):
-            _read_json_lines(text, ctx, batch, keep)  # one object a line
+        if _one_object_a_line(text):
+            _read_json_lines(text, ctx, batch, keep)  # event exporters
+            return batch
+        if exc.msg == "Extra data":  # `kubectl get … -o json >> file`, run twice
+            _read_documents(text, ctx, batch, keep)
             return batch
         # position only, never the text: a broken dump may be a Secret's
         where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -87,6 +90,36 @@ def read_kube(path: str | os.PathLike, ctx: ParseContext, keep: int = 3) -> Kube
         return batch
     shape_document(doc, ctx, batch, keep)
     return batch
+
+
+def _one_object_a_line(text: str) -> bool:
+    """Whether the first non-blank line is a whole JSON object (once unwrapped)."""
+    first = next((x.strip() for x in text.splitlines() if x.strip()), "")
+    try:
+        return isinstance(json.loads(unwrap(first[:MAX_LINE], keep_time_prefix=False)), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _read_documents(text: str, ctx: ParseContext, batch: KubeBatch, keep: int) -> None:
+    """Documents one after the other; a broken one ends the reading, counted."""
+    decoder, pos = json.JSONDecoder(), 0
+    while (pos := _skip_space(text, pos)) < len(text):
+        try:
+            doc, pos = decoder.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            where = getattr(exc, "msg", "nested too deeply")
+            line = text.count("\n", 0, pos) + 1
+            batch.lines += 1
+            batch.add_malformed(Malformed(ctx.file, line, "json", where, ""), keep)
+            return
+        shape_document(doc, ctx, batch, keep)
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
 
 
 def _read_json_lines(text: str, ctx: ParseContext, batch: KubeBatch, keep: int) -> None:

@@ -317,3 +317,15 @@ def test_kubernetes_event_exporter_output(tmp_path):
     assert events["count"].tolist() == [249, 249]
     assert events["object"].iloc[0] == (
         "pod/rook-ceph/rook-ceph-rgw-my-store-a-66b7d8cc9d-vrhkm")
+
+
+def test_two_kubectl_dumps_appended_to_one_file_are_both_read(tmp_path):
+    events = (DATA / "kube" / "events-rook-ceph.json").read_text()
+    pods = (DATA / "kube" / "pods.json").read_text()
+    path = tmp_path / "both.json"
+    path.write_text(events + "\n" + pods)
+    alone = [read_kube(DATA / "kube" / n, ctx(DATA / "kube" / n)).lines
+             for n in ("events-rook-ceph.json", "pods.json")]
+    batch = read_kube(path, ctx(path))
+    assert batch.lines == sum(alone) and batch.malformed == 0
+    assert {"events", "objects"} <= set(batch.frames)
