@@ -15,18 +15,21 @@ RFC 3339 time, so ``kubectl logs --timestamps`` gives two; the first is used. A 
 with no time at all is malformed, with the fix; every other line without one (the
 banner, ``[INFO] Reloading``) is valid and skipped.
 
-Why ``request_id`` is ``<port>/<id>``: a resolver that times out (5 s by default) retries
-with the same query id from the same socket, so equal ids on one port mark a retry; the
-id alone repeats across clients. ``upstream`` holds ``<type> <name>``, what was asked.
+Rows go to the typed ``dns`` table: a resolver that times out (5 s by default) asks the
+same name again from the same socket (client ip and port), which is what the DNS cause
+looks for; the id alone repeats across clients. CoreDNS 0.9 logs neither port nor id:
+those rows carry 0 for both.
 
 Failures: a query CoreDNS never answered is logged with rcode ``-`` (``" - - 0
-6.002435968s``); its row has status ``timeout`` and the logged latency. An ``errors``
-plugin line ``[ERROR] plugin/errors: 2 <name> <type>: read udp A->B: i/o timeout`` (the
-upstream resolver did not answer) is a row too: status ``timeout`` (``error`` for other
-errors), latency NaN (not logged), ``station`` empty (the asking client is not logged),
-``request_id`` ``<CoreDNS's port towards the upstream>/`` and ``upstream`` ``<type>
-<name>`` like query rows. All CoreDNS rows are ``side = server``, ``service = coredns``.
-CoreDNS logs a query when it is answered: its start is ``time - latency_s``.
+6.002435968s``); its row has rcode ``''`` (no answer was sent) and the logged latency. An
+``errors`` plugin line ``[ERROR] plugin/errors: 2 <name> <type>: read udp A:p->B:53: i/o
+timeout`` (CoreDNS's upstream did not answer) gives two rows: a ``dns`` row for the query
+CoreDNS sent upstream (``client_ip``/``client_port`` = CoreDNS's own socket A:p, which is
+the asker here; ``rcode`` the name of the code it answered, ``SERVFAIL`` for 2; latency
+NaN, not logged), and an ``events`` row (``source = log``, reason ``UpstreamTimeout`` or
+``UpstreamError``, the whole message, upstream address included) so the nature of the
+failure is kept. CoreDNS logs a query when it is answered: its start is
+``time - latency_s``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from datetime import UTC, datetime
 from collectors.base import LineError, ParseContext
 from collectors.logs.nginx_combined import parse_time_local
 from collectors.logs.wrappers import TIME_PREFIX
-from rca import record
 
 __all__ = ["NAME", "READS_TIME_PREFIX", "parse", "parse_rfc3339", "skip_reason", "sniff"]
 
@@ -49,18 +51,20 @@ _PREFIX = TIME_PREFIX
 #: CoreDNS 1.2-1.8.0's own time, after kubectl's (two times on one line).
 _OWN_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}) ")
 _QUERY = re.compile(
-    r"(?:\[INFO\] )?(?P<remote>\[[^\]]+\]|[^\s:\[\]]+)(?::(?P<port>\d+))? - "
-    r"(?:\[(?P<when>[^\]]+)\] )?(?:(?P<id>\d+) )?"
-    r'"(?P<type>\S+) \S+ (?P<name>\S+) \S+ \S+ \S+ \S+" '  # class proto size do bufsize
+    r"(?:\[INFO\] )?(?P<remote>\[[^\]]+\]|[^\s:\[\]]+)(?::(?P<port>\d{1,5}))? - "
+    r"(?:\[(?P<when>[^\]]+)\] )?(?:(?P<id>\d{1,5}) )?"
+    r'"(?P<type>\S+) \S+ (?P<name>\S+) (?P<proto>\S+) \S+ \S+ \S+" '  # class size do bufsize
     r"(?P<rcode>\S+) \S* (?P<rsize>\S+) (?P<duration>\S+)\Z"  # rflags may be empty
 )
 #: What every query line starts with; a line that starts so but breaks later is malformed.
 _QUERY_START = re.compile(r"(?:\[INFO\] )?\S+:\d+ - (?:\[[^\]]*\] )?\d+ \"")
 _ERROR = re.compile(
-    r"\[ERROR\] plugin/errors: (?P<rcode>\d+) (?P<name>\S+) (?P<type>[A-Z0-9]+): "
+    r"\[ERROR\] plugin/errors: (?P<rcode>\d{1,5}) (?P<name>\S+) (?P<type>[A-Z0-9]+): "
     r"(?P<error>.*)\Z"
 )
-_LOCAL_PORT = re.compile(r":(\d+)->")
+_SOCKET = re.compile(r"(?P<proto>udp|tcp) (?P<ip>\[[^\]]+\]|[^\s:]+):(?P<port>\d{1,5})->")
+_RCODES = {"0": "NOERROR", "1": "FORMERR", "2": "SERVFAIL", "3": "NXDOMAIN", "4": "NOTIMP",
+           "5": "REFUSED"}
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 _DURATION_UNITS = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "ns": 1e-9}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(s|ms|µs|us|ns)\Z", re.ASCII)
@@ -87,12 +91,12 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
     start = _body_start(line)
     query = _QUERY.match(line, start)
     if query is not None:
-        return [("requests", _query_row(query, prefix))]
+        return [("dns", _query_row(query, prefix))]
     error = _ERROR.match(line, start)
     if error is not None:
         if prefix is None:
             raise LineError("time", _NO_TIME)
-        return [("requests", _error_row(error, parse_rfc3339(prefix.group(1))))]
+        return _error_rows(error, parse_rfc3339(prefix.group(1)))
     if _QUERY_START.match(line, start):
         raise LineError("query", f"not the default CoreDNS log format: {_FORMAT}")
     return []  # plugin/reload, [WARNING], banner: valid lines, nothing for the record
@@ -116,33 +120,45 @@ def _query_row(query: re.Match, prefix: re.Match | None) -> dict:
     if not (rsize.isascii() and rsize.isdigit()):
         raise LineError("rsize", f"expected a byte count, got {rsize[:30]!r}")
     rcode = query["rcode"]
-    port, qid = query["port"] or "", query["id"] or ""
     return {
         "time": time,
-        "side": "server",
-        "station": query["remote"].strip("[]"),
-        "service": record.DNS_SERVICE,
+        "client_ip": query["remote"].strip("[]"),
+        "client_port": int(query["port"] or 0),
+        "query_id": int(query["id"] or 0),
+        "qtype": query["type"],
+        "name": query["name"],
+        "proto": query["proto"],
+        "rcode": "" if rcode == "-" else rcode,  # "-": no answer was ever sent
         "latency_s": _seconds(query["duration"]),
-        "status": "timeout" if rcode == "-" else rcode,  # "-": no answer was ever sent
-        "bytes": float(rsize),
-        "request_id": f"{port}/{qid}" if port or qid else "",
-        "upstream": f"{query['type']} {query['name']}",
     }
 
 
-def _error_row(error: re.Match, time: datetime) -> dict:
+def _error_rows(error: re.Match, time: datetime) -> list[tuple[str, dict]]:
     text = error["error"]
-    port = _LOCAL_PORT.search(text)
-    return {
+    socket = _SOCKET.search(text)
+    timeout = text.endswith("i/o timeout")
+    query = {
         "time": time,
-        "side": "server",
-        "station": "",
-        "service": record.DNS_SERVICE,
+        "client_ip": socket["ip"].strip("[]") if socket else "",
+        "client_port": int(socket["port"]) if socket else 0,
+        "qtype": error["type"],
+        "name": error["name"],
+        "proto": socket["proto"] if socket else "",
+        "rcode": _RCODES.get(error["rcode"], error["rcode"]),
         "latency_s": float("nan"),
-        "status": "timeout" if text.endswith("i/o timeout") else "error",
-        "request_id": f"{port.group(1)}/" if port else "",
-        "upstream": f"{error['type']} {error['name']}",
     }
+    event = {
+        "time": time,
+        "type": "Warning",
+        "kind": "Pod",
+        "reason": "UpstreamTimeout" if timeout else "UpstreamError",
+        "message": f"[ERROR] plugin/errors: {error['rcode']} {error['name']} "
+                   f"{error['type']}: {text}"[:1000],
+        "count": 1,
+        "first_seen": time,
+        "last_seen": time,
+    }
+    return [("dns", query), ("events", event)]
 
 
 def parse_rfc3339(text: str) -> datetime:

@@ -127,6 +127,9 @@ def _incident(n: int, inc: Mapping, zone: tzinfo, max_rows: int, top: int) -> di
         "symptoms": [_symptom(str(k), v) for k, v in symptoms.items()],
         "failed": _value(symptoms.get("failed_requests")),
         "causes": views, "top": views[0] if views else None,
+        "unexplained": str(inc.get("unexplained") or ""),
+        "suspects": [{k: str(s.get(k, "")) for k in ("entity", "series", "change", "score")}
+                     for s in inc.get("suspects") or [] if isinstance(s, Mapping)],
     }
 
 

@@ -59,21 +59,22 @@ CLF_0_9 = (
 def test_coredns_line_with_two_times_is_detected_and_read(tmp_path):
     batch = read(tmp_path, [TWO_TIMES] * 3)
     assert (batch.kept, batch.malformed) == (3, 0)
-    row = batch.frames["requests"].iloc[0]
-    assert batch.frames["requests"].index[0] == pd.Timestamp("2019-07-19T08:24:57.565123Z")
-    assert (row["status"], row["request_id"], row["latency_s"]) == ("NXDOMAIN", "33509/51831",
-                                                                    0.0002208)
+    row = batch.frames["dns"].iloc[0]
+    assert batch.frames["dns"].index[0] == pd.Timestamp("2019-07-19T08:24:57.565123Z")
+    assert (row["rcode"], row["client_port"], row["query_id"], row["latency_s"]) == (
+        "NXDOMAIN", 33509, 51831, 0.0002208)
 
 
-@pytest.mark.parametrize("line, when, request_id", [
-    (CLF_1_2, datetime(2019, 1, 11, 19, 59, 1, tzinfo=UTC), "33615/14"),
-    (CLF_0_9, datetime(2017, 7, 20, 12, 36, 1, tzinfo=UTC), ""),
+@pytest.mark.parametrize("line, when, socket, rcode", [
+    (CLF_1_2, datetime(2019, 1, 11, 19, 59, 1, tzinfo=UTC), ("192.168.2.14", 33615, 14),
+     "NXDOMAIN"),
+    (CLF_0_9, datetime(2017, 7, 20, 12, 36, 1, tzinfo=UTC), ("10.1.2.3", 0, 0), "NOERROR"),
 ])
-def test_older_coredns_formats_are_read_with_their_own_time(line, when, request_id):
+def test_older_coredns_formats_are_read_with_their_own_time(line, when, socket, rcode):
     assert coredns.sniff(line)
-    ((_, row),) = coredns.parse(line, ctx())
-    assert (row["time"], row["request_id"], row["status"]) == (when, request_id, row["status"])
-    assert row["upstream"].split(" ")[0] == "A"
+    ((table, row),) = coredns.parse(line, ctx())
+    assert (table, row["time"], row["rcode"], row["qtype"]) == ("dns", when, rcode, "A")
+    assert (row["client_ip"], row["client_port"], row["query_id"]) == socket
 
 
 # -- 2. zone-less container logs are UTC unless the source says otherwise ---------------------
@@ -254,19 +255,25 @@ UPSTREAM_TIMEOUT = ("2020-05-28T03:03:08.002Z [ERROR] plugin/errors: 2 "
                     "172.30.57.16:53039->119.29.29.29:53: i/o timeout")
 
 
-def test_coredns_no_response_is_a_timeout_with_its_latency():
-    ((_, row),) = coredns.parse(NO_ANSWER, ctx())
-    assert (row["status"], row["latency_s"]) == ("timeout", 6.002435968)
+def test_coredns_no_response_is_an_unanswered_query_with_its_latency():
+    ((table, row),) = coredns.parse(NO_ANSWER, ctx())
+    assert (table, row["rcode"], row["latency_s"]) == ("dns", "", 6.002435968)
+    ((_, answered),) = coredns.parse(NO_ANSWER.replace(" - - 0 ", " NOERROR qr,rd 46 "), ctx())
+    assert answered["rcode"] == "NOERROR"  # decoy: the same query answered
 
 
-def test_coredns_upstream_timeout_is_a_dns_error_row():
-    ((table, row),) = coredns.parse(UPSTREAM_TIMEOUT, ctx())
-    assert table == "requests"
-    assert (row["service"], row["side"], row["status"]) == ("coredns", "server", "timeout")
-    assert row["upstream"] == "A accountant-server-http-provider-6b8756994f-zzf49."
-    assert row["request_id"] == "53039/" and math.isnan(row["latency_s"])
+def test_coredns_upstream_timeout_is_a_dns_error_row_and_an_event():
+    ((dns, query), (events, event)) = coredns.parse(UPSTREAM_TIMEOUT, ctx())
+    assert (dns, events) == ("dns", "events")
+    assert (query["client_ip"], query["client_port"], query["proto"]) == (
+        "172.30.57.16", 53039, "udp")  # CoreDNS itself asked the upstream
+    assert (query["qtype"], query["name"], query["rcode"]) == (
+        "A", "accountant-server-http-provider-6b8756994f-zzf49.", "SERVFAIL")
+    assert math.isnan(query["latency_s"])
+    assert event["reason"] == "UpstreamTimeout"
+    assert "119.29.29.29:53" in event["message"]
     other = UPSTREAM_TIMEOUT.replace("i/o timeout", "connection refused")
-    assert coredns.parse(other, ctx())[0][1]["status"] == "error"
+    assert coredns.parse(other, ctx())[1][1]["reason"] == "UpstreamError"
 
 
 # -- 12. Docker json-file and CRI wrappers around any format; event-exporter output -----------
@@ -292,7 +299,7 @@ def test_coredns_in_docker_json_takes_the_runtime_time(tmp_path):
     query = NO_ANSWER.split(" ", 1)[1]  # as CoreDNS 1.8.1+ prints it: no time
     batch = read(tmp_path, [_docker(query)] * 2)
     assert batch.kept == 2
-    assert batch.frames["requests"].index[0] == pd.Timestamp("2021-08-23T03:02:58.123456Z")
+    assert batch.frames["dns"].index[0] == pd.Timestamp("2021-08-23T03:02:58.123456Z")
 
 
 def test_kubernetes_event_exporter_output(tmp_path):

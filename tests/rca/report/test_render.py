@@ -70,7 +70,10 @@ def make_result() -> dict:
                         cause("dns.resolver_timeout", 0.86, evidence=dns_evidence)]}
     second = {"id": "INC-20210823-0529", "start": INC2[0], "end": INC2[1],
               "scope": {"services": ["interior"]}, "symptoms": {"failed_requests": 5},
-              "causes": [cause("dns.resolver_timeout", 0.55)]}
+              "causes": [cause("dns.resolver_timeout", 0.25)],
+              "unexplained": "no cause is convincing (best: dns.resolver_timeout 0.25)",
+              "suspects": [{"entity": "node/w1", "series": EVIL_TEXT, "change": "0 → 3",
+                            "score": 41.5}]}
     return {"incidents": [first, second],
             "gaps": [{"source": "metrics", "message": "no CoreDNS metrics collected"}],
             "window": {"since": "2021-08-23T00:00:00+08:00", "until": "2021-08-24T00:00:00+08:00"},
@@ -227,3 +230,10 @@ def test_write_report_failure_keeps_the_old_page(tmp_path, monkeypatch):
         write_report("new", target)
     assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temp file left
+
+
+def test_unexplained_incident_says_so_and_lists_its_suspects(page):
+    assert "Unexplained:</b> no cause is convincing (best: dns.resolver_timeout 0.25)" in page
+    suspects = page.split("rule-free suspects", 1)[1].split("</table>", 1)[0]
+    assert "node/w1" in suspects and "41.5" in suspects
+    assert page.count("Unexplained:") == 1  # the explained incident does not say it
