@@ -96,7 +96,7 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
     if error is not None:
         if prefix is None:
             raise LineError("time", _NO_TIME)
-        return _error_rows(error, parse_rfc3339(prefix.group(1)))
+        return _error_rows(error, parse_rfc3339(prefix.group(1)), ctx)
     if _QUERY_START.match(line, start):
         raise LineError("query", f"not the default CoreDNS log format: {_FORMAT}")
     return []  # plugin/reload, [WARNING], banner: valid lines, nothing for the record
@@ -133,7 +133,7 @@ def _query_row(query: re.Match, prefix: re.Match | None) -> dict:
     }
 
 
-def _error_rows(error: re.Match, time: datetime) -> list[tuple[str, dict]]:
+def _error_rows(error: re.Match, time: datetime, ctx: ParseContext) -> list[tuple[str, dict]]:
     text = error["error"]
     socket = _SOCKET.search(text)
     timeout = text.endswith("i/o timeout")
@@ -152,6 +152,7 @@ def _error_rows(error: re.Match, time: datetime) -> list[tuple[str, dict]]:
         "type": "Warning",
         "kind": "Pod",
         "reason": "UpstreamTimeout" if timeout else "UpstreamError",
+        "object": ctx.settings.get("object", ""),  # the CoreDNS pod, when the user names it
         "message": f"[ERROR] plugin/errors: {error['rcode']} {error['name']} "
                    f"{error['type']}: {text}"[:1000],
         "count": 1,
