@@ -158,7 +158,8 @@ def report(args, config: Config, zone: tzinfo, since, until) -> int:
     folder = _report_dir(args.output)
     analysis, result = _analysis(config, zone, since, until, getattr(args, "cause", None))
     html = render_report(result, analysis.timeline, config.get("tz"),
-                         max_evidence_rows=int(config.get("report.max_evidence_rows")))
+                         max_evidence_rows=int(config.get("report.max_evidence_rows")),
+                         cause_signals={c.id: c.signals() for c in select_causes(None).values()})
     try:
         path = write_report(html, folder / _report_name(since, until, zone))
     except OSError as exc:
