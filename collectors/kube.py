@@ -11,7 +11,8 @@ line, without ``kind``; its own ``{"level":…}`` log lines are skipped), whatev
 them (``kubectl logs --timestamps``, CRI, Docker json-file: ``collectors.logs.wrappers``).
 
 The ``kind`` of each item decides its rows (``kube_events`` for Events and container
-terminations, ``kube_objects`` for pods, workloads and nodes). Any other kind is counted
+terminations, ``kube_objects`` for pods, workloads and nodes, ``kube_services`` for
+services and their backends). Any other kind is counted
 in ``KubeBatch.skipped`` and not looked into: Secrets and ConfigMaps in a
 ``kubectl get all,secrets`` dump must never reach the store.
 """
@@ -39,6 +40,7 @@ from collectors.base import (
 )
 from collectors.kube_events import condition_rows, event_row, termination_rows
 from collectors.kube_objects import WORKLOAD_KINDS, node_row, pod_rows, workload_row
+from collectors.kube_services import SERVICE_KINDS, service_rows
 from collectors.logs.wrappers import unwrap
 
 __all__ = ["KubeBatch", "read_kube", "shape_document", "shape_items"]
@@ -233,6 +235,8 @@ class _Shaper:
             return [("objects", workload_row(item, kind, at, now))]
         if kind == "Node":
             return [("objects", node_row(item, at, now))]
+        if kind in SERVICE_KINDS:
+            return [("objects", service_rows(item, kind, at, now))]
         return None
 
     def malformed(self, index: int, field_path: str, message: str, text: str) -> None:

@@ -2,8 +2,8 @@
 
 Why one loop for every kind of source: each collector returns the same ``Batch`` (frames
 plus malformed-line accounting), so the window filter, the store merge and the summary
-are written once. The live collectors of a later issue produce the same batches after
-their fetch and go through this same path.
+are written once. Live sources (``rca.live``) yield the same batches after their fetch and
+go through this same path; what they could not get (``batch.gaps``) is kept in the summary.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pandas as pd
 
 from collectors.base import Batch, Malformed, ParseContext
 from rca.config import Config
+from rca.live import Gap, LiveError, LiveSource
 from rca.redact import redact_batch, redact_text
 from rca.store import Store
 
@@ -48,6 +49,8 @@ class Summary:
     outside_window: int = 0
     first: pd.Timestamp | None = None
     last: pd.Timestamp | None = None
+    gaps: list[Gap] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # live sources that gave nothing
     unreadable: dict[str, str] = field(default_factory=dict)  # file -> why it could not be read
 
     @property
@@ -73,10 +76,13 @@ def expand_logs(patterns: Iterable[str]) -> list[Path]:
 def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.Timestamp,
             config: Config, zone: tzinfo,
             progress: Callable[[Source, Batch], None] | None = None,
-            on_lines: Callable[[Source, int], None] | None = None) -> Summary:
-    """Read ``sources`` and merge the rows of [since, until) into ``store``.
+            on_lines: Callable[[Source, int], None] | None = None,
+            live: Iterable[LiveSource] = ()) -> Summary:
+    """Read ``sources`` and the ``live`` sources, merge the rows of [since, until) into
+    ``store``.
 
-    ``progress`` is told when each source is done; ``on_lines`` how far a long log is.
+    ``progress`` is told when each file is done and each live batch arrives; ``on_lines``
+    how far a long log is.
     """
     check_sources(sources)
     summary = Summary(since, until)
@@ -86,16 +92,28 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
                 "log_zone": config.get("logs.zone"), "log_zones": config.get("logs.zones"),
                 "metrics_time": config.get("metrics.time")}
     pending: dict[str, list[pd.DataFrame]] = {}
-    for src in sources:
-        ctx = ParseContext(str(src.path), zone, dict(settings))
-        if on_lines:
-            ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
-        batch = _read(src, ctx, keep, summary)
+
+    def take(src, batch: Batch) -> None:
         _account(batch, summary, pending)
         if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
             _flush(store, pending, summary)
         if progress:
             progress(src, batch)
+
+    for src in sources:
+        ctx = ParseContext(str(src.path), zone, dict(settings))
+        if on_lines:
+            ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
+        take(src, _read(src, ctx, keep, summary))
+    for source in live:
+        ctx = ParseContext(source.name, zone, {**settings, "show_malformed": keep})
+        try:
+            for batch in source.fetch(since, until, ctx):
+                take(source, batch)
+        except LiveError as exc:
+            summary.failed.append(source.name)
+            summary.gaps.append(Gap(source.name, "everything", redact_text(str(exc)),
+                                    since, until))
     _flush(store, pending, summary)
     return summary
 
@@ -187,3 +205,4 @@ def _account(batch: Batch, summary: Summary, pending: dict[str, list[pd.DataFram
         **({"error": summary.unreadable[batch.source]}
            if batch.source in summary.unreadable else {}),
     })
+    summary.gaps.extend(batch.gaps)

@@ -35,10 +35,12 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
     "DNS_SERVICE",
+    "between",
     "SCHEMA_VERSION",
     "TABLES",
     "Column",
@@ -226,6 +228,25 @@ def request_start(requests: pd.DataFrame) -> pd.Series:
     """
     latency = pd.to_timedelta(requests["latency_s"].fillna(0.0).clip(lower=0.0), unit="s")
     return pd.Series(requests.index - latency.to_numpy(), index=requests.index, name="start")
+
+
+def between(df: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None
+            ) -> pd.DataFrame:
+    """Rows with ``start <= time < end``. On a sorted index a binary search and a slice, not a
+    mask over every row: the engine cuts a week-long table once per incident."""
+    if df.empty:
+        return df
+    index = df.index
+    if not index.is_monotonic_increasing:
+        keep = np.ones(len(df), dtype=bool)
+        if start is not None:
+            keep &= index >= start
+        if end is not None:
+            keep &= index < end
+        return df[keep]
+    lo = index.searchsorted(start, side="left") if start is not None else 0
+    hi = index.searchsorted(end, side="left") if end is not None else len(df)
+    return df.iloc[lo:hi]
 
 
 def canonical_labels(labels: Mapping[str, str]) -> str:
