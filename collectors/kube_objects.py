@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from collectors.base import LineError
-from collectors.kube_events import identify, instant, mapping, object_name, whole
+from collectors.kube_events import identify, instant, mapping, object_name, sequence, whole
 from rca import record
 
 __all__ = ["WORKLOAD_KINDS", "node_row", "pod_rows", "workload_row"]
@@ -57,14 +57,14 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
         raise LineError(f"{at}spec.containers", "missing")
     meta = mapping(pod.get("metadata"), f"{at}metadata")
     app = _app(meta.get("labels"))
-    placement = _placement(meta, status, at, zone)
+    placement = _placement(meta, status)
     rows = []
     for i, container in enumerate(containers):
         path = f"{at}spec.containers[{i}]"
         container = mapping(container, path)
         cname = container.get("name")
-        if not cname:
-            raise LineError(f"{path}.name", "missing")
+        if not cname or not isinstance(cname, str):
+            raise LineError(f"{path}.name", "missing or not text")
         probes = {
             kind: _probe(container.get(f"{kind}Probe"), f"{path}.{kind}Probe")
             for kind in ("liveness", "readiness", "startup")
@@ -77,6 +77,7 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
             "probes": {k: p for k, p in probes.items() if p},
             "phase": str(status.get("phase") or ""),
             **placement,
+            **_unscheduled(status, at),
             **st.get("detail", {}),
             **_resolver(spec),
         }
@@ -101,12 +102,11 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
     return rows
 
 
-def _placement(meta: Mapping, status: Mapping, at: str, zone: tzinfo) -> dict:
+def _placement(meta: Mapping, status: Mapping) -> dict:
     """Where the pod sits and why it may not: its IP (what a balancer's ``upstream_addr``
     names), its controller's kind (a Job's crash is the Job's result, a Deployment's is an
-    outage), whether it is being deleted (drained on purpose), and the scheduler's
-    ``PodScheduled=False`` condition, often the only trace of a Pending pod once its
-    FailedScheduling events expired (they live one hour)."""
+    outage) and whether it is being deleted (drained on purpose). Why it is not placed is
+    ``_unscheduled``'s."""
     out: dict[str, Any] = {}
     if status.get("podIP"):
         out["podIP"] = str(status["podIP"])
@@ -115,21 +115,29 @@ def _placement(meta: Mapping, status: Mapping, at: str, zone: tzinfo) -> dict:
         out["owner"] = f"{owners[0].get('kind', '')}/{owners[0].get('name', '')}"
     if meta.get("deletionTimestamp"):
         out["deleting"] = True
-    for i, cond in enumerate(status.get("conditions") or []):
+    return out
+
+
+def _unscheduled(status: Mapping, at: str) -> dict:
+    """``{"unschedulable": {reason, message, since}}`` for a pod the scheduler cannot place
+    (``PodScheduled=False``), else ``{}``; the same fact as ``kube_events.condition_rows``,
+    kept with the pod's facts too."""
+    for i, cond in enumerate(sequence(status.get("conditions"), f"{at}status.conditions")):
         cond = mapping(cond, f"{at}status.conditions[{i}]")
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
-            since = instant(cond.get("lastTransitionTime"),
-                            f"{at}status.conditions[{i}].lastTransitionTime", zone)
-            out["unschedulable"] = {"reason": str(cond.get("reason") or ""),
-                                    "message": str(cond.get("message") or "")[:500],
-                                    "since": since.isoformat() if since is not None else ""}
-    return out
+            return {"unschedulable": {
+                "reason": str(cond.get("reason") or ""),
+                "message": str(cond.get("message") or ""),
+                "since": str(cond.get("lastTransitionTime") or ""),
+            }}
+    return {}
 
 
 def _container_statuses(status: Mapping, at: str, zone: tzinfo) -> dict[str, dict]:
     """Per container name: restarts, last termination and current state, validated."""
     out = {}
-    for j, cs in enumerate(status.get("containerStatuses") or []):
+    css = sequence(status.get("containerStatuses"), f"{at}status.containerStatuses")
+    for j, cs in enumerate(css):
         path = f"{at}status.containerStatuses[{j}]"
         cs = mapping(cs, path)
         restarts = whole(cs.get("restartCount"), f"{path}.restartCount")
@@ -183,7 +191,7 @@ def _handler(probe: Mapping) -> str:
         return f"tcp-socket {_host_port(tcp)}"
     if isinstance(exec_ := probe.get("exec"), Mapping):
         # the program only: arguments carry passwords (curl -u user:pass, mysql -p…)
-        argv = [str(a) for a in exec_.get("command") or []]
+        argv = [str(a) for a in sequence(exec_.get("command"), "exec.command")]
         return f"exec [{argv[0]} …{len(argv) - 1} args]" if argv else "exec []"
     if isinstance(grpc := probe.get("grpc"), Mapping):
         return f"grpc <pod>:{grpc.get('port', '')} {grpc.get('service') or ''}".rstrip()
@@ -239,7 +247,8 @@ def workload_row(item: Mapping, kind: str, at: str, collected_at: pd.Timestamp) 
     template = mapping(spec.get("template"), f"{at}spec.template")
     pod_spec = mapping(template.get("spec"), f"{at}spec.template.spec")
     containers = []
-    for i, c in enumerate(pod_spec.get("containers") or []):
+    specs = sequence(pod_spec.get("containers"), f"{at}spec.template.spec.containers")
+    for i, c in enumerate(specs):
         path = f"{at}spec.template.spec.containers[{i}]"
         c = mapping(c, path)
         containers.append({
@@ -269,7 +278,7 @@ def node_row(item: Mapping, at: str, collected_at: pd.Timestamp) -> dict:
                      f"{at}metadata.labels")
     info = mapping(status.get("nodeInfo"), f"{at}status.nodeInfo")
     conditions = {}
-    for i, cond in enumerate(status.get("conditions") or []):
+    for i, cond in enumerate(sequence(status.get("conditions"), f"{at}status.conditions")):
         cond = mapping(cond, f"{at}status.conditions[{i}]")
         conditions[str(cond.get("type"))] = str(cond.get("status"))
     detail = {

@@ -14,17 +14,28 @@ import io
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from hashlib import blake2b
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 
-from collectors.base import Batch, LineError, Malformed, ParseContext, RowBuffer
+from collectors.base import (
+    MAX_LINE,
+    Batch,
+    LineError,
+    Malformed,
+    ParseContext,
+    RowBuffer,
+    bounded_lines,
+    check_row,
+)
+from collectors.logs.wrappers import unwrap
 from rca import record
 
-__all__ = ["iter_lines", "read_log", "stream_name"]
+__all__ = ["iter_lines", "numbered_lines", "read_log", "stream_name"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: Rows are turned into frames every this many, so memory holds at most this many dict
@@ -46,9 +57,20 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """``(line number, stripped text)`` for each non-blank line, numbered from 1."""
+    """``(line number, stripped text)`` for each non-blank line, numbered from 1
+    (over-long lines left out: see ``numbered_lines``)."""
+    for lineno, text in numbered_lines(path):
+        if text is not None:
+            yield lineno, text
+
+
+def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None]]:
+    """Like ``iter_lines``, but an over-long line (``MAX_LINE``) yields ``None``."""
     with _open_text(Path(path)) as fh:
-        for lineno, raw in enumerate(fh, 1):
+        for lineno, raw in bounded_lines(fh):
+            if raw is None:
+                yield lineno, None
+                continue
             text = raw.strip()
             if text:
                 yield lineno, text
@@ -64,7 +86,9 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
     path = Path(path)
     if fmt == "auto" and next(iter_lines(path), None) is None:
         return Batch(source=str(path))  # an empty file: nothing to detect, nothing lost
-    parse = _parser(path, fmt)
+    module = _module(path, fmt)
+    parse, skip_reason = module.parse, getattr(module, "skip_reason", _no_record)
+    keeps_prefix = getattr(module, "READS_TIME_PREFIX", False)
     base = path.name
     stream = stream_name(path)
     batch = Batch(source=str(path))
@@ -76,14 +100,24 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
     seen: dict[bytes, int] = {}
     on_lines = ctx.settings.get("on_lines")  # progress on a long file: lines read so far
     with _gc_paused():
-        for lineno, text in iter_lines(path):
+        for lineno, text in numbered_lines(path):
             batch.lines += 1
+            if text is None:
+                batch.add_malformed(Malformed(str(path), lineno, "line", _TOO_LONG, ""), keep)
+                continue
             try:
-                pairs = parse(text, ctx)
+                line = unwrap(text, keeps_prefix)
+                pairs = parse(line, ctx)
+                for _table, row in pairs:
+                    check_row(row)
             except LineError as exc:
                 sample = Malformed(str(path), lineno, exc.field, exc.message, text[:200])
                 batch.add_malformed(sample, keep)
                 continue
+            if not pairs:
+                batch.skipped[skip_reason(line)] += 1
+                continue
+            batch.kept += 1
             key = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
             occurrence = seen.get(key, 0)
             seen[key] = occurrence + 1
@@ -115,7 +149,14 @@ def stream_name(path: Path) -> str:
     return f"{folders}/{_ROTATION.sub('', path.name)}"
 
 
-def _parser(path: Path, fmt: str) -> Callable[[str, ParseContext], list[tuple[str, dict]]]:
+_TOO_LONG = f"longer than {MAX_LINE} characters: not read (no log line is this long)"
+
+
+def _no_record(line: str) -> str:
+    return "no record in line"
+
+
+def _module(path: Path, fmt: str) -> ModuleType:
     # Imported here: the package imports this module to re-export ``read_log``.
     from collectors.logs import FORMATS, detect
 
@@ -124,7 +165,7 @@ def _parser(path: Path, fmt: str) -> Callable[[str, ParseContext], list[tuple[st
     if fmt not in FORMATS:
         known = ", ".join(["auto", *FORMATS])
         raise ValueError(f"unknown log format {fmt!r}; formats are {known}")
-    return FORMATS[fmt].parse
+    return FORMATS[fmt]
 
 
 def _flush(rows: RowBuffer, chunks: dict[str, list[pd.DataFrame]]) -> None:

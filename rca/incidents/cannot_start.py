@@ -77,7 +77,8 @@ def _unschedulable_pods(pods: pd.DataFrame, pending_min_s: float, inputs: Inputs
         cond = row.unschedulable
         if row.phase != "Pending" or not cond or not cond.get("since"):
             continue
-        since = pd.Timestamp(cond["since"]).tz_convert("UTC")
+        since = pd.Timestamp(cond["since"])  # RFC 3339 from the API: zone-less is UTC
+        since = since.tz_localize("UTC") if since.tzinfo is None else since.tz_convert("UTC")
         end = min(row.collected_at, inputs.until)
         if (end - since).total_seconds() >= pending_min_s:
             out.append({"pod": row.object, "start": since, "end": end,

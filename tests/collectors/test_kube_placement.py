@@ -32,7 +32,7 @@ def test_pending_pod_keeps_the_schedulers_reason_and_since():
     assert pending["owner"] == "ReplicaSet/triton-inference-server-5b6c7f889c"
     assert pending["unschedulable"]["reason"] == "Unschedulable"
     assert "1 Insufficient nvidia.com/gpu" in pending["unschedulable"]["message"]
-    assert pending["unschedulable"]["since"] == "2023-08-04T02:11:40+00:00"
+    assert pd.Timestamp(pending["unschedulable"]["since"]) == pd.Timestamp("2023-08-04T02:11:40Z")
 
 
 def test_running_pod_being_deleted_has_its_ip_and_no_unschedulable():
