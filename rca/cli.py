@@ -52,6 +52,20 @@ def _sources(p: argparse.ArgumentParser) -> None:
     g.add_argument("--logs", action="append", default=[], metavar="GLOB",
                    help="log files (glob); format from --log-format")
     g.add_argument("--log-format", default="auto", choices=FORMATS)
+    g = p.add_argument_group("sources (live; add to or override sources: in rca.yaml)")
+    g.add_argument("--prometheus", metavar="URL",
+                   help="Prometheus-compatible query API (Prometheus, Thanos, Mimir, "
+                   "VictoriaMetrics)")
+    g.add_argument("--prometheus-token-file", metavar="FILE", help="bearer token file")
+    g.add_argument("--prometheus-ca-file", metavar="FILE", help="CA bundle for https")
+    g.add_argument("--prometheus-header", action="append", default=[], metavar="K=V",
+                   help="extra request header, e.g. X-Scope-OrgID=tenant (repeatable)")
+    g.add_argument("--insecure", action="store_true", default=None,
+                   help="do not verify TLS certificates of live sources")
+    g.add_argument("--loki", metavar="URL", help="Loki query API")
+    g.add_argument("--logql", action="append", default=[], metavar="QUERY",
+                   help="LogQL stream selector to pull, e.g. '{app=\"ingress-nginx\"}' "
+                   "(repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:

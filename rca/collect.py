@@ -1,9 +1,10 @@
-"""``rca collect`` in file mode: read every source, keep the window, merge into the store.
+"""``rca collect``: read every source, keep the window, merge into the store.
 
 Why one loop for every kind of source: each collector returns the same ``Batch`` (frames
 plus malformed-line accounting), so the window filter, the store merge and the summary
-are written once. The live collectors of a later issue produce the same batches after
-their fetch and go through this same path.
+are written once. Live sources (``rca.live``: Kubernetes, Prometheus, Loki) yield the same
+batches from their fetch and go through this same path; what they could not get (their
+``Gap``s) is gathered into the summary and the collection record.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Summary:
     outside_window: int = 0
     first: pd.Timestamp | None = None
     last: pd.Timestamp | None = None
+    gaps: list = field(default_factory=list)  # rca.live.Gap of every live source
 
     @property
     def malformed(self) -> int:
@@ -67,11 +69,14 @@ def expand_logs(patterns: Iterable[str]) -> list[Path]:
 
 def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.Timestamp,
             config: Config, zone: tzinfo,
-            progress: Callable[[Source, Batch], None] | None = None,
-            on_lines: Callable[[Source, int], None] | None = None) -> Summary:
-    """Read ``sources`` and merge the rows of [since, until) into ``store``.
+            progress: Callable[..., None] | None = None,
+            on_lines: Callable[[Source, int], None] | None = None,
+            live_sources: Iterable = ()) -> Summary:
+    """Read ``sources`` (files) and ``live_sources`` and merge the rows of [since, until)
+    into ``store``.
 
-    ``progress`` is told when each source is done; ``on_lines`` how far a long log is.
+    ``progress(source, batch, done)`` is told of each batch and when a source is done;
+    ``on_lines`` how far a long log is.
     """
     for src in sources:
         if not src.path.is_file():
@@ -85,14 +90,26 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
         ctx = ParseContext(str(src.path), zone, dict(settings))
         if on_lines:
             ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
-        batch = _read(src, ctx, keep)
-        _account(batch, summary, pending)
-        if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
-            _flush(store, pending, summary)
+        _take(_read(src, ctx, keep), store, summary, pending, src, progress)
+    for live in live_sources:
+        ctx = ParseContext(live.name, zone, dict(settings, keep=keep))
+        batch = None
+        for batch in live.fetch(since, until, ctx):
+            _take(batch, store, summary, pending, live, progress, done=False)
         if progress:
-            progress(src, batch)
+            progress(live, batch, done=True)
     _flush(store, pending, summary)
     return summary
+
+
+def _take(batch: Batch, store: Store, summary: Summary, pending: dict, src, progress,
+          done: bool = True) -> None:
+    """Account one batch, flush when enough rows wait, tell the progress bar."""
+    _account(batch, summary, pending)
+    if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
+        _flush(store, pending, summary)
+    if progress:
+        progress(src, batch, done)
 
 
 def _read(src: Source, ctx: ParseContext, keep: int) -> Batch:
@@ -166,3 +183,4 @@ def _account(batch: Batch, summary: Summary, pending: dict[str, list[pd.DataFram
         # kinds a collector saw and deliberately did not store (Secrets, ConfigMaps…)
         "skipped": dict(getattr(batch, "skipped", {})),
     })
+    summary.gaps += batch.gaps

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -14,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from rca import output
+from rca import live, output
 from rca.collect import CollectError, Source, expand_logs
 from rca.collect import collect as run_collect
-from rca.config import Config
+from rca.config import Config, masked
 from rca.engine import analyze as run_analyze
 from rca.jsonout import analysis_to_dict
 from rca.store import Store
@@ -31,7 +32,7 @@ class UsageError(ValueError):
 
 def show_config(config: Config, fmt: str) -> int:
     _table_or_json(fmt)
-    rows = config.flat()
+    rows = [(k, masked(k, v), o) for k, v, o in config.flat()]
     if fmt == "json":
         output.dump_json([{"key": k, "value": v, "origin": o} for k, v, o in rows])
     else:
@@ -39,27 +40,45 @@ def show_config(config: Config, fmt: str) -> int:
     return 0
 
 
-def _sources(args) -> list[Source]:
+def _sources(args, config: Config) -> list[Source]:
+    """File sources: the flags, plus ``sources.logs.globs`` when no --logs is given."""
+    globs = args.logs or config.get("sources.logs.globs")
+    fmt = args.log_format if args.logs else config.get("sources.logs.format")
     try:
-        logs = expand_logs(args.logs)
+        logs = expand_logs(globs)
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
     return ([Source("kube", Path(p)) for p in args.kube]
             + [Source("metrics", Path(p)) for p in args.metrics_file]
-            + [Source("logs", p, args.log_format) for p in logs])
+            + [Source("logs", p, fmt) for p in logs])
+
+
+def _live(args, config: Config) -> list:
+    """The live sources configured under ``sources:``, the flags adding or overriding."""
+    flags = live.Flags({k: v for k, v in vars(args).items() if k in LIVE_FLAGS})
+    try:
+        return live.configured(config, flags)
+    except live.SourceError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+#: Command-line options handed to the live-source factories (``rca.live.Flags``).
+LIVE_FLAGS = ("prometheus", "prometheus_token_file", "prometheus_ca_file", "insecure",
+              "prometheus_header", "loki", "logql")
 
 
 def collect(args, config: Config, zone: tzinfo, since, until) -> int:
     _table_or_json(args.output)
-    sources = _sources(args)
-    if not sources:
-        raise UsageError("nothing to collect: give --kube, --metrics-file or --logs "
-                         "(live collectors come in a later release)")
+    sources, live_sources = _sources(args, config), _live(args, config)
+    if not sources and not live_sources:
+        raise UsageError("nothing to collect: give --kube, --metrics-file, --logs, "
+                         "--prometheus or --loki, or configure sources: in rca.yaml")
     store = Store(config.get("store"))
     t0 = clock.perf_counter()
     try:
-        with output.progress(len(sources)) as tick:
-            summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines)
+        with output.progress(len(sources) + len(live_sources)) as tick:
+            summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines,
+                                  live_sources)
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
     _save_collection(store, summary, clock.perf_counter() - t0)
@@ -77,6 +96,7 @@ def _save_collection(store: Store, summary, seconds: float) -> None:
         "since": summary.since.isoformat(), "until": summary.until.isoformat(),
         "seconds": round(seconds, 3), "files": summary.files,
         "rows": summary.read, "new": summary.new, "outside_window": summary.outside_window,
+        "gaps": [dataclasses.asdict(g) for g in summary.gaps],
     }
     # named by when it ran, so a second collection of the same window keeps its own record
     name = (f"{pd.Timestamp.now(tz='UTC').strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-"
@@ -154,7 +174,7 @@ def daily(args, config: Config, zone: tzinfo, since, until) -> int:
     today = pd.Timestamp.now(tz=zone).date()
     since, until = (_local_midnight(today - timedelta(days=1), zone),
                     _local_midnight(today, zone))
-    if args.kube or args.metrics_file or args.logs:
+    if args.kube or args.metrics_file or _sources(args, config) or _live(args, config):
         collect(argparse.Namespace(**{**vars(args), "output": "table"}), config, zone,
                 since, until)
     return report(args, config, zone, since, until)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["DEFAULTS", "Config", "ConfigError", "load"]
+__all__ = ["DEFAULTS", "Config", "ConfigError", "load", "mask_url_password", "masked"]
 
 
 class ConfigError(ValueError):
@@ -79,9 +80,44 @@ DEFAULTS: dict[str, Any] = {
     "sources": {
         "kube": {"enabled": False, "kubeconfig": "", "context": "", "in_cluster": False,
                  "namespaces": []},
-        "prometheus": {"url": "", "bearer_token_file": "", "ca_file": "",
-                       "insecure": False, "headers": {}},
-        "loki": {"url": "", "logql": [], "bearer_token_file": "", "headers": {}},
+        "prometheus": {
+            "url": "", "bearer_token_file": "", "bearer_token_env": "", "ca_file": "",
+            "insecure": False,
+            # extra request headers, e.g. X-Scope-OrgID for a Mimir/Thanos tenant; a
+            # secret value is given as file:/path or env:NAME
+            "headers": {},
+            # evaluation step of every signal; 60 s resolves a 1-5 minute alarm
+            "step_s": 60,
+            # Prometheus refuses more than 11,000 points per series in one range query
+            "max_points": 11000,
+            # longest range one query asks for (servers with a max query length)
+            "max_range_s": 86400,
+            # queries in flight at once, per collection
+            "concurrency": 4,
+            "timeout_s": 60.0,
+            # retries of a 429/502/503/504 or a dropped connection (backoff with jitter)
+            "retries": 2,
+            # relabelled clusters: declared name -> the cluster's name
+            "metric_names": {},
+            "label_names": {},
+            # signals to collect; empty: every declared signal
+            "signals": [],
+        },
+        "loki": {
+            "url": "", "logql": [], "bearer_token_file": "", "bearer_token_env": "",
+            "ca_file": "", "insecure": False, "headers": {},
+            # log format of the pulled lines (auto: detected per stream)
+            "format": "auto",
+            # lines per request (Loki's max_entries_limit_per_query defaults to 5000)
+            "limit": 5000,
+            # longest range one request asks for (Loki's max_query_length defaults to 721h)
+            "max_range_s": 86400,
+            "timeout_s": 60.0,
+            # retries of a 429 or 5xx, with exponential backoff and jitter, capped
+            "retries": 5,
+            "backoff_s": 1.0,
+            "backoff_max_s": 30.0,
+        },
         "logs": {"globs": [], "format": "auto"},
     },
 }
@@ -117,7 +153,26 @@ class Config:
 
 
 # Mappings whose keys are the user's own (not validated against defaults).
-_OPEN_MAPS = {"logs.jsonl_fields", "sources.prometheus.headers", "sources.loki.headers"}
+_OPEN_MAPS = {"logs.jsonl_fields", "sources.prometheus.headers", "sources.loki.headers",
+              "sources.prometheus.metric_names", "sources.prometheus.label_names"}
+
+
+#: Header names whose values are credentials: ``rca config`` masks them.
+_SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|password", re.I)
+
+
+def masked(key: str, value: Any) -> Any:
+    """``value`` as ``rca config`` may show it: credential header values and URL passwords
+    masked (``file:``/``env:`` references name where the secret is, so they stay)."""
+    if key.endswith(".headers") and isinstance(value, Mapping):
+        return {k: v if not _SECRET_HEADER.search(k) or str(v).startswith(("file:", "env:"))
+                else "***" for k, v in value.items()}
+    return mask_url_password(value) if isinstance(value, str) else value
+
+
+def mask_url_password(text: str) -> str:
+    """``https://user:pw@host`` -> ``https://user:***@host``, anywhere in ``text``."""
+    return re.sub(r"(://[^/:@\s]+):[^@/\s]+@", r"\1:***@", text)
 
 
 def _merge(base: dict, over: Mapping, origin: str, origins: dict, prefix: str = "") -> None:

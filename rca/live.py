@@ -14,6 +14,7 @@ it never stops the other sources.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -23,7 +24,12 @@ import pandas as pd
 from collectors.base import Batch, ParseContext
 from rca.config import Config
 
-__all__ = ["FACTORIES", "Gap", "LiveSource", "configured"]
+__all__ = ["BUILTIN", "FACTORIES", "Flags", "Gap", "LiveSource", "SourceError", "configured"]
+
+
+class SourceError(ValueError):
+    """A configured live source cannot be set up (bad option, unreadable credential file);
+    the message names the option, never a secret."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class Flags:
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.values.get(key)
-        return default if value is None else value
+        return default if value is None or value == [] else value
 
 
 #: Each factory returns the live sources it can build from the config and the flags.
@@ -64,7 +70,14 @@ class Flags:
 FACTORIES: list[Callable[[Config, Flags], list[LiveSource]]] = []
 
 
+#: The live collectors shipped with rca: importing each appends its factory, the same
+#: way an extension registers (one line here per built-in collector).
+BUILTIN = ["collectors.prometheus", "collectors.loki"]
+
+
 def configured(config: Config, flags: Flags | None = None) -> list[LiveSource]:
     """Every live source the config and flags describe, in registry order."""
+    for module in BUILTIN:
+        importlib.import_module(module)
     flags = flags or Flags()
     return [src for factory in FACTORIES for src in factory(config, flags)]

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import tzinfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -47,18 +48,26 @@ def progress(total: int) -> Iterator:
     with bar:
         task = bar.add_task("collecting", total=total)
 
-        def tick(source, batch) -> None:
-            bar.update(task, advance=1, description=f"{source.kind}: {source.path.name}")
-            if batch.malformed:
-                _err.print(f"[yellow]{source.path}: {batch.malformed} malformed line(s)[/]")
+        def tick(source, batch, done: bool = True) -> None:
+            bar.update(task, advance=int(done), description=_label(source, batch))
+            if batch is not None and batch.malformed:
+                where = escape(batch.source)
+                _err.print(f"[yellow]{where}: {batch.malformed} malformed line(s)[/]")
                 for sample in batch.samples:
                     _err.print(f"  {sample}", markup=False)
 
         def lines(source, n: int) -> None:
-            bar.update(task, description=f"{source.kind}: {source.path.name} ({n:,} lines)")
+            bar.update(task, description=f"{_label(source)} ({n:,} lines)")
 
         tick.lines = lines
         yield tick
+
+
+def _label(source, batch=None) -> str:
+    """What the bar shows: ``logs: x.log`` for a file, the batch's name for a live source."""
+    if hasattr(source, "path"):
+        return f"{source.kind}: {source.path.name}"
+    return batch.source if batch is not None else source.name
 
 
 def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
@@ -70,6 +79,10 @@ def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
         "covered": span, "rows": summary.read, "new_rows": summary.new,
         "outside_window": summary.outside_window, "malformed": summary.malformed,
         "files": summary.files,
+        "gaps": [{"source": g.source, "what": g.what, "reason": g.reason,
+                  "since": to_display(g.since, zone) if g.since is not None else None,
+                  "until": to_display(g.until, zone) if g.until is not None else None}
+                 for g in summary.gaps],
     }
     if fmt == "json":
         dump_json(data)
@@ -85,6 +98,11 @@ def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
     if summary.outside_window:
         _out.print(f"outside the window (not stored): {summary.outside_window} rows")
     _out.print(f"malformed lines: {summary.malformed}")
+    for g in data["gaps"]:
+        span = f" ({g['since']} → {g['until']})" if g["since"] else ""
+        text = escape(f"{g['source']}: {g['what']}: {g['reason']}{span}")
+        _out.print(f"[yellow]gap:[/] {text}",
+                   markup=True, highlight=False)
 
 
 def incidents_table(result: dict) -> None:

@@ -1,0 +1,214 @@
+"""Prometheus (and engines with its HTTP API: Thanos, Mimir, VictoriaMetrics) as a live source.
+
+Why evaluated signals instead of raw samples: a day of a 1,000-node cluster is millions of
+raw series points; the causes only read the declared signals (``rca.signals``), each an
+aggregation that the server computes far faster than we could after downloading
+everything. So each signal is one PromQL range query per chunk of the window
+(``collectors.promql_plan``), its aggregation pushed down, returning per-node /
+per-service series; the rows are stored under the signal's name in ``metrics`` and the
+engine takes them as collected (``rca.engine.signal_timeline``).
+
+``node_nf_conntrack_stat_*`` is typed GAUGE by node_exporter but counts up since boot:
+the signals ``rate`` it, which treats any drop as a counter reset (a node reboot), exactly
+as the offline evaluator does.
+
+A failed query (HTTP error, timeout, refused range) or a signal with no series at all
+becomes a named ``Gap`` in the batch, never an exception: the other signals and sources
+still land, and the report says what is missing and why. Queries run concurrently with a
+bound (``concurrency``) so a large cluster is not hit by dozens at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import requests
+from prometheus_api_client import PrometheusConnect
+from urllib3.util.retry import Retry
+
+from collectors import http_auth
+from collectors.base import Batch, ParseContext
+from collectors.promql_plan import Query, plan, restore_labels
+from rca import live, record
+from rca.config import Config
+from rca.signals import SIGNALS, Signal
+
+__all__ = ["PrometheusSource", "Settings", "settings_from", "shape"]
+
+NAME = "prometheus"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One Prometheus-compatible endpoint and how to query it (from ``sources.prometheus``)."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
+    verify: bool | str = True
+    step_s: int = 60
+    max_points: int = 11_000
+    max_range_s: int = 86_400
+    concurrency: int = 4
+    timeout_s: float = 60.0
+    retries: int = 2
+    metric_names: dict[str, str] = field(default_factory=dict)
+    label_names: dict[str, str] = field(default_factory=dict)
+    signals: tuple[str, ...] = ()  # empty: every declared signal
+
+
+def settings_from(config: Config, flags: live.Flags) -> Settings | None:
+    """Settings from ``sources.prometheus`` with the flags on top; ``None`` if no URL."""
+    sec = config.get("sources.prometheus")
+    url = flags.get("prometheus", sec["url"])
+    if not url:
+        return None
+    hdrs = {**sec["headers"], **http_auth.parse_header_flags(flags.get("prometheus_header", []))}
+    unknown = [s for s in sec["signals"] if s not in SIGNALS]
+    if unknown:
+        raise live.SourceError(f"sources.prometheus.signals: unknown {', '.join(unknown)} "
+                               f"(declared: {', '.join(SIGNALS)})")
+    try:
+        return Settings(
+            url=url.rstrip("/"),
+            headers=http_auth.headers(hdrs, flags.get("prometheus_token_file",
+                                                       sec["bearer_token_file"]),
+                                      sec["bearer_token_env"], NAME),
+            verify=http_auth.verify(flags.get("prometheus_ca_file", sec["ca_file"]),
+                                    bool(flags.get("insecure", sec["insecure"]))),
+            step_s=int(sec["step_s"]), max_points=int(sec["max_points"]),
+            max_range_s=int(sec["max_range_s"]), concurrency=max(1, int(sec["concurrency"])),
+            timeout_s=float(sec["timeout_s"]), retries=int(sec["retries"]),
+            metric_names=dict(sec["metric_names"]), label_names=dict(sec["label_names"]),
+            signals=tuple(sec["signals"]))
+    except http_auth.AuthError as exc:
+        raise live.SourceError(f"prometheus: {exc}") from None
+
+
+class PrometheusSource:
+    """Every wanted signal for a window, as evaluated rows in ``metrics``."""
+
+    def __init__(self, settings: Settings, client: PrometheusConnect | None = None) -> None:
+        self.settings = settings
+        self.name = f"{NAME} {http_auth.redact(settings.url, {})}"
+        self._client = client
+
+    def client(self) -> PrometheusConnect:
+        if self._client is None:
+            s = self.settings
+            session = requests.Session()
+            session.verify = s.verify
+            retry = Retry(total=s.retries, backoff_factor=0.5, backoff_jitter=0.25,
+                          status_forcelist=(429, 502, 503, 504), allowed_methods=None)
+            self._client = PrometheusConnect(s.url, headers=s.headers, session=session,
+                                             retry=retry, timeout=s.timeout_s)
+        return self._client
+
+    def queries(self, since: pd.Timestamp, until: pd.Timestamp) -> list[Query]:
+        s = self.settings
+        wanted = [SIGNALS[n] for n in (s.signals or SIGNALS)]
+        return plan(wanted, since, until, step_s=s.step_s, max_points=s.max_points,
+                    max_range_s=s.max_range_s, metrics=s.metric_names, labels=s.label_names)
+
+    def fetch(self, since: pd.Timestamp, until: pd.Timestamp,
+              ctx: ParseContext) -> Iterator[Batch]:
+        """One batch per signal, as its chunks come back (concurrently, bounded)."""
+        by_signal: dict[str, list[Query]] = {}
+        for q in self.queries(since, until):
+            by_signal.setdefault(q.signal, []).append(q)
+        with ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="promql") as pool:
+            running = {name: [pool.submit(self._run, q) for q in qs]
+                       for name, qs in by_signal.items()}
+            for name, futures in running.items():
+                yield self._batch(SIGNALS[name], by_signal[name], [f.result() for f in futures])
+
+    def _run(self, q: Query) -> list[dict] | str:
+        """The query's result series, or the reason it failed (text, secrets removed)."""
+        try:
+            return self.client().custom_query_range(
+                q.expr, q.start.to_pydatetime(), q.end.to_pydatetime(), f"{q.step_s}s")
+        except Exception as exc:  # any failure of one query is a gap, never a crash
+            return http_auth.redact(_reason(exc), self.settings.headers)
+
+    def _batch(self, signal: Signal, queries: list[Query], answers: list) -> Batch:
+        batch = Batch(source=f"{NAME}: {signal.name}")
+        series: list[dict] = []
+        for q, answer in zip(queries, answers, strict=True):
+            batch.lines += 1
+            if isinstance(answer, str):
+                batch.gaps.append(live.Gap(NAME, f"signal {signal.name}", answer,
+                                           q.start, q.end))
+            else:
+                series += answer
+        if not series and not batch.gaps:
+            names = ", ".join(self.settings.metric_names.get(m, m) for m in signal.metrics)
+            batch.gaps.append(live.Gap(
+                NAME, f"signal {signal.name}",
+                f"no series: {names} not found (renamed? set sources.prometheus.metric_names)",
+                queries[0].start if queries else None, queries[-1].end if queries else None))
+        batch.frames["metrics"] = shape(signal, series, self.settings.label_names)
+        return batch
+
+
+def _reason(exc: Exception) -> str:
+    """A one-line reason: the server's error text when it gave one."""
+    text = str(exc)
+    if "HTTP Status Code" in text and "\"error\"" in text:
+        code = text.split("(", 1)[0].replace("HTTP Status Code", "HTTP").strip()
+        error = text.split('"error":"', 1)[1].split('"', 1)[0]
+        return f"{code}: {error}"
+    if isinstance(exc, requests.Timeout):
+        return f"timed out: {type(exc).__name__}"
+    if isinstance(exc, requests.ConnectionError):
+        return f"cannot connect: {text.splitlines()[0][:200]}"
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+def shape(signal: Signal, series: list[dict], label_names: Mapping[str, str]) -> pd.DataFrame:
+    """``query_range`` result series as ``metrics`` rows named after the signal.
+
+    The row id is the series' hash plus the step time: re-collecting a window yields the
+    same ids (the store keeps one copy), and it costs one hash per series, not per point.
+    """
+    cols: dict[str, list] = {"row_id": [], "entity": [], "labels": [], "value": [], "ns": []}
+    for item in series:
+        labels = restore_labels(item.get("metric", {}), label_names)
+        canonical = record.canonical_labels(labels)
+        points = item.get("values") or ([item["value"]] if "value" in item else [])
+        if not points:
+            continue
+        ns = np.fromiter((round(float(t) * 1000) for t, _ in points), np.int64,
+                         len(points)) * 1_000_000
+        key = record.row_id(signal.name, canonical)
+        cols["row_id"] += [f"{key}{t:x}" for t in ns.tolist()]
+        cols["entity"] += [signal.entity(labels)] * len(points)
+        cols["labels"] += [canonical] * len(points)
+        cols["value"].append(np.array([_float(v) for _, v in points], dtype="float64"))
+        cols["ns"].append(ns)
+    if not cols["row_id"]:
+        return record.empty("metrics")
+    ns = np.concatenate(cols.pop("ns"))
+    index = pd.DatetimeIndex(ns.view("datetime64[ns]"), name="time").tz_localize("UTC")
+    df = pd.DataFrame({**cols, "name": signal.name,
+                       "value": np.concatenate(cols["value"])}, index=index)
+    return record.validate("metrics", df)
+
+
+def _float(text: str) -> float:
+    """Prometheus sends values as strings, including ``NaN``, ``+Inf`` and ``-Inf``."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _factory(config: Config, flags: live.Flags) -> list[PrometheusSource]:
+    settings = settings_from(config, flags)
+    return [PrometheusSource(settings)] if settings else []
+
+
+live.FACTORIES.append(_factory)
