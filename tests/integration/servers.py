@@ -114,3 +114,25 @@ def victoria_metrics(tmp: Path) -> Iterator[str]:
                   "-search.disableCache", "-loggerLevel=WARN"], url, "/health",
                  tmp / "victoria-metrics.log"):
         yield url
+
+
+def import_into_victoria_metrics(url: str, om_files: list[Path]) -> int:
+    """Post OpenMetrics files to ``/api/v1/import/prometheus`` (the text format, whose
+    timestamps are milliseconds: OpenMetrics' seconds are converted), then flush so the
+    samples are searchable at once. Returns the number of samples sent."""
+    sent = 0
+    for f in om_files:
+        body = []
+        for line in open(f, encoding="utf-8"):
+            if line.startswith("#") or not line.strip():
+                continue
+            head, _, stamp = line.rstrip("\n").rpartition(" ")
+            body.append(f"{head} {int(float(stamp) * 1000)}\n")
+        sent += len(body)
+        req = urllib.request.Request(f"{url}/api/v1/import/prometheus",
+                                     data="".join(body).encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            assert resp.status == 204, resp.read()
+    with urllib.request.urlopen(f"{url}/internal/force_flush", timeout=60) as resp:
+        assert resp.status == 200
+    return sent
