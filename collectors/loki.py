@@ -119,8 +119,13 @@ class LokiSource:
                     if exc.status == 400 and _too_long(str(exc)) and stop - start > _MIN_CHUNK_NS:
                         chunk_ns = max(_MIN_CHUNK_NS, (stop - start) // 2)
                         continue  # the same start again, with half the range
-                    batch.gaps.append(live.Gap(NAME, f"logql {query}", str(exc),
-                                               _ts(start), _ts(stop)))
+                    # a refusal (bad LogQL, 401/403) holds for the rest of the window too
+                    final = 400 <= exc.status < 500
+                    batch.gaps.append(live.Gap(NAME, f"logql {query}", str(exc), _ts(start),
+                                               _ts(end if final else stop)))
+                    if final:
+                        yield batch
+                        break
                 yield batch
                 start = stop
 

@@ -21,6 +21,7 @@ bound (``concurrency``) so a large cluster is not hit by dozens at once.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -154,18 +155,29 @@ class PrometheusSource:
         return batch
 
 
+_STATUS = re.compile(r"HTTP Status Code (\d+)")
+_ERROR = re.compile(r'"error"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
 def _reason(exc: Exception) -> str:
-    """A one-line reason: the server's error text when it gave one."""
+    """A one-line reason: the status and the server's own error text when it gave one."""
     text = str(exc)
-    if "HTTP Status Code" in text and "\"error\"" in text:
-        code = text.split("(", 1)[0].replace("HTTP Status Code", "HTTP").strip()
-        error = text.split('"error":"', 1)[1].split('"', 1)[0]
-        return f"{code}: {error}"
+    status, error = _STATUS.search(text), _ERROR.search(text)
+    if status:
+        return f"HTTP {status.group(1)}: " + (error.group(1) if error else text[:200])
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS: {_cause(text)}"
     if isinstance(exc, requests.Timeout):
         return f"timed out: {type(exc).__name__}"
     if isinstance(exc, requests.ConnectionError):
-        return f"cannot connect: {text.splitlines()[0][:200]}"
+        return f"cannot connect: {_cause(text)}"
     return f"{type(exc).__name__}: {text[:300]}"
+
+
+def _cause(text: str) -> str:
+    """urllib3's innermost reason (``certificate verify failed…``, ``Connection refused``)
+    rather than the pool's preamble with the whole query in it."""
+    return text.rsplit("Caused by ", 1)[-1].strip(" )")[:200]
 
 
 def shape(signal: Signal, series: list[dict], label_names: Mapping[str, str]) -> pd.DataFrame:
