@@ -68,12 +68,13 @@ def settings_from(config: Config, flags: live.Flags) -> Settings | None:
     url = flags.get("prometheus", sec["url"])
     if not url:
         return None
-    hdrs = {**sec["headers"], **http_auth.parse_header_flags(flags.get("prometheus_header", []))}
     unknown = [s for s in sec["signals"] if s not in SIGNALS]
     if unknown:
         raise live.SourceError(f"sources.prometheus.signals: unknown {', '.join(unknown)} "
                                f"(declared: {', '.join(SIGNALS)})")
     try:
+        hdrs = {**sec["headers"],
+                **http_auth.parse_header_flags(flags.get("prometheus_header", []))}
         return Settings(
             url=url.rstrip("/"),
             headers=http_auth.headers(hdrs, flags.get("prometheus_token_file",
