@@ -20,14 +20,16 @@ bound (``concurrency``) so a large cluster is not hit by dozens at once.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import requests
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
@@ -184,39 +186,33 @@ def _cause(text: str) -> str:
 def shape(signal: Signal, series: list[dict], label_names: Mapping[str, str]) -> pd.DataFrame:
     """``query_range`` result series as ``metrics`` rows named after the signal.
 
-    The row id is the series' hash plus the step time: re-collecting a window yields the
-    same ids (the store keeps one copy), and it costs one hash per series, not per point.
+    Vectorised (a day of 1,000 nodes is millions of points): values are parsed by numpy,
+    per-series strings are made once and repeated by Arrow. The row id is the series'
+    hash plus the step time in hex: re-collecting a window yields the same ids (the store
+    keeps one copy), at one hash per series, not per point.
     """
-    cols: dict[str, list] = {"row_id": [], "entity": [], "labels": [], "value": [], "ns": []}
-    for item in series:
-        labels = restore_labels(item.get("metric", {}), label_names)
-        canonical = record.canonical_labels(labels)
-        points = item.get("values") or ([item["value"]] if "value" in item else [])
-        if not points:
-            continue
-        ns = np.fromiter((round(float(t) * 1000) for t, _ in points), np.int64,
-                         len(points)) * 1_000_000
-        key = record.row_id(signal.name, canonical)
-        cols["row_id"] += [f"{key}{t:x}" for t in ns.tolist()]
-        cols["entity"] += [signal.entity(labels)] * len(points)
-        cols["labels"] += [canonical] * len(points)
-        cols["value"].append(np.array([_float(v) for _, v in points], dtype="float64"))
-        cols["ns"].append(ns)
-    if not cols["row_id"]:
+    series = [s for s in series if s.get("values")]
+    if not series:
         return record.empty("metrics")
-    ns = np.concatenate(cols.pop("ns"))
+    per_series = [restore_labels(s.get("metric", {}), label_names) for s in series]
+    canonical = [record.canonical_labels(labels) for labels in per_series]
+    which = pa.array(np.repeat(np.arange(len(series)), [len(s["values"]) for s in series]))
+    points = np.array(list(chain.from_iterable(s["values"] for s in series)), dtype=object)
+    ns = np.round(points[:, 0].astype(np.float64) * 1000).astype(np.int64) * 1_000_000
+    at, steps = pd.factorize(ns)  # hashing, not sorting: the few distinct step times
+    keys = pa.array([record.row_id(signal.name, c) for c in canonical]).take(which)
+    stamps = pa.array([f"{t:x}" for t in steps.tolist()]).take(pa.array(at))
     index = pd.DatetimeIndex(ns.view("datetime64[ns]"), name="time").tz_localize("UTC")
-    df = pd.DataFrame({**cols, "name": signal.name,
-                       "value": np.concatenate(cols["value"])}, index=index)
+    df = pd.DataFrame({
+        "row_id": pd.array(pc.binary_join_element_wise(keys, stamps, ""), dtype="str"),
+        "name": signal.name,
+        "entity": pd.array(pa.array([signal.entity(x) for x in per_series]).take(which),
+                           dtype="str"),
+        "labels": pd.array(pa.array(canonical).take(which), dtype="str"),
+        # Prometheus sends values as strings, "NaN", "+Inf" and "-Inf" included
+        "value": points[:, 1].astype(np.float64),
+    }, index=index)
     return record.validate("metrics", df)
-
-
-def _float(text: str) -> float:
-    """Prometheus sends values as strings, including ``NaN``, ``+Inf`` and ``-Inf``."""
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _factory(config: Config, flags: live.Flags) -> list[PrometheusSource]:

@@ -72,6 +72,8 @@ def _wait_ready(proc: subprocess.Popen, url: str, log: Path, deadline_s: float) 
 
 def openmetrics_of(files: list[Path], out: Path) -> Path:
     """Several OpenMetrics files as one (each family stays whole; one ``# EOF``)."""
+    if len(files) == 1:
+        return files[0]
     with open(out, "w", encoding="utf-8") as fh:
         for f in files:
             for line in open(f, encoding="utf-8"):
@@ -90,7 +92,8 @@ def backfilled_prometheus(om_files: list[Path], tmp: Path) -> Iterator[str]:
     done = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om),
                            str(tsdb)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"promtool refused the file:\n{done.stdout}\n{done.stderr}"
-    om.unlink()
+    if om not in om_files:
+        om.unlink()
     config = tmp / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
     port = free_port()
