@@ -32,7 +32,11 @@ lint: install
 
 bench: system-deps install
 	$(BIN)/python bench/bench_collect.py
+<<<<<<< HEAD
 	$(BIN)/python bench/bench_live.py
+=======
+	$(BIN)/python bench/bench_analyze.py
+>>>>>>> main
 
 clean:
 	rm -rf build rca-data reports/*.html .pytest_cache

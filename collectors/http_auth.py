@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from rca.config import mask_url_password
+from rca.redact import redact_text
 
 __all__ = ["AuthError", "headers", "parse_header_flags", "redact", "verify"]
 
@@ -79,9 +79,10 @@ def parse_header_flags(values: Iterable[str]) -> dict[str, str]:
 
 
 def redact(text: str, secret_headers: Mapping[str, str]) -> str:
-    """``text`` with every header value and URL password replaced by ``***``."""
+    """``text`` with every header value we sent replaced by ``***`` (a server may echo a
+    token in no syntax that gives it away), then the usual credential redaction."""
     for value in secret_headers.values():
         for part in {value, value.removeprefix("Bearer ")}:
             if len(part) >= 4:
                 text = text.replace(part, "***")
-    return mask_url_password(text)
+    return redact_text(text)

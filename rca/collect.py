@@ -20,9 +20,10 @@ import pandas as pd
 
 from collectors.base import Batch, Malformed, ParseContext
 from rca.config import Config
+from rca.redact import redact_batch, redact_text
 from rca.store import Store
 
-__all__ = ["CollectError", "Source", "Summary", "collect", "expand_logs"]
+__all__ = ["CollectError", "Source", "Summary", "check_sources", "collect", "expand_logs"]
 
 
 class CollectError(ValueError):
@@ -48,6 +49,7 @@ class Summary:
     outside_window: int = 0
     first: pd.Timestamp | None = None
     last: pd.Timestamp | None = None
+    unreadable: dict[str, str] = field(default_factory=dict)  # file -> why it could not be read
     gaps: list = field(default_factory=list)  # rca.live.Gap of every live source
 
     @property
@@ -56,10 +58,13 @@ class Summary:
 
 
 def expand_logs(patterns: Iterable[str]) -> list[Path]:
-    """Every file matching each glob; a glob matching nothing is an error, not a no-op."""
+    """Every file matching each glob; a glob matching nothing is an error, not a no-op.
+    A name that is an existing file is taken as written (``x[1].log`` is no glob)."""
     paths: list[Path] = []
     for pattern in patterns:
-        hits = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
+        literal = os.path.expanduser(pattern)
+        hits = ([literal] if os.path.isfile(literal)
+                else sorted(glob.glob(literal, recursive=True)))
         files = [Path(h) for h in hits if Path(h).is_file()]
         if not files:
             raise CollectError(f"--logs {pattern!r}: no file matches")
@@ -78,9 +83,7 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
     ``progress(source, batch, done)`` is told of each batch and when a source is done;
     ``on_lines`` how far a long log is.
     """
-    for src in sources:
-        if not src.path.is_file():
-            raise CollectError(f"{src.kind} file {src.path} does not exist")
+    check_sources(sources)
     summary = Summary(since, until)
     keep = int(config.get("logs.show_malformed"))
     collected_at = min(until, pd.Timestamp.now(tz="UTC")) - pd.Timedelta(microseconds=1)
@@ -90,7 +93,7 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
         ctx = ParseContext(str(src.path), zone, dict(settings))
         if on_lines:
             ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
-        _take(_read(src, ctx, keep), store, summary, pending, src, progress)
+        _take(_read(src, ctx, keep, summary), store, summary, pending, src, progress)
     for live in live_sources:
         ctx = ParseContext(live.name, zone, dict(settings, keep=keep))
         batch = None
@@ -112,9 +115,19 @@ def _take(batch: Batch, store: Store, summary: Summary, pending: dict, src, prog
         progress(src, batch, done)
 
 
-def _read(src: Source, ctx: ParseContext, keep: int) -> Batch:
-    """One source's batch. A file that cannot be read at all (no recognisable format,
-    unreadable bytes) is reported as malformed and the other sources still go in."""
+def check_sources(sources: Iterable[Source]) -> None:
+    """Every named file exists and is a file: a typo is refused before anything runs."""
+    for src in sources:
+        if not src.path.is_file():
+            why = "is not a file" if src.path.exists() else "does not exist"
+            raise CollectError(f"{src.kind} file {src.path} {why}")
+
+
+def _read(src: Source, ctx: ParseContext, keep: int, summary: Summary) -> Batch:
+    """One source's batch. A file whose content cannot be made sense of (no recognisable
+    format) is reported as malformed; one the system will not let us read (permission,
+    I/O error) is an error named in ``summary.unreadable``. Either way the other sources
+    still go in."""
     try:
         if src.kind == "kube":
             from collectors.kube import read_kube
@@ -127,7 +140,10 @@ def _read(src: Source, ctx: ParseContext, keep: int) -> Batch:
         from collectors.logs import read_log
 
         return read_log(src.path, src.fmt, ctx, keep)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        summary.unreadable[redact_text(str(src.path))] = exc.strerror or str(exc)
+        return Batch(source=str(src.path))
+    except ValueError as exc:
         batch = Batch(source=str(src.path))
         batch.add_malformed(Malformed(str(src.path), 0, "file", str(exc), ""), keep)
         return batch
@@ -166,6 +182,7 @@ def _in_window(table: str, df: pd.DataFrame, since: pd.Timestamp,
 
 
 def _account(batch: Batch, summary: Summary, pending: dict[str, list[pd.DataFrame]]) -> None:
+    redact_batch(batch)  # the one door to the store, the summary and the terminal
     kept_rows = {}
     for table, df in batch.frames.items():
         inside = _in_window(table, df, summary.since, summary.until)
@@ -182,5 +199,7 @@ def _account(batch: Batch, summary: Summary, pending: dict[str, list[pd.DataFram
         "malformed": batch.malformed, "samples": [str(m) for m in batch.samples],
         # kinds a collector saw and deliberately did not store (Secrets, ConfigMaps…)
         "skipped": dict(getattr(batch, "skipped", {})),
+        **({"error": summary.unreadable[batch.source]}
+           if batch.source in summary.unreadable else {}),
     })
     summary.gaps += batch.gaps

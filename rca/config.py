@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["DEFAULTS", "Config", "ConfigError", "load", "mask_url_password", "masked"]
+__all__ = ["DEFAULTS", "Config", "ConfigError", "load"]
 
 
 class ConfigError(ValueError):
@@ -49,30 +48,8 @@ DEFAULTS: dict[str, Any] = {
         # How many malformed lines to show per file (all are counted).
         "show_malformed": 3,
     },
-    "thresholds": {
-        "incidents": {
-            "gap_s": 120.0,
-            "min_failures": 3,
-            "pad_s": 60.0,
-            "baseline_s": 3600.0,
-            "server_error_min_status": 500,
-            "server_gave_up_statuses": [499],
-        },
-        "dns_resolver_timeout": {
-            "resolver_timeout_s": 5.0,
-            "retry_tolerance_s": 0.5,
-            "server_ratio_max": 2.0,
-            "conntrack_ratio_min": 3.0,
-            "min_services": 2,
-            "score_cap_without_dns": 0.35,
-            "retry_rate_factor": 2.0,
-            "p99_timeout_fraction": 0.8,
-        },
-        "app_slow_response": {
-            "ratio_min": 3.0,
-            "min_slow_s": 1.0,
-        },
-    },
+    # Every rule's thresholds, defaults from the rules themselves (see _rule_defaults).
+    "thresholds": {},
     "report": {"max_evidence_rows": 20},
     # Live sources (rca/live.py): `rca collect` with no source flags reads every source
     # configured here. Each live collector owns its own sub-section; secrets are given as
@@ -123,6 +100,23 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def _rule_defaults() -> dict[str, dict[str, Any]]:
+    """``thresholds.<rule>`` defaults, read from the registered detectors and causes: each
+    rule declares its thresholds with the reason for each, so config cannot drift from it."""
+    from rca.causes import REGISTRY
+    from rca.incidents import DETECTORS, MERGE_THRESHOLDS
+    from rca.suspects import THRESHOLDS as SUSPECTS
+
+    out = {"incidents": {k: t.default for k, t in MERGE_THRESHOLDS.items()},
+           "suspects": {k: t.default for k, t in SUSPECTS.items()}}
+    out.update({d.name: d.defaults() for d in DETECTORS.values()})
+    out.update({c.config_key: c.defaults() for c in REGISTRY.values()})
+    return out
+
+
+DEFAULTS["thresholds"] = _rule_defaults()
+
+
 @dataclass
 class Config:
     values: dict[str, Any]
@@ -155,24 +149,6 @@ class Config:
 # Mappings whose keys are the user's own (not validated against defaults).
 _OPEN_MAPS = {"logs.jsonl_fields", "sources.prometheus.headers", "sources.loki.headers",
               "sources.prometheus.metric_names", "sources.prometheus.label_names"}
-
-
-#: Header names whose values are credentials: ``rca config`` masks them.
-_SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|password", re.I)
-
-
-def masked(key: str, value: Any) -> Any:
-    """``value`` as ``rca config`` may show it: credential header values and URL passwords
-    masked (``file:``/``env:`` references name where the secret is, so they stay)."""
-    if key.endswith(".headers") and isinstance(value, Mapping):
-        return {k: v if not _SECRET_HEADER.search(k) or str(v).startswith(("file:", "env:"))
-                else "***" for k, v in value.items()}
-    return mask_url_password(value) if isinstance(value, str) else value
-
-
-def mask_url_password(text: str) -> str:
-    """``https://user:pw@host`` -> ``https://user:***@host``, anywhere in ``text``."""
-    return re.sub(r"(://[^/:@\s]+):[^@/\s]+@", r"\1:***@", text)
 
 
 def _merge(base: dict, over: Mapping, origin: str, origins: dict, prefix: str = "") -> None:
@@ -233,10 +209,14 @@ def load(explicit: str | None = None, overrides: Mapping[str, Any] | None = None
     if path is not None:
         if not path.exists():
             raise ConfigError(f"config file {path} ({how}) does not exist")
+        if path.is_dir():
+            raise ConfigError(f"config file {path} ({how}) is a directory, not a YAML file")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} ({how}) cannot be read: {exc}") from exc
         if not isinstance(data, Mapping):
             raise ConfigError(f"{path}: top level must be a mapping")
         _merge(values, data, f"{path}", origins)
@@ -254,5 +234,6 @@ def load(explicit: str | None = None, overrides: Mapping[str, Any] | None = None
     try:
         get_zone(values["tz"])
     except TimeError as exc:
-        raise ConfigError(f"{origins.get('tz', 'default')}: tz: {exc}") from exc
+        where = origins.get("tz", "default")
+        raise ConfigError(f"--tz: {exc}" if where == "flag" else f"{where}: tz: {exc}") from exc
     return Config(values, origins)

@@ -32,6 +32,10 @@ _GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_ROWS = 50_000
 
 
+#: Tables whose rows point back at their file and line (a finding shows where to look).
+_LINE_SOURCED = ("requests", "dns")
+
+
 def _open_text(path: Path) -> io.TextIOBase:
     """Text or gzip (recognised by content, so rotated ``access.log.2`` works either way)."""
     with open(path, "rb") as fh:
@@ -100,7 +104,7 @@ def parse_lines(lines: Iterable[tuple[int, str]], parse: Callable, ctx: ParseCon
             ident = identity(lineno, text)
             for index, (table, row) in enumerate(pairs):
                 row["row_id"] = row_id(*ident, index)
-                row["source"] = where(lineno) if table == "requests" else "log"
+                row["source"] = where(lineno) if table in _LINE_SOURCED else "log"
                 rows.add(table, row)
             pending += len(pairs)
             if pending >= CHUNK_ROWS:

@@ -80,6 +80,7 @@ def test_a_refused_token_is_a_gap_that_does_not_show_the_token(tmp_path):
     assert all(b.frames["metrics"].empty for b in batches)
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_https_with_the_ca_file_and_with_insecure(tmp_path):
     cert, key = self_signed(tmp_path)
     with serve(_matrix, cert=(cert, key)) as stub:

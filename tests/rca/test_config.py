@@ -16,11 +16,11 @@ def test_defaults_have_origin_default(monkeypatch, tmp_path):
 def test_file_then_flag_origins(monkeypatch, tmp_path):
     monkeypatch.delenv("RCA_CONFIG", raising=False)
     f = tmp_path / "rca.yaml"
-    f.write_text("context: dev\nthresholds:\n  incidents:\n    gap_s: 300\n")
+    f.write_text("context: dev\nthresholds:\n  failed_requests:\n    gap_s: 300\n")
     cfg = load(str(f), {"tz": "UTC"})
     flat = {k: (v, o) for k, v, o in cfg.flat()}
     assert flat["context"] == ("dev", str(f))
-    assert flat["thresholds.incidents.gap_s"] == (300.0, str(f))
+    assert flat["thresholds.failed_requests.gap_s"] == (300.0, str(f))
     assert flat["tz"] == ("UTC", "flag")
 
 
@@ -32,8 +32,10 @@ def test_env_var_names_the_file(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("text,match", [
-    ("thresholds:\n  incidents:\n    gap: 3\n", "unknown key 'thresholds.incidents.gap'"),
-    ("thresholds:\n  incidents:\n    gap_s: soon\n", "'thresholds.incidents.gap_s' must be"),
+    ("thresholds:\n  failed_requests:\n    gap: 3\n",
+     "unknown key 'thresholds.failed_requests.gap'"),
+    ("thresholds:\n  failed_requests:\n    gap_s: soon\n",
+     "'thresholds.failed_requests.gap_s' must be"),
     ("tz: Mars/Base\n", "unknown time zone"),
     ("- a\n- b\n", "top level must be a mapping"),
 ])
@@ -51,13 +53,14 @@ def test_missing_explicit_file_is_an_error(tmp_path):
 
 def test_negative_threshold_is_refused(tmp_path):
     f = tmp_path / "bad.yaml"
-    f.write_text("thresholds:\n  incidents:\n    gap_s: -5\n")
+    f.write_text("thresholds:\n  failed_requests:\n    gap_s: -5\n")
     with pytest.raises(ConfigError, match="must not be negative"):
         load(str(f))
 
 
 def test_rca_config_masks_credentials_and_shows_sources(tmp_path, capsys, monkeypatch):
     from rca.cli import main
+    from rca.redact import MASK
 
     monkeypatch.delenv("RCA_CONFIG", raising=False)
     f = tmp_path / "rca.yaml"
@@ -67,10 +70,10 @@ def test_rca_config_masks_credentials_and_shows_sources(tmp_path, capsys, monkey
                  "      X-Api-Key: env:PROM_KEY\n")
     assert main(["config", "--config", str(f), "-o", "json"]) == 0
     rows = {r["key"]: r for r in __import__("json").loads(capsys.readouterr().out)}
-    assert rows["sources.prometheus.url"]["value"] == "https://rca:***@prom.example:9090"
+    assert rows["sources.prometheus.url"]["value"] == f"https://{MASK}@prom.example:9090"
     assert rows["sources.prometheus.url"]["origin"] == str(f)
     assert rows["sources.prometheus.headers"]["value"] == {
-        "Authorization": "***", "X-Scope-OrgID": "factory-a", "X-Api-Key": "env:PROM_KEY"}
+        "Authorization": MASK, "X-Scope-OrgID": "factory-a", "X-Api-Key": MASK}
     assert rows["sources.prometheus.bearer_token_file"]["value"] == "/var/run/secrets/token"
     assert rows["sources.loki.url"]["origin"] == "default"
 
@@ -88,5 +91,5 @@ def test_header_values_from_env_and_file_are_resolved_at_use(tmp_path, monkeypat
     monkeypatch.delenv("PROM_KEY")
     with pytest.raises(http_auth.AuthError, match="PROM_KEY is not set"):
         http_auth.headers({"X-Api-Key": "env:PROM_KEY"})
-    assert http_auth.redact("bad token k-123456 at https://u:pw@h/", got) == \
-        "bad token *** at https://u:***@h/"
+    assert http_auth.redact("bad k-123456 at https://u:pw@h/", got) == \
+        "bad *** at https://[REDACTED]@h/"
