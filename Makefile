@@ -32,11 +32,8 @@ lint: install
 
 bench: system-deps install
 	$(BIN)/python bench/bench_collect.py
-<<<<<<< HEAD
-	$(BIN)/python bench/bench_live.py
-=======
 	$(BIN)/python bench/bench_analyze.py
->>>>>>> main
+	$(BIN)/python bench/bench_live.py
 
 clean:
 	rm -rf build rca-data reports/*.html .pytest_cache

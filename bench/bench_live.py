@@ -98,6 +98,8 @@ def queries_served(url: str) -> float:
 
 def child(mode: str, arg: str) -> dict:
     """One collection in its own process, so its peak RSS is its own."""
+    if mode == "fetch":
+        return fetch_only(arg)
     from rca.cli import main
 
     store = OUT / f"store-{mode}"
@@ -112,6 +114,26 @@ def child(mode: str, arg: str) -> dict:
 
     rows = len(Store(store).load("metrics"))
     return {"mode": mode, "seconds": round(seconds, 2), "rows": rows,
+            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def fetch_only(url: str) -> dict:
+    """The Prometheus collector alone (queries, decoding, shaping; no store): what the
+    live source costs apart from the store it writes into."""
+    import pandas as pd
+
+    from collectors.base import ParseContext
+    from collectors.prometheus import PrometheusSource, Settings
+    from rca.timeutil import get_zone
+
+    until = pd.Timestamp(UNTIL).tz_convert("UTC")
+    t0 = time.perf_counter()
+    batches = list(PrometheusSource(Settings(url)).fetch(
+        until - pd.Timedelta(hours=24), until, ParseContext("bench", get_zone("UTC"))))
+    seconds = time.perf_counter() - t0
+    assert not any(b.gaps for b in batches), [g for b in batches for g in b.gaps]
+    return {"mode": "fetch", "seconds": round(seconds, 2),
+            "rows": sum(len(b.frames["metrics"]) for b in batches),
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
@@ -142,10 +164,13 @@ def main() -> None:
         live = run_child("live", url)
         time.sleep(0.5)
         queries = queries_served(url) - before
+        fetch = run_child("fetch", url)
     files = run_child("file", str(om))
     print(f"live  rca collect --since 24h --prometheus: {queries:.0f} queries, "
           f"{live['seconds']:.2f} s wall, peak {live['peak_mb']} MB, "
           f"{live['rows']:,} signal rows stored")
+    print(f"      of which the collector alone (queries, decoding, shaping; no store): "
+          f"{fetch['seconds']:.2f} s, peak {fetch['peak_mb']} MB")
     print(f"file  rca collect --metrics-file (same day): {files['seconds']:.2f} s wall, "
           f"peak {files['peak_mb']} MB, {files['rows']:,} raw samples stored")
     print(f"live / file wall: {live['seconds'] / files['seconds']:.3f} "
