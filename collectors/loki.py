@@ -138,7 +138,7 @@ class LokiSource:
             entries = sorted((int(ts), record.canonical_labels(s.get("stream", {})), line)
                              for s in streams for ts, line in s.get("values", []))
             fresh = [e for e in entries if (e[1], e[2]) not in taken_at_edge or e[0] != start]
-            self._parse(fresh, batch, ctx, int(ctx.settings.get("keep", 3)))
+            self._parse(fresh, batch, ctx, int(ctx.settings.get("show_malformed", 3)))
             if len(entries) < self.settings.limit:
                 return
             newest = entries[-1][0]

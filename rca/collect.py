@@ -20,6 +20,7 @@ import pandas as pd
 
 from collectors.base import Batch, Malformed, ParseContext
 from rca.config import Config
+from rca.live import Gap, LiveError, LiveSource
 from rca.redact import redact_batch, redact_text
 from rca.store import Store
 
@@ -49,8 +50,9 @@ class Summary:
     outside_window: int = 0
     first: pd.Timestamp | None = None
     last: pd.Timestamp | None = None
+    gaps: list[Gap] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # live sources that gave nothing
     unreadable: dict[str, str] = field(default_factory=dict)  # file -> why it could not be read
-    gaps: list = field(default_factory=list)  # rca.live.Gap of every live source
 
     @property
     def malformed(self) -> int:
@@ -76,9 +78,9 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
             config: Config, zone: tzinfo,
             progress: Callable[..., None] | None = None,
             on_lines: Callable[[Source, int], None] | None = None,
-            live_sources: Iterable = ()) -> Summary:
-    """Read ``sources`` (files) and ``live_sources`` and merge the rows of [since, until)
-    into ``store``.
+            live: Iterable[LiveSource] = ()) -> Summary:
+    """Read ``sources`` and the ``live`` sources, merge the rows of [since, until) into
+    ``store``.
 
     ``progress(source, batch, done)`` is told of each batch and when a source is done;
     ``on_lines`` how far a long log is.
@@ -89,30 +91,33 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
     collected_at = min(until, pd.Timestamp.now(tz="UTC")) - pd.Timedelta(microseconds=1)
     settings = {"jsonl_fields": config.get("logs.jsonl_fields"), "collected_at": collected_at}
     pending: dict[str, list[pd.DataFrame]] = {}
+
+    def take(src, batch: Batch, done: bool = True) -> None:
+        _account(batch, summary, pending)
+        if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
+            _flush(store, pending, summary)
+        if progress:
+            progress(src, batch, done)
+
     for src in sources:
         ctx = ParseContext(str(src.path), zone, dict(settings))
         if on_lines:
             ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
-        _take(_read(src, ctx, keep, summary), store, summary, pending, src, progress)
-    for live in live_sources:
-        ctx = ParseContext(live.name, zone, dict(settings, keep=keep))
+        take(src, _read(src, ctx, keep, summary))
+    for source in live:
+        ctx = ParseContext(source.name, zone, {**settings, "show_malformed": keep})
         batch = None
-        for batch in live.fetch(since, until, ctx):
-            _take(batch, store, summary, pending, live, progress, done=False)
+        try:
+            for batch in source.fetch(since, until, ctx):
+                take(source, batch, done=False)
+        except LiveError as exc:
+            summary.failed.append(source.name)
+            summary.gaps.append(Gap(source.name, "everything", redact_text(str(exc)),
+                                    since, until))
         if progress:
-            progress(live, batch, done=True)
+            progress(source, batch, done=True)
     _flush(store, pending, summary)
     return summary
-
-
-def _take(batch: Batch, store: Store, summary: Summary, pending: dict, src, progress,
-          done: bool = True) -> None:
-    """Account one batch, flush when enough rows wait, tell the progress bar."""
-    _account(batch, summary, pending)
-    if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
-        _flush(store, pending, summary)
-    if progress:
-        progress(src, batch, done)
 
 
 def check_sources(sources: Iterable[Source]) -> None:
@@ -202,4 +207,4 @@ def _account(batch: Batch, summary: Summary, pending: dict[str, list[pd.DataFram
         **({"error": summary.unreadable[batch.source]}
            if batch.source in summary.unreadable else {}),
     })
-    summary.gaps += batch.gaps
+    summary.gaps.extend(batch.gaps)

@@ -24,12 +24,18 @@ import pandas as pd
 from collectors.base import Batch, ParseContext
 from rca.config import Config
 
-__all__ = ["BUILTIN", "FACTORIES", "Flags", "Gap", "LiveSource", "SourceError", "configured"]
+__all__ = ["FACTORIES", "LIVE_MODULES", "Flags", "Gap", "LiveError", "LiveSource",
+           "SourceError", "configured"]
+
+
+class LiveError(RuntimeError):
+    """A live source cannot be used at all (no cluster, credentials refused). The message
+    is one line, names the source and never contains a credential; the other sources go on."""
 
 
 class SourceError(ValueError):
-    """A configured live source cannot be set up (bad option, unreadable credential file);
-    the message names the option, never a secret."""
+    """A configured live source cannot be set up (bad option, unreadable credential file):
+    a usage error before anything runs; the message names the option, never a secret."""
 
 
 @dataclass(frozen=True)
@@ -65,19 +71,17 @@ class Flags:
         return default if value is None or value == [] else value
 
 
+#: Modules whose import appends a factory to ``FACTORIES`` (one line per live collector).
+LIVE_MODULES: list[str] = ["collectors.kube_api", "collectors.prometheus", "collectors.loki"]
+
 #: Each factory returns the live sources it can build from the config and the flags.
 #: Live collectors append theirs here (one line each); nothing else needs an edit.
 FACTORIES: list[Callable[[Config, Flags], list[LiveSource]]] = []
 
 
-#: The live collectors shipped with rca: importing each appends its factory, the same
-#: way an extension registers (one line here per built-in collector).
-BUILTIN = ["collectors.prometheus", "collectors.loki"]
-
-
 def configured(config: Config, flags: Flags | None = None) -> list[LiveSource]:
     """Every live source the config and flags describe, in registry order."""
-    for module in BUILTIN:
+    for module in LIVE_MODULES:
         importlib.import_module(module)
     flags = flags or Flags()
     return [src for factory in FACTORIES for src in factory(config, flags)]

@@ -26,7 +26,7 @@ from rich.text import Text
 from rca.redact import redact_obj, redact_text
 from rca.timeutil import to_display
 
-__all__ = ["collect_summary", "config_table", "dump_json", "error", "eval_table",
+__all__ = ["collect_summary", "config_table", "dump_json", "error", "eval_table", "gap_dict",
            "incidents_table", "progress", "steps"]
 
 _out = Console(highlight=False, soft_wrap=True)
@@ -113,11 +113,7 @@ def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
                    "until": to_display(summary.until, zone)},
         "covered": span, "rows": summary.read, "new_rows": summary.new,
         "outside_window": summary.outside_window, "malformed": summary.malformed,
-        "files": summary.files,
-        "gaps": [{"source": g.source, "what": g.what, "reason": g.reason,
-                  "since": to_display(g.since, zone) if g.since is not None else None,
-                  "until": to_display(g.until, zone) if g.until is not None else None}
-                 for g in summary.gaps],
+        "files": summary.files, "gaps": [gap_dict(g, zone) for g in summary.gaps],
     }
     if fmt == "json":
         dump_json(data)
@@ -136,9 +132,18 @@ def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
     if summary.outside_window:
         _out.print(f"outside the window (not stored): {summary.outside_window} rows")
     _out.print(f"malformed lines: {summary.malformed}")
-    for g in data["gaps"]:
-        span = f" ({g['since']} → {g['until']})" if g["since"] else ""
-        _out.print(_text(f"gap: {g['source']}: {g['what']}: {g['reason']}{span}", "yellow"))
+    for gap in data["gaps"]:
+        _out.print(Text.assemble(("gap: ", "yellow"),
+                                 _text(f"{gap['source']}: {gap['what']}: {gap['reason']}")))
+
+
+def gap_dict(gap, zone: tzinfo | None = None) -> dict:
+    """A live source's ``Gap`` as JSON: the summary, the collection record, the report."""
+    def when(t):
+        return None if t is None else (to_display(t, zone) if zone else t.isoformat())
+
+    return {"source": gap.source, "what": gap.what, "reason": gap.reason,
+            "since": when(gap.since), "until": when(gap.until)}
 
 
 def incidents_table(result: dict) -> None:

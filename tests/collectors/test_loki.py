@@ -28,7 +28,7 @@ T0 = pd.Timestamp("2021-08-23T00:00:00Z").value
 HOUR = 3600 * 10**9
 SINCE, UNTIL = pd.Timestamp(T0, tz="UTC"), pd.Timestamp(T0 + 24 * HOUR, tz="UTC")
 STREAMS = {'{app="ingress-nginx"}': "ingress-nginx.log", '{app="station"}': "requests.jsonl"}
-CTX = ParseContext("loki", UTC, {"keep": 3})
+CTX = ParseContext("loki", UTC, {"show_malformed": 3})
 
 
 def _entries() -> list[tuple[int, dict, str]]:
