@@ -22,7 +22,7 @@ from collectors.base import Batch, Malformed, ParseContext
 from rca.config import Config
 from rca.live import Gap, LiveError, LiveSource
 from rca.redact import redact_batch, redact_text
-from rca.store import Store
+from rca.store import Store, Transaction
 
 __all__ = ["CollectError", "Source", "Summary", "check_sources", "collect", "expand_logs"]
 
@@ -50,6 +50,8 @@ class Summary:
     outside_window: int = 0
     first: pd.Timestamp | None = None
     last: pd.Timestamp | None = None
+    #: what the store found and put right of an interrupted earlier run
+    store_notes: list[str] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # live sources that gave nothing
     unreadable: dict[str, str] = field(default_factory=dict)  # file -> why it could not be read
@@ -92,31 +94,33 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
     settings = {"jsonl_fields": config.get("logs.jsonl_fields"), "collected_at": collected_at}
     pending: dict[str, list[pd.DataFrame]] = {}
 
-    def take(src, batch: Batch, done: bool = True) -> None:
+    def take(src, batch: Batch, txn: Transaction, done: bool = True) -> None:
         _account(batch, summary, pending)
         if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
-            _flush(store, pending, summary)
+            _flush(txn, pending, summary)
         if progress:
             progress(src, batch, done)
 
-    for src in sources:
-        ctx = ParseContext(str(src.path), zone, dict(settings))
-        if on_lines:
-            ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
-        take(src, _read(src, ctx, keep, summary))
-    for source in live:
-        ctx = ParseContext(source.name, zone, {**settings, "show_malformed": keep})
-        batch = None
-        try:
-            for batch in source.fetch(since, until, ctx):
-                take(source, batch, done=False)
-        except LiveError as exc:
-            summary.failed.append(source.name)
-            summary.gaps.append(Gap(source.name, "everything", redact_text(str(exc)),
-                                    since, until))
-        if progress:
-            progress(source, batch, done=True)
-    _flush(store, pending, summary)
+    with store.transaction() as txn:  # the collection's rows become visible together
+        for src in sources:
+            ctx = ParseContext(str(src.path), zone, dict(settings))
+            if on_lines:
+                ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
+            take(src, _read(src, ctx, keep, summary), txn)
+        for source in live:
+            ctx = ParseContext(source.name, zone, {**settings, "show_malformed": keep})
+            batch = None
+            try:
+                for batch in source.fetch(since, until, ctx):
+                    take(source, batch, txn, done=False)
+            except LiveError as exc:
+                summary.failed.append(source.name)
+                summary.gaps.append(Gap(source.name, "everything", redact_text(str(exc)),
+                                        since, until))
+            if progress:
+                progress(source, batch, done=True)
+        _flush(txn, pending, summary)
+    summary.store_notes = list(store.recovered)
     return summary
 
 
@@ -154,16 +158,18 @@ def _read(src: Source, ctx: ParseContext, keep: int, summary: Summary) -> Batch:
         return batch
 
 
-#: Rows held in memory before merging into the store. Each merge rewrites the touched
-#: day files, so merging once per collection instead of once per file saves rewriting a
-#: day of metrics for every log file; the cap bounds memory on very large inputs.
-FLUSH_ROWS = 2_000_000
+#: Rows held in memory before handing them to the store. A flush appends to the
+#: collection's staged parts (it rewrites nothing), so the cap only bounds memory; each
+#: flush is compared with the stored rows of its days, so fewer, larger flushes compare
+#: less often.
+FLUSH_ROWS = 500_000
 
 
-def _flush(store: Store, pending: dict[str, list[pd.DataFrame]], summary: Summary) -> None:
+def _flush(txn: Transaction, pending: dict[str, list[pd.DataFrame]], summary: Summary) -> None:
+    """Hand the pending rows to the collection's transaction; count the new ones."""
     for table, frames in pending.items():
         if frames:
-            new = store.write(table, pd.concat(frames))
+            new = txn.write(table, pd.concat(frames))
             summary.new[table] = summary.new.get(table, 0) + new
     pending.clear()
 
