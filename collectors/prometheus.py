@@ -62,6 +62,7 @@ class Settings:
     metric_names: dict[str, str] = field(default_factory=dict)
     label_names: dict[str, str] = field(default_factory=dict)
     signals: tuple[str, ...] = ()  # empty: every declared signal
+    raw_metrics: dict[str, list[str]] = field(default_factory=dict)  # metric -> kept labels
 
 
 def settings_from(config: Config, flags: live.Flags) -> Settings | None:
@@ -88,7 +89,7 @@ def settings_from(config: Config, flags: live.Flags) -> Settings | None:
             max_range_s=int(sec["max_range_s"]), concurrency=max(1, int(sec["concurrency"])),
             timeout_s=float(sec["timeout_s"]), retries=int(sec["retries"]),
             metric_names=dict(sec["metric_names"]), label_names=dict(sec["label_names"]),
-            signals=tuple(sec["signals"]))
+            signals=tuple(sec["signals"]), raw_metrics=dict(sec["raw_metrics"]))
     except http_auth.AuthError as exc:
         raise live.SourceError(f"prometheus: {exc}") from None
 
@@ -112,9 +113,19 @@ class PrometheusSource:
                                              retry=retry, timeout=s.timeout_s)
         return self._client
 
+    def wanted(self) -> dict[str, Signal]:
+        """The declared signals, plus each raw metric a detector reads itself (restart
+        counters), kept per its listed labels (``max by``) and stored under its own name."""
+        s = self.settings
+        out = {n: SIGNALS[n] for n in (s.signals or SIGNALS)}
+        for metric, labels in s.raw_metrics.items():
+            out[metric] = Signal(metric, "raw series read by a detector", "gauge", metric,
+                                 by=tuple(labels), agg="max")
+        return out
+
     def queries(self, since: pd.Timestamp, until: pd.Timestamp) -> list[Query]:
         s = self.settings
-        wanted = [SIGNALS[n] for n in (s.signals or SIGNALS)]
+        wanted = list(self.wanted().values())
         return plan(wanted, since, until, step_s=s.step_s, max_points=s.max_points,
                     max_range_s=s.max_range_s, metrics=s.metric_names, labels=s.label_names)
 
@@ -124,11 +135,12 @@ class PrometheusSource:
         by_signal: dict[str, list[Query]] = {}
         for q in self.queries(since, until):
             by_signal.setdefault(q.signal, []).append(q)
+        wanted = self.wanted()
         with ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="promql") as pool:
             running = {name: [pool.submit(self._run, q) for q in qs]
                        for name, qs in by_signal.items()}
             for name, futures in running.items():
-                yield self._batch(SIGNALS[name], by_signal[name], [f.result() for f in futures])
+                yield self._batch(wanted[name], by_signal[name], [f.result() for f in futures])
 
     def _run(self, q: Query) -> list[dict] | str:
         """The query's result series, or the reason it failed (text, secrets removed)."""

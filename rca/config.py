@@ -90,6 +90,10 @@ DEFAULTS: dict[str, Any] = {
             "label_names": {},
             # signals to collect; empty: every declared signal
             "signals": [],
+            # raw series some detectors read themselves (kube-state-metrics' restart
+            # counter), kept per the listed labels at the step: metric -> labels
+            "raw_metrics": {"kube_pod_container_status_restarts_total":
+                            ["namespace", "pod", "container"]},
         },
         "loki": {
             "url": "", "logql": [], "bearer_token_file": "", "bearer_token_env": "",
@@ -159,7 +163,8 @@ class Config:
 
 # Mappings whose keys are the user's own (not validated against defaults).
 _OPEN_MAPS = {"logs.jsonl_fields", "sources.prometheus.headers", "sources.loki.headers",
-              "sources.prometheus.metric_names", "sources.prometheus.label_names"}
+              "sources.prometheus.metric_names", "sources.prometheus.label_names",
+              "sources.prometheus.raw_metrics"}
 
 
 def _merge(base: dict, over: Mapping, origin: str, origins: dict, prefix: str = "") -> None:

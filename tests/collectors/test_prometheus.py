@@ -14,13 +14,15 @@ import pytest
 from collectors.base import ParseContext
 from collectors.prometheus import PrometheusSource, Settings, settings_from, shape
 from rca import live
-from rca.config import load
+from rca.config import DEFAULTS, load
 from rca.signals import SIGNALS
 from tests.collectors.http_stub import self_signed, serve
 
 SINCE, UNTIL = pd.Timestamp("2021-08-23T03:00:00Z"), pd.Timestamp("2021-08-23T04:00:00Z")
 CTX = ParseContext("prometheus", UTC)
 TOKEN = "s3cr3t-t0ken-value"
+#: Queries a source built from the config makes: the signals and the raw series detectors read.
+FROM_CONFIG = len(SIGNALS) + len(DEFAULTS["sources"]["prometheus"]["raw_metrics"])
 
 
 def _matrix(req, labels=None):
@@ -58,7 +60,7 @@ def test_token_file_and_tenant_header_reach_the_server(tmp_path):
         batches = _fetch(settings_from(cfg, live.Flags()))
     assert [g for b in batches for g in b.gaps] == []
     assert {r.headers["x-scope-orgid"] for r in stub.requests} == {"factory-a"}
-    assert len(stub.requests) == len(SIGNALS)
+    assert len(stub.requests) == FROM_CONFIG
     assert all(len(b.frames["metrics"]) == 2 * 60 for b in batches)
 
 
@@ -75,7 +77,7 @@ def test_a_refused_token_is_a_gap_that_does_not_show_the_token(tmp_path):
             {"prometheus": stub.url, "prometheus_token_file": str(token)}))
         batches = _fetch(settings)
     gaps = [g for b in batches for g in b.gaps]
-    assert len(gaps) == len(SIGNALS)
+    assert len(gaps) == FROM_CONFIG
     assert all("HTTP 403" in g.reason and TOKEN not in g.reason for g in gaps)
     assert all(b.frames["metrics"].empty for b in batches)
 
