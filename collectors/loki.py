@@ -26,6 +26,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import pandas as pd
 import requests
@@ -102,7 +103,7 @@ class LokiSource:
         self.session = session or requests.Session()
         self.session.verify = settings.verify
         self._sleep = sleep
-        self._formats: dict[str, Callable] = {}
+        self._formats: dict[str, ModuleType] = {}
 
     def fetch(self, since: pd.Timestamp, until: pd.Timestamp,
               ctx: ParseContext) -> Iterator[Batch]:
@@ -188,15 +189,15 @@ class LokiSource:
             if line.strip():
                 by_stream.setdefault(stream, []).append((ts, line.strip()))
         for stream, lines in by_stream.items():
-            parse = self._parser(stream, lines, batch, keep)
-            if parse is None:
+            module = self._parser(stream, lines, batch, keep)
+            if module is None:
                 continue
-            parse_lines(lines, parse, ctx, keep, batch,
+            parse_lines(lines, module, ctx, keep, batch,
                         lambda ts, text, stream=stream: (stream, ts, text),
                         lambda ts, stream=stream: f"loki {stream}@{_ts(ts).isoformat()}")
 
     def _parser(self, stream: str, lines: list[tuple[int, str]], batch: Batch,
-                keep: int) -> Callable | None:
+                keep: int) -> ModuleType | None:
         """The stream's parser: the configured format, or detected once from its lines."""
         if stream not in self._formats:
             fmt = self.settings.fmt
@@ -209,7 +210,7 @@ class LokiSource:
                     batch.lines += len(lines)
                     batch.malformed += len(lines) - 1
                     return None
-            self._formats[stream] = FORMATS[fmt].parse
+            self._formats[stream] = FORMATS[fmt]
         return self._formats[stream]
 
 

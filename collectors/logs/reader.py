@@ -18,13 +18,24 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from hashlib import blake2b
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 
-from collectors.base import Batch, LineError, Malformed, ParseContext, RowBuffer
+from collectors.base import (
+    MAX_LINE,
+    Batch,
+    LineError,
+    Malformed,
+    ParseContext,
+    RowBuffer,
+    bounded_lines,
+    check_row,
+)
+from collectors.logs.wrappers import unwrap
 from rca import record
 
-__all__ = ["iter_lines", "parse_lines", "read_log", "stream_name"]
+__all__ = ["iter_lines", "numbered_lines", "parse_lines", "read_log", "stream_name"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: Rows are turned into frames every this many, so memory holds at most this many dict
@@ -46,9 +57,20 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """``(line number, stripped text)`` for each non-blank line, numbered from 1."""
+    """``(line number, stripped text)`` for each non-blank line, numbered from 1
+    (over-long lines left out: see ``numbered_lines``)."""
+    for lineno, text in numbered_lines(path):
+        if text is not None:
+            yield lineno, text
+
+
+def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None]]:
+    """Like ``iter_lines``, but an over-long line (``MAX_LINE``) yields ``None``."""
     with _open_text(Path(path)) as fh:
-        for lineno, raw in enumerate(fh, 1):
+        for lineno, raw in bounded_lines(fh):
+            if raw is None:
+                yield lineno, None
+                continue
             text = raw.strip()
             if text:
                 yield lineno, text
@@ -64,7 +86,7 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
     path = Path(path)
     if fmt == "auto" and next(iter_lines(path), None) is None:
         return Batch(source=str(path))  # an empty file: nothing to detect, nothing lost
-    parse = _parser(path, fmt)
+    module = _module(path, fmt)
     base = path.name
     stream = stream_name(path)
     # occurrences per distinct line, keyed by a 128-bit digest rather than the text, so
@@ -77,17 +99,20 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
         seen[key] = occurrence + 1
         return stream, text, occurrence
 
-    return parse_lines(iter_lines(path), parse, ctx, keep, Batch(source=str(path)), identity,
-                       lambda lineno: f"{base}:{lineno}")
+    return parse_lines(numbered_lines(path), module, ctx, keep, Batch(source=str(path)),
+                       identity, lambda lineno: f"{base}:{lineno}")
 
 
-def parse_lines(lines: Iterable[tuple[int, str]], parse: Callable, ctx: ParseContext,
-                keep: int, batch: Batch, identity: Callable[[int, str], tuple],
-                where: Callable[[int], str]) -> Batch:
-    """Parse numbered lines into ``batch``: the loop every line source shares (files here,
-    Loki streams in ``collectors.loki``). ``identity(number, text)`` gives the parts of
-    the row id (the line's index within it is added); ``where(number)`` the ``source``
-    of request rows. Malformed samples name ``batch.source``."""
+def parse_lines(lines: Iterable[tuple[int, str | None]], module: ModuleType,
+                ctx: ParseContext, keep: int, batch: Batch,
+                identity: Callable[[int, str], tuple], where: Callable[[int], str]) -> Batch:
+    """Parse numbered lines with a format ``module`` into ``batch``: the loop every line
+    source shares (files here, Loki streams in ``collectors.loki``). ``identity(number,
+    text)`` gives the parts of the row id (the line's index within it is added);
+    ``where(number)`` the ``source`` of request rows. Malformed samples name
+    ``batch.source``."""
+    parse, skip_reason = module.parse, getattr(module, "skip_reason", _no_record)
+    keeps_prefix = getattr(module, "READS_TIME_PREFIX", False)
     chunks: dict[str, list[pd.DataFrame]] = defaultdict(list)
     rows, pending = RowBuffer(), 0
     row_id = record.row_id
@@ -95,12 +120,23 @@ def parse_lines(lines: Iterable[tuple[int, str]], parse: Callable, ctx: ParseCon
     with _gc_paused():
         for lineno, text in lines:
             batch.lines += 1
+            if text is None:
+                batch.add_malformed(Malformed(batch.source, lineno, "line", _TOO_LONG, ""),
+                                    keep)
+                continue
             try:
-                pairs = parse(text, ctx)
+                line = unwrap(text, keeps_prefix)
+                pairs = parse(line, ctx)
+                for _table, row in pairs:
+                    check_row(row)
             except LineError as exc:
                 sample = Malformed(batch.source, lineno, exc.field, exc.message, text[:200])
                 batch.add_malformed(sample, keep)
                 continue
+            if not pairs:
+                batch.skipped[skip_reason(line)] += 1
+                continue
+            batch.kept += 1
             ident = identity(lineno, text)
             for index, (table, row) in enumerate(pairs):
                 row["row_id"] = row_id(*ident, index)
@@ -132,7 +168,14 @@ def stream_name(path: Path) -> str:
     return f"{folders}/{_ROTATION.sub('', path.name)}"
 
 
-def _parser(path: Path, fmt: str) -> Callable[[str, ParseContext], list[tuple[str, dict]]]:
+_TOO_LONG = f"longer than {MAX_LINE} characters: not read (no log line is this long)"
+
+
+def _no_record(line: str) -> str:
+    return "no record in line"
+
+
+def _module(path: Path, fmt: str) -> ModuleType:
     # Imported here: the package imports this module to re-export ``read_log``.
     from collectors.logs import FORMATS, detect
 
@@ -141,7 +184,7 @@ def _parser(path: Path, fmt: str) -> Callable[[str, ParseContext], list[tuple[st
     if fmt not in FORMATS:
         known = ", ".join(["auto", *FORMATS])
         raise ValueError(f"unknown log format {fmt!r}; formats are {known}")
-    return FORMATS[fmt].parse
+    return FORMATS[fmt]
 
 
 def _flush(rows: RowBuffer, chunks: dict[str, list[pd.DataFrame]]) -> None:
