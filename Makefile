@@ -34,9 +34,10 @@ soak: install
 lint: install
 	$(BIN)/ruff check .
 
-bench: install
+bench: system-deps install
 	$(BIN)/python bench/bench_collect.py
 	$(BIN)/python bench/bench_analyze.py
+	$(BIN)/python bench/bench_live.py
 
 clean:
 	rm -rf build rca-data reports/*.html .pytest_cache

@@ -62,6 +62,7 @@ def _sources(p: argparse.ArgumentParser) -> None:
                    help="log files (glob); format from --log-format")
     g.add_argument("--log-format", default="auto", choices=FORMATS)
     _kube_flags(p)
+    _remote_flags(p)
 
 
 def _kube_flags(p: argparse.ArgumentParser) -> None:
@@ -74,6 +75,25 @@ def _kube_flags(p: argparse.ArgumentParser) -> None:
                    help="use the pod's service account (inside a cluster)")
     g.add_argument("--namespace", action="append", default=None, metavar="NS",
                    help="only these namespaces (repeatable; default all)")
+
+
+def _remote_flags(p: argparse.ArgumentParser) -> None:
+    """Live Prometheus-compatible and Loki options; they add to or override
+    ``sources.prometheus`` / ``sources.loki`` in rca.yaml."""
+    g = p.add_argument_group("sources (live Prometheus-compatible API and Loki)")
+    g.add_argument("--prometheus", metavar="URL",
+                   help="Prometheus-compatible query API (Prometheus, Thanos, Mimir, "
+                   "VictoriaMetrics)")
+    g.add_argument("--prometheus-token-file", metavar="FILE", help="bearer token file")
+    g.add_argument("--prometheus-ca-file", metavar="FILE", help="CA bundle for https")
+    g.add_argument("--prometheus-header", action="append", default=[], metavar="K=V",
+                   help="extra request header, e.g. X-Scope-OrgID=tenant (repeatable)")
+    g.add_argument("--insecure", action="store_true", default=None,
+                   help="do not verify TLS certificates of live sources")
+    g.add_argument("--loki", metavar="URL", help="Loki query API")
+    g.add_argument("--logql", action="append", default=[], metavar="QUERY",
+                   help="LogQL stream selector to pull, e.g. '{app=\"ingress-nginx\"}' "
+                   "(repeatable)")
 
 
 def _cause_filter(p: argparse.ArgumentParser) -> None:

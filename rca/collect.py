@@ -1,9 +1,10 @@
-"""``rca collect`` in file mode: read every source, keep the window, merge into the store.
+"""``rca collect``: read every source, keep the window, merge into the store.
 
 Why one loop for every kind of source: each collector returns the same ``Batch`` (frames
 plus malformed-line accounting), so the window filter, the store merge and the summary
-are written once. Live sources (``rca.live``) yield the same batches after their fetch and
-go through this same path; what they could not get (``batch.gaps``) is kept in the summary.
+are written once. Live sources (``rca.live``: Kubernetes, Prometheus, Loki) yield the same
+batches from their fetch and go through this same path; what they could not get (their
+``Gap``s) is gathered into the summary and the collection record.
 """
 
 from __future__ import annotations
@@ -77,14 +78,14 @@ def expand_logs(patterns: Iterable[str]) -> list[Path]:
 
 def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.Timestamp,
             config: Config, zone: tzinfo,
-            progress: Callable[[Source, Batch], None] | None = None,
+            progress: Callable[..., None] | None = None,
             on_lines: Callable[[Source, int], None] | None = None,
             live: Iterable[LiveSource] = ()) -> Summary:
     """Read ``sources`` and the ``live`` sources, merge the rows of [since, until) into
     ``store``.
 
-    ``progress`` is told when each file is done and each live batch arrives; ``on_lines``
-    how far a long log is.
+    ``progress(source, batch, done)`` is told of each batch and when a source is done;
+    ``on_lines`` how far a long log is.
     """
     check_sources(sources)
     summary = Summary(since, until)
@@ -95,12 +96,12 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
                 "metrics_time": config.get("metrics.time")}
     pending: dict[str, list[pd.DataFrame]] = {}
 
-    def take(src, batch: Batch, txn: Transaction) -> None:
+    def take(src, batch: Batch, txn: Transaction, done: bool = True) -> None:
         _account(batch, summary, pending)
         if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
             _flush(txn, pending, summary)
         if progress:
-            progress(src, batch)
+            progress(src, batch, done)
 
     with store.transaction() as txn:  # the collection's rows become visible together
         for src in sources:
@@ -110,13 +111,16 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
             take(src, _read(src, ctx, keep, summary), txn)
         for source in live:
             ctx = ParseContext(source.name, zone, {**settings, "show_malformed": keep})
+            batch = None
             try:
                 for batch in source.fetch(since, until, ctx):
-                    take(source, batch, txn)
+                    take(source, batch, txn, done=False)
             except LiveError as exc:
                 summary.failed.append(source.name)
                 summary.gaps.append(Gap(source.name, "everything", redact_text(str(exc)),
                                         since, until))
+            if progress:
+                progress(source, batch, done=True)
         _flush(txn, pending, summary)
     summary.store_notes = list(store.recovered)
     return summary

@@ -21,7 +21,7 @@ from rca.causes import select as select_causes
 from rca.collect import CollectError, Source, check_sources, expand_logs
 from rca.collect import collect as run_collect
 from rca.config import Config
-from rca.live import Flags, configured
+from rca.live import Flags, SourceError, configured
 from rca.redact import redact_obj
 from rca.store import Store
 
@@ -44,12 +44,15 @@ def show_config(config: Config, fmt: str) -> int:
     return 0
 
 
-def _sources(args) -> list[Source]:
+def _sources(args, config: Config) -> list[Source]:
+    """File sources: the flags, plus ``sources.logs.globs`` when no --logs is given."""
+    globs = args.logs or config.get("sources.logs.globs")
+    fmt = args.log_format if args.logs else config.get("sources.logs.format")
     try:
-        logs = expand_logs(args.logs)
+        logs = expand_logs(globs)
         sources = ([Source("kube", Path(p)) for p in args.kube]
                    + [Source("metrics", Path(p)) for p in args.metrics_file]
-                   + [Source("logs", p, args.log_format) for p in logs])
+                   + [Source("logs", p, fmt) for p in logs])
         check_sources(sources)
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
@@ -62,24 +65,37 @@ def live_flags(args) -> Flags:
 
 
 #: argparse destinations of the live-source flags (``rca.cli`` defines them).
-LIVE_FLAGS = ("kubeconfig", "context", "in_cluster", "namespace")
+LIVE_FLAGS = ("kubeconfig", "context", "in_cluster", "namespace",
+              "prometheus", "prometheus_token_file", "prometheus_ca_file", "insecure",
+              "prometheus_header", "loki", "logql")
+
+
+def _live(args, config: Config) -> list:
+    """Every configured live source, unless files are named on the command line and no
+    live flag is given (then the files alone: a one-off look at an attached dump)."""
+    flags = live_flags(args)
+    named_files = args.kube or args.metrics_file or args.logs
+    if named_files and not any(flags.values.values()):
+        return []
+    try:
+        return configured(config, flags)
+    except SourceError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def collect(args, config: Config, zone: tzinfo, since, until) -> int:
     """Files named on the command line; with none, every live source configured (and
     the live flags add or override)."""
     _table_or_json(args.output)
-    sources = _sources(args)
-    flags = live_flags(args)
-    live = configured(config, flags) if not sources or any(flags.values.values()) else []
+    sources, live = _sources(args, config), _live(args, config)
     if not sources and not live:
         raise UsageError("nothing to collect: give --kube, --metrics-file or --logs, "
-                         "a live source (--kubeconfig, --context, --in-cluster), or "
-                         "configure sources: in rca.yaml")
+                         "a live source (--prometheus, --loki, --kubeconfig, --context, "
+                         "--in-cluster), or configure sources: in rca.yaml")
     store = Store(config.get("store"), config.get("compact.max_parts_per_day"))
     t0 = clock.perf_counter()
     try:
-        with output.progress(len(sources)) as tick:
+        with output.progress(len(sources) + len(live)) as tick:
             summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines,
                                   live=live)
     except CollectError as exc:
@@ -321,8 +337,7 @@ def _daily_date(text: str | None, zone: tzinfo) -> date:
 def _daily_collect(args, config: Config, zone: tzinfo, since, until) -> int:
     """Collect when there is anything to collect from: file flags or live sources in the
     config (``rca.live``). With neither, the day is analysed from what the store holds."""
-    if not (args.kube or args.metrics_file or args.logs
-            or configured(config, live_flags(args))):
+    if not (args.kube or args.metrics_file or _sources(args, config) or _live(args, config)):
         return 0
     return collect(argparse.Namespace(**{**vars(args), "output": "table"}), config,
                    zone, since, until)

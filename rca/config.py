@@ -78,9 +78,48 @@ DEFAULTS: dict[str, Any] = {
                  # restarts, visibly), the longest wait between two of them, and how long
                  # a change may wait before it is written (collectors/kube_watch.py)
                  "watch": {"max_failures": 8, "backoff_cap_s": 60.0, "flush_after_s": 10.0}},
-        "prometheus": {"url": "", "bearer_token_file": "", "ca_file": "",
-                       "insecure": False, "headers": {}},
-        "loki": {"url": "", "logql": [], "bearer_token_file": "", "headers": {}},
+        "prometheus": {
+            "url": "", "bearer_token_file": "", "bearer_token_env": "", "ca_file": "",
+            "insecure": False,
+            # extra request headers, e.g. X-Scope-OrgID for a Mimir/Thanos tenant; a
+            # secret value is given as file:/path or env:NAME
+            "headers": {},
+            # evaluation step of every signal; 60 s resolves a 1-5 minute alarm
+            "step_s": 60,
+            # Prometheus refuses more than 11,000 points per series in one range query
+            "max_points": 11000,
+            # longest range one query asks for (servers with a max query length)
+            "max_range_s": 86400,
+            # queries in flight at once, per collection
+            "concurrency": 4,
+            "timeout_s": 60.0,
+            # retries of a 429/502/503/504 or a dropped connection (backoff with jitter)
+            "retries": 2,
+            # relabelled clusters: declared name -> the cluster's name
+            "metric_names": {},
+            "label_names": {},
+            # signals to collect; empty: every declared signal
+            "signals": [],
+            # raw series some detectors read themselves (kube-state-metrics' restart
+            # counter), kept per the listed labels at the step: metric -> labels
+            "raw_metrics": {"kube_pod_container_status_restarts_total":
+                            ["namespace", "pod", "container"]},
+        },
+        "loki": {
+            "url": "", "logql": [], "bearer_token_file": "", "bearer_token_env": "",
+            "ca_file": "", "insecure": False, "headers": {},
+            # log format of the pulled lines (auto: detected per stream)
+            "format": "auto",
+            # lines per request (Loki's max_entries_limit_per_query defaults to 5000)
+            "limit": 5000,
+            # longest range one request asks for (Loki's max_query_length defaults to 721h)
+            "max_range_s": 86400,
+            "timeout_s": 60.0,
+            # retries of a 429 or 5xx, with exponential backoff and jitter, capped
+            "retries": 5,
+            "backoff_s": 1.0,
+            "backoff_max_s": 30.0,
+        },
         "logs": {"globs": [], "format": "auto"},
     },
 }
@@ -134,7 +173,8 @@ class Config:
 
 # Mappings whose keys are the user's own (not validated against defaults).
 _OPEN_MAPS = {"logs.jsonl_fields", "logs.zones", "sources.prometheus.headers",
-              "sources.loki.headers"}
+              "sources.loki.headers", "sources.prometheus.metric_names",
+              "sources.prometheus.label_names", "sources.prometheus.raw_metrics"}
 
 
 def _merge(base: dict, over: Mapping, origin: str, origins: dict, prefix: str = "") -> None:

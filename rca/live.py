@@ -14,6 +14,7 @@ it never stops the other sources.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -23,12 +24,18 @@ import pandas as pd
 from collectors.base import Batch, ParseContext
 from rca.config import Config
 
-__all__ = ["FACTORIES", "LIVE_MODULES", "Gap", "LiveError", "LiveSource", "configured"]
+__all__ = ["FACTORIES", "LIVE_MODULES", "Flags", "Gap", "LiveError", "LiveSource",
+           "SourceError", "configured"]
 
 
 class LiveError(RuntimeError):
     """A live source cannot be used at all (no cluster, credentials refused). The message
     is one line, names the source and never contains a credential; the other sources go on."""
+
+
+class SourceError(ValueError):
+    """A configured live source cannot be set up (bad option, unreadable credential file):
+    a usage error before anything runs; the message names the option, never a secret."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +68,11 @@ class Flags:
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.values.get(key)
-        return default if value is None else value
+        return default if value is None or value == [] else value
 
 
 #: Modules whose import appends a factory to ``FACTORIES`` (one line per live collector).
-LIVE_MODULES: list[str] = ["collectors.kube_api"]
+LIVE_MODULES: list[str] = ["collectors.kube_api", "collectors.prometheus", "collectors.loki"]
 
 #: Each factory returns the live sources it can build from the config and the flags.
 #: Live collectors append theirs here (one line each); nothing else needs an edit.
@@ -74,8 +81,6 @@ FACTORIES: list[Callable[[Config, Flags], list[LiveSource]]] = []
 
 def configured(config: Config, flags: Flags | None = None) -> list[LiveSource]:
     """Every live source the config and flags describe, in registry order."""
-    import importlib
-
     for module in LIVE_MODULES:
         importlib.import_module(module)
     flags = flags or Flags()

@@ -68,22 +68,26 @@ def progress(total: int) -> Iterator:
     with bar:
         task = bar.add_task("collecting", total=total)
 
-        def tick(source, batch) -> None:
-            path = getattr(source, "path", None)  # files advance the bar; live batches name it
-            label = f"{source.kind}: {path.name}" if path else batch.source
-            bar.update(task, advance=1 if path else 0, description=_plain(label))
-            if batch.malformed:
-                _err.print(_text(f"{path or batch.source}: {batch.malformed} malformed line(s)",
+        def tick(source, batch, done: bool = True) -> None:
+            bar.update(task, advance=int(done), description=_plain(_label(source, batch)))
+            if batch is not None and batch.malformed:
+                _err.print(_text(f"{batch.source}: {batch.malformed} malformed line(s)",
                                  "yellow"))
                 for sample in batch.samples:
                     _err.print(_text(f"  {sample}"))
 
         def lines(source, n: int) -> None:
-            bar.update(task, description=_plain(f"{source.kind}: {source.path.name} "
-                                                f"({n:,} lines)"))
+            bar.update(task, description=_plain(f"{_label(source)} ({n:,} lines)"))
 
         tick.lines = lines
         yield tick
+
+
+def _label(source, batch=None) -> str:
+    """What the bar shows: ``logs: x.log`` for a file, the batch's name for a live source."""
+    if hasattr(source, "path"):
+        return f"{source.kind}: {source.path.name}"
+    return batch.source if batch is not None else source.name
 
 
 @contextmanager

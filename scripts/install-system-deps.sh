@@ -1,9 +1,11 @@
 #!/bin/sh
 # Install the Debian packages the tests need, if they are missing: prometheus and
-# promtool (integration tests backfill and query a real server) and chromium (the
+# promtool (integration tests backfill and query a real server), victoria-metrics (the
+# same live tests against a second engine with the same query API) and chromium (the
 # report is checked in a real headless browser), and Debian's kubectl (package
 # kubernetes-client: the live Kubernetes tests hold their stand-in API server to what it
-# accepts; openssl makes its test certificate). Idempotent; runs apt only when needed.
+# accepts; openssl makes the test certificates of the local servers). Idempotent; runs
+# apt only when needed.
 set -eu
 # Where Debian's kubectl is unpacked when another package (e.g. a cloud SDK's kubectl)
 # already owns /usr/bin/kubectl; tests/collectors/kube_api_server.py looks here too.
@@ -17,6 +19,7 @@ command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 command -v promtool   >/dev/null 2>&1 || missing="$missing prometheus"
 command -v chromium   >/dev/null 2>&1 || missing="$missing chromium"
 command -v openssl    >/dev/null 2>&1 || missing="$missing openssl"
+command -v victoria-metrics >/dev/null 2>&1 || missing="$missing victoria-metrics"
 [ -z "$missing" ] && [ -z "$kubectl_aside" ] && exit 0
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

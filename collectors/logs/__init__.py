@@ -23,7 +23,7 @@ from collectors.logs import coredns, ingress_nginx, jsonl, nginx_combined, rgw
 from collectors.logs.reader import iter_lines, read_log
 from collectors.logs.wrappers import unwrap
 
-__all__ = ["DETECT_LINES", "DETECT_SCAN", "FORMATS", "detect", "read_log"]
+__all__ = ["DETECT_LINES", "DETECT_SCAN", "FORMATS", "detect", "detect_lines", "read_log"]
 
 FORMATS: dict[str, ModuleType] = {
     m.NAME: m for m in (ingress_nginx, nginx_combined, jsonl, coredns, rgw)
@@ -52,6 +52,16 @@ def detect(path: str | os.PathLike) -> str:
             f"{os.fspath(path)}: {total} non-blank lines, none of the first {scanned} in a "
             f"known log format; pass --log-format ({', '.join(FORMATS)})"
         )
+    return best
+
+
+def detect_lines(lines: list[str], where: str) -> str:
+    """The format that recognises most of ``lines`` (a Loki stream's first lines)."""
+    votes = {name: sum(_sniff(m, text) for text in lines) for name, m in FORMATS.items()}
+    best = max(votes, key=votes.__getitem__)
+    if votes[best] == 0:
+        raise ValueError(f"{where}: none of the first {len(lines)} lines in a known log "
+                         f"format; set sources.loki.format ({', '.join(FORMATS)})")
     return best
 
 

@@ -14,7 +14,7 @@ import io
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from hashlib import blake2b
 from pathlib import Path
@@ -35,7 +35,7 @@ from collectors.base import (
 from collectors.logs.wrappers import unwrap
 from rca import record
 
-__all__ = ["iter_lines", "numbered_lines", "read_log", "stream_name"]
+__all__ = ["iter_lines", "numbered_lines", "parse_lines", "read_log", "stream_name"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: Rows are turned into frames every this many, so memory holds at most this many dict
@@ -87,23 +87,42 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
     if fmt == "auto" and next(iter_lines(path), None) is None:
         return Batch(source=str(path))  # an empty file: nothing to detect, nothing lost
     module = _module(path, fmt)
-    parse, skip_reason = module.parse, getattr(module, "skip_reason", _no_record)
-    keeps_prefix = getattr(module, "READS_TIME_PREFIX", False)
     base = path.name
     stream = stream_name(path)
-    batch = Batch(source=str(path))
-    chunks: dict[str, list[pd.DataFrame]] = defaultdict(list)
-    rows, pending = RowBuffer(), 0
-    row_id = record.row_id
     # occurrences per distinct line, keyed by a 128-bit digest rather than the text, so
     # a large file is not held in memory twice
     seen: dict[bytes, int] = {}
+
+    def identity(_lineno: int, text: str) -> tuple:
+        key = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        return stream, text, occurrence
+
+    return parse_lines(numbered_lines(path), module, ctx, keep, Batch(source=str(path)),
+                       identity, lambda lineno: f"{base}:{lineno}")
+
+
+def parse_lines(lines: Iterable[tuple[int, str | None]], module: ModuleType,
+                ctx: ParseContext, keep: int, batch: Batch,
+                identity: Callable[[int, str], tuple], where: Callable[[int], str]) -> Batch:
+    """Parse numbered lines with a format ``module`` into ``batch``: the loop every line
+    source shares (files here, Loki streams in ``collectors.loki``). ``identity(number,
+    text)`` gives the parts of the row id (the line's index within it is added);
+    ``where(number)`` the ``source`` of request rows. Malformed samples name
+    ``batch.source``."""
+    parse, skip_reason = module.parse, getattr(module, "skip_reason", _no_record)
+    keeps_prefix = getattr(module, "READS_TIME_PREFIX", False)
+    chunks: dict[str, list[pd.DataFrame]] = defaultdict(list)
+    rows, pending = RowBuffer(), 0
+    row_id = record.row_id
     on_lines = ctx.settings.get("on_lines")  # progress on a long file: lines read so far
     with _gc_paused():
-        for lineno, text in numbered_lines(path):
+        for lineno, text in lines:
             batch.lines += 1
             if text is None:
-                batch.add_malformed(Malformed(str(path), lineno, "line", _TOO_LONG, ""), keep)
+                batch.add_malformed(Malformed(batch.source, lineno, "line", _TOO_LONG, ""),
+                                    keep)
                 continue
             try:
                 line = unwrap(text, keeps_prefix)
@@ -111,19 +130,17 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
                 for _table, row in pairs:
                     check_row(row)
             except LineError as exc:
-                sample = Malformed(str(path), lineno, exc.field, exc.message, text[:200])
+                sample = Malformed(batch.source, lineno, exc.field, exc.message, text[:200])
                 batch.add_malformed(sample, keep)
                 continue
             if not pairs:
                 batch.skipped[skip_reason(line)] += 1
                 continue
             batch.kept += 1
-            key = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-            occurrence = seen.get(key, 0)
-            seen[key] = occurrence + 1
+            ident = identity(lineno, text)
             for index, (table, row) in enumerate(pairs):
-                row["row_id"] = row_id(stream, text, occurrence, index)
-                row["source"] = f"{base}:{lineno}" if table in _LINE_SOURCED else "log"
+                row["row_id"] = row_id(*ident, index)
+                row["source"] = where(lineno) if table in _LINE_SOURCED else "log"
                 rows.add(table, row)
             pending += len(pairs)
             if pending >= CHUNK_ROWS:
@@ -132,7 +149,9 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
                 if on_lines:
                     on_lines(batch.lines)
         _flush(rows, chunks)
-    batch.frames = {t: dfs[0] if len(dfs) == 1 else pd.concat(dfs) for t, dfs in chunks.items()}
+    for t, dfs in chunks.items():
+        mine = dfs[0] if len(dfs) == 1 else pd.concat(dfs)
+        batch.frames[t] = mine if t not in batch.frames else pd.concat([batch.frames[t], mine])
     return batch
 
 

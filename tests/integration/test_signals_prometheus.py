@@ -13,11 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from datetime import UTC
 
 import numpy as np
@@ -29,6 +24,7 @@ from collectors.base import ParseContext
 from collectors.metrics_file import read_metrics_file
 from rca import record
 from rca.signals import SIGNALS, evaluate, promql
+from tests.integration import servers
 
 pytestmark = pytest.mark.integration
 
@@ -172,65 +168,16 @@ def _write_openmetrics(path) -> None:
     path.write_text("\n".join(out) + "\n# EOF\n")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
 @pytest.fixture(scope="module")
 def backfilled(tmp_path_factory):
     """(Prometheus URL, the same samples read by our collector)."""
-    missing = [b for b in ("prometheus", "promtool") if shutil.which(b) is None]
-    if missing:
-        pytest.fail(f"{' and '.join(missing)} not found: `make test` installs them "
-                    "(scripts/install-system-deps.sh, Debian packages prometheus)")
     tmp = tmp_path_factory.mktemp("prometheus")
-    om, tsdb, log = tmp / "signals.om", tmp / "tsdb", tmp / "prometheus.log"
+    om = tmp / "signals.om"
     _write_openmetrics(om)
-    done = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om),
-                           str(tsdb)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"promtool refused the file:\n{done.stdout}\n{done.stderr}"
     batch = read_metrics_file(om, ParseContext(file=om.name, zone=UTC))
     assert batch.malformed == 0, [str(m) for m in batch.samples]
-    config = tmp / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
-    port = _free_port()
-    with open(log, "wb") as log_fh:
-        proc = subprocess.Popen(
-            ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
-             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
-            stdout=log_fh, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(proc, url, log)
+    with servers.backfilled_prometheus([om], tmp) as url:
         yield url, batch.frames["metrics"]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_ready(proc: subprocess.Popen, url: str, log, deadline_s: float = 60.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"prometheus exited with {proc.returncode}:\n{_tail(log)}")
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"prometheus not ready after {deadline_s:.0f}s:\n{_tail(log)}")
 
 
 def _by_key(rows) -> dict[tuple[int, str], float]:

@@ -37,7 +37,15 @@ def test_since_after_until_is_refused(capsys):
 
 def test_collect_without_sources_says_what_to_give(capsys):
     assert main(["collect", "--since", "1h"]) == 2
-    assert "--kube, --metrics-file or --logs" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--kube, --metrics-file or --logs" in err and "--prometheus, --loki" in err
+    assert "sources: in rca.yaml" in err
+
+
+def test_a_bad_live_option_is_a_usage_error(capsys):
+    assert main(["collect", "--since", "1h", "--prometheus", "http://127.0.0.1:1",
+                 "--prometheus-header", "no-equals-sign"]) == 2
+    assert "expected NAME=VALUE" in capsys.readouterr().err
 
 
 def test_collect_glob_matching_nothing_is_an_error(tmp_path, capsys):

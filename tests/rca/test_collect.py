@@ -117,6 +117,40 @@ def test_event_repeating_through_the_window_is_kept(tmp_path, capsys):
     assert killing["count"].iloc[0] == 65
 
 
+class _FakeLive:
+    """A live source that yields one batch of rows (one outside the window) and a gap."""
+
+    name = "fake"
+
+    def fetch(self, since, until, ctx):
+        import pandas as pd
+
+        from collectors.base import Batch
+        from rca import live, record
+
+        rows = [{"time": since + pd.Timedelta(minutes=m), "row_id": f"r{m}", "name": "x_total",
+                 "entity": "node/a", "labels": "{}", "value": 1.0} for m in (1, 2)]
+        rows.append({**rows[0], "time": until + pd.Timedelta(minutes=1), "row_id": "late"})
+        batch = Batch("fake: x", {"metrics": record.frame("metrics", rows)}, lines=1)
+        batch.gaps.append(live.Gap("fake", "signal y", "HTTP 503: down", since, until))
+        yield batch
+
+
+def test_live_sources_go_through_the_window_store_and_record(tmp_path, capsys, monkeypatch):
+    from rca import live
+
+    monkeypatch.setattr(live, "FACTORIES", [lambda config, flags: [_FakeLive()]])
+    out = _collect(tmp_path / "s", capsys)
+    assert out["rows"] == {"metrics": 2} and out["outside_window"] == 1
+    assert [(g["source"], g["what"], g["reason"]) for g in out["gaps"]] == [
+        ("fake", "signal y", "HTTP 503: down")]
+    assert out["gaps"][0]["since"].endswith("+08:00")  # shown in the user's zone
+    record = json.loads(next((tmp_path / "s" / "collections").glob("*.json")).read_text())
+    assert record["gaps"][0]["reason"] == "HTTP 503: down"
+    again = _collect(tmp_path / "s", capsys)
+    assert again["new_rows"] == {"metrics": 0}  # re-collecting duplicates nothing
+
+
 def _unreadable(tmp_path):
     """A file the system will not hand over: mode 000 for a normal user; for root (who
     reads anything) /proc/self/mem, whose first page read fails with EIO, like a file

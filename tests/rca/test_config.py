@@ -56,3 +56,40 @@ def test_negative_threshold_is_refused(tmp_path):
     f.write_text("thresholds:\n  failed_requests:\n    gap_s: -5\n")
     with pytest.raises(ConfigError, match="must not be negative"):
         load(str(f))
+
+
+def test_rca_config_masks_credentials_and_shows_sources(tmp_path, capsys, monkeypatch):
+    from rca.cli import main
+    from rca.redact import MASK
+
+    monkeypatch.delenv("RCA_CONFIG", raising=False)
+    f = tmp_path / "rca.yaml"
+    f.write_text("sources:\n  prometheus:\n    url: https://rca:pa55w0rd@prom.example:9090\n"
+                 "    bearer_token_file: /var/run/secrets/token\n    headers:\n"
+                 "      Authorization: Basic c2VjcmV0\n      X-Scope-OrgID: factory-a\n"
+                 "      X-Api-Key: env:PROM_KEY\n")
+    assert main(["config", "--config", str(f), "-o", "json"]) == 0
+    rows = {r["key"]: r for r in __import__("json").loads(capsys.readouterr().out)}
+    assert rows["sources.prometheus.url"]["value"] == f"https://{MASK}@prom.example:9090"
+    assert rows["sources.prometheus.url"]["origin"] == str(f)
+    assert rows["sources.prometheus.headers"]["value"] == {
+        "Authorization": MASK, "X-Scope-OrgID": "factory-a", "X-Api-Key": MASK}
+    assert rows["sources.prometheus.bearer_token_file"]["value"] == "/var/run/secrets/token"
+    assert rows["sources.loki.url"]["origin"] == "default"
+
+
+def test_header_values_from_env_and_file_are_resolved_at_use(tmp_path, monkeypatch):
+    from collectors import http_auth
+
+    monkeypatch.setenv("PROM_KEY", "k-123456")
+    secret = tmp_path / "tenant"
+    secret.write_text("tenant-b\n")
+    got = http_auth.headers({"X-Api-Key": "env:PROM_KEY", "X-Scope-OrgID": f"file:{secret}"},
+                            token_env="PROM_KEY")
+    assert got == {"X-Api-Key": "k-123456", "X-Scope-OrgID": "tenant-b",
+                   "Authorization": "Bearer k-123456"}
+    monkeypatch.delenv("PROM_KEY")
+    with pytest.raises(http_auth.AuthError, match="PROM_KEY is not set"):
+        http_auth.headers({"X-Api-Key": "env:PROM_KEY"})
+    assert http_auth.redact("bad k-123456 at https://u:pw@h/", got) == \
+        "bad *** at https://[REDACTED]@h/"
