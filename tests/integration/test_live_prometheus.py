@@ -124,7 +124,12 @@ def test_live_collection_gives_the_files_answer(day, backend, tmp_path):
     # because the day has no such metric
     wanted = set(SIGNALS) | set(raw)
     assert set(stored["name"]) | no_series == wanted and not set(stored["name"]) & no_series
-    assert len(stored["name"].unique()) >= 4, "too few signals to compare"
+    # every signal the day's files give offline is collected live too (days of other
+    # worlds carry few metrics: what they have is compared, and they must have some)
+    offline = Store(file_store).load("metrics")
+    available = {n for n, sig in SIGNALS.items() if signals_available(sig, offline)}
+    assert available <= set(stored["name"]), available - set(stored["name"])
+    assert offline.empty or available, "the day's metrics give no signal to compare"
     assert _ranking(live) == _ranking(from_files)
     want = [i["cause"] for i in expected["incidents"]]
     assert [i["causes"][0]["id"] for i in live["incidents"]] == want
@@ -171,7 +176,8 @@ class _server:
         self.ctx = servers.victoria_metrics(self.tmp)
         url = self.ctx.__enter__()
         try:
-            assert servers.import_into_victoria_metrics(url, _om(self.scenario)) > 0
+            files = _om(self.scenario)  # a day of another world may carry no metrics at all
+            assert servers.import_into_victoria_metrics(url, files) > 0 or not files
         except BaseException:
             self.ctx.__exit__(None, None, None)
             raise
