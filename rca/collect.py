@@ -85,41 +85,64 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
         ctx = ParseContext(str(src.path), zone, dict(settings))
         if on_lines:
             ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
-        batch = _read(src, ctx, keep)
-        _account(batch, summary, pending)
-        if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
-            _flush(store, pending, summary)
+        batch = _read_streaming(src, ctx, keep, summary, pending,
+                                lambda: _flush_when_full(store, pending, summary))
         if progress:
             progress(src, batch)
     _flush(store, pending, summary)
     return summary
 
 
-def _read(src: Source, ctx: ParseContext, keep: int) -> Batch:
-    """One source's batch. A file that cannot be read at all (no recognisable format,
-    unreadable bytes) is reported as malformed and the other sources still go in."""
+def _read_streaming(src: Source, ctx: ParseContext, keep: int, summary: Summary,
+                    pending: dict[str, list[pd.DataFrame]],
+                    after_block: Callable[[], None]) -> Batch:
+    """Read one source block by block into ``pending`` (window-filtered), calling
+    ``after_block`` after each so the caller can flush: memory holds a few blocks, not the
+    file. A source that cannot be read (no recognisable format, unreadable bytes, a gzip
+    cut short) is reported as malformed, keeping what was read before, and the other
+    sources still go in."""
+    batch = Batch(source=str(src.path))
+    kept: dict[str, int] = {}
     try:
-        if src.kind == "kube":
-            from collectors.kube import read_kube
-
-            return read_kube(src.path, ctx, keep)
-        if src.kind == "metrics":
-            from collectors.metrics_file import read_metrics_file
-
-            return read_metrics_file(src.path, ctx, keep)
-        from collectors.logs import read_log
-
-        return read_log(src.path, src.fmt, ctx, keep)
+        batch, blocks = _open(src, ctx, keep)
+        for frames in blocks:
+            _window(frames, summary, pending, kept)
+            after_block()
     except (OSError, ValueError) as exc:
-        batch = Batch(source=str(src.path))
         batch.add_malformed(Malformed(str(src.path), 0, "file", str(exc), ""), keep)
-        return batch
+    _account_file(batch, summary, kept)
+    return batch
+
+
+def _open(src: Source, ctx: ParseContext, keep: int):
+    """The source's batch and an iterator over its frames (one block, or the whole file
+    for the small kube and metrics files)."""
+    if src.kind == "logs":
+        from collectors.logs.reader import read_log_blocks
+
+        return read_log_blocks(src.path, src.fmt, ctx, keep)
+    if src.kind == "kube":
+        from collectors.kube import read_kube
+
+        batch = read_kube(src.path, ctx, keep)
+    else:
+        from collectors.metrics_file import read_metrics_file
+
+        batch = read_metrics_file(src.path, ctx, keep)
+    return batch, iter([batch.frames])
 
 
 #: Rows held in memory before merging into the store. Each merge rewrites the touched
 #: day files, so merging once per collection instead of once per file saves rewriting a
-#: day of metrics for every log file; the cap bounds memory on very large inputs.
-FLUSH_ROWS = 2_000_000
+#: day of metrics for every log file; the cap bounds memory on very large inputs (a row
+#: of a log costs ~300 bytes in its frame: 500,000 of them ~150 MB).
+FLUSH_ROWS = 500_000
+
+
+def _flush_when_full(store: Store, pending: dict[str, list[pd.DataFrame]],
+                     summary: Summary) -> None:
+    if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
+        _flush(store, pending, summary)
 
 
 def _flush(store: Store, pending: dict[str, list[pd.DataFrame]], summary: Summary) -> None:
@@ -148,18 +171,22 @@ def _in_window(table: str, df: pd.DataFrame, since: pd.Timestamp,
     return active
 
 
-def _account(batch: Batch, summary: Summary, pending: dict[str, list[pd.DataFrame]]) -> None:
-    kept_rows = {}
-    for table, df in batch.frames.items():
+def _window(frames: dict[str, pd.DataFrame], summary: Summary,
+            pending: dict[str, list[pd.DataFrame]], kept: dict[str, int]) -> None:
+    """Keep the rows of one block that fall in the window; count the rest."""
+    for table, df in frames.items():
         inside = _in_window(table, df, summary.since, summary.until)
         summary.outside_window += len(df) - len(inside)
         summary.read[table] = summary.read.get(table, 0) + len(inside)
         pending.setdefault(table, []).append(inside)
-        kept_rows[table] = len(inside)
+        kept[table] = kept.get(table, 0) + len(inside)
         if len(inside):
             lo, hi = inside.index.min(), inside.index.max()
             summary.first = lo if summary.first is None else min(summary.first, lo)
             summary.last = hi if summary.last is None else max(summary.last, hi)
+
+
+def _account_file(batch: Batch, summary: Summary, kept_rows: dict[str, int]) -> None:
     summary.files.append({
         "file": batch.source, "lines": batch.lines, "rows": kept_rows,
         "malformed": batch.malformed, "samples": [str(m) for m in batch.samples],

@@ -14,17 +14,19 @@ import io
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from hashlib import blake2b
 from pathlib import Path
+from types import ModuleType
 
+import numpy as np
 import pandas as pd
 
 from collectors.base import Batch, LineError, Malformed, ParseContext, RowBuffer
 from rca import record
 
-__all__ = ["iter_lines", "read_log", "stream_name"]
+__all__ = ["iter_lines", "parse_line", "read_log", "read_log_blocks", "stream_name"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: Rows are turned into frames every this many, so memory holds at most this many dict
@@ -41,6 +43,15 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8-sig", errors="replace")
 
 
+def _raw_chunks(path: Path, size: int) -> Iterator[bytes]:
+    """The file's bytes, ``size`` at a time (gzip recognised by content, as above)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    with (gzip.open if magic == _GZIP_MAGIC else open)(path, "rb") as fh:
+        while chunk := fh.read(size):
+            yield chunk
+
+
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
     """``(line number, stripped text)`` for each non-blank line, numbered from 1."""
     with _open_text(Path(path)) as fh:
@@ -55,12 +66,65 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
 
     Requests rows get ``source = "<file>:<line>"`` so a finding can point at the line;
     events rows get ``source = "log"`` (the events table's source is the kind of origin).
+    Malformed samples name ``path`` as given. The whole file's frames at once: see
+    ``read_log_blocks`` to stream them.
+    """
+    batch, blocks = read_log_blocks(path, fmt, ctx, keep)
+    chunks: dict[str, list[pd.DataFrame]] = defaultdict(list)
+    for frames in blocks:
+        for table, df in frames.items():
+            chunks[table].append(df)
+    batch.frames = {t: dfs[0] if len(dfs) == 1 else pd.concat(dfs) for t, dfs in chunks.items()}
+    return batch
+
+
+def read_log_blocks(path: str | os.PathLike, fmt: str, ctx: ParseContext,
+                    keep: int = 3) -> tuple[Batch, Iterator[dict[str, pd.DataFrame]]]:
+    """``read_log`` as a stream: the batch (its counts complete once the stream is
+    consumed) and the frames of each block of lines, so memory holds one block."""
+    from collectors.logs.blocks import BLOCK_BYTES, read_blocks
+    from collectors.logs.nginx_columns import COLUMN_PARSERS
+
+    path = Path(path)
+    batch = Batch(source=str(path))
+    if fmt == "auto" and next(iter_lines(path), None) is None:
+        return batch, iter(())  # an empty file: nothing to detect, nothing lost
+    module = _module(path, fmt)
+    columns = COLUMN_PARSERS.get(module.NAME, _no_columns)
+    blocks = read_blocks(_raw_chunks(path, BLOCK_BYTES), path, module, columns, ctx, batch,
+                         keep, stream_name(path), parse_line)
+    return batch, _gc_paused_over(blocks)
+
+
+def parse_line(module: ModuleType, text: str, ctx: ParseContext) -> list[tuple[str, dict]]:
+    """One line's rows by the format's own parser (raises ``LineError``)."""
+    return module.parse(text, ctx)
+
+
+def _no_columns(lines, ctx: ParseContext) -> tuple[np.ndarray, pd.DataFrame]:
+    """For formats without a column parser: every line goes to the per-line parser."""
+    return np.zeros(0, dtype=np.int64), pd.DataFrame()
+
+
+def _gc_paused_over(blocks: Iterator) -> Iterator:
+    with _gc_paused():
+        yield from blocks
+
+
+def read_log_per_line(path: str | os.PathLike, fmt: str, ctx: ParseContext,
+                      keep: int = 3) -> Batch:
+    """Parse ``path`` as ``fmt`` (a name in ``collectors.logs.FORMATS``, or ``"auto"``),
+    one line at a time: the reference ``read_log`` is held equal to (and the fallback
+    ``blocks`` uses for the lines its column parsers leave).
+
+    Requests rows get ``source = "<file>:<line>"`` so a finding can point at the line;
+    events rows get ``source = "log"`` (the events table's source is the kind of origin).
     Malformed samples name ``path`` as given.
     """
     path = Path(path)
     if fmt == "auto" and next(iter_lines(path), None) is None:
         return Batch(source=str(path))  # an empty file: nothing to detect, nothing lost
-    parse = _parser(path, fmt)
+    module = _module(path, fmt)
     base = path.name
     stream = stream_name(path)
     batch = Batch(source=str(path))
@@ -75,7 +139,7 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
         for lineno, text in iter_lines(path):
             batch.lines += 1
             try:
-                pairs = parse(text, ctx)
+                pairs = parse_line(module, text, ctx)
             except LineError as exc:
                 sample = Malformed(str(path), lineno, exc.field, exc.message, text[:200])
                 batch.add_malformed(sample, keep)
@@ -111,7 +175,7 @@ def stream_name(path: Path) -> str:
     return f"{folders}/{_ROTATION.sub('', path.name)}"
 
 
-def _parser(path: Path, fmt: str) -> Callable[[str, ParseContext], list[tuple[str, dict]]]:
+def _module(path: Path, fmt: str) -> ModuleType:
     # Imported here: the package imports this module to re-export ``read_log``.
     from collectors.logs import FORMATS, detect
 
@@ -120,7 +184,7 @@ def _parser(path: Path, fmt: str) -> Callable[[str, ParseContext], list[tuple[st
     if fmt not in FORMATS:
         known = ", ".join(["auto", *FORMATS])
         raise ValueError(f"unknown log format {fmt!r}; formats are {known}")
-    return FORMATS[fmt].parse
+    return FORMATS[fmt]
 
 
 def _flush(rows: RowBuffer, chunks: dict[str, list[pd.DataFrame]]) -> None:
