@@ -189,20 +189,23 @@ class _BlockReader:
                 row["source"] = f"{self.base}:{lineno}" if table == "requests" else "log"
                 rows.add(table, row)
                 order.setdefault(table, []).append(lineno)
-        return {t: [df.assign(_line=order[t])] for t, df in rows.frames().items()}
+        return {t: [(df, np.asarray(order[t]))] for t, df in rows.frames().items()}
 
     def _identify(self, frame, block, starts, ends, lines, numbers, occurrence, ids):
         """``row_id`` and ``source`` for the column parser's rows."""
         linenos = numbers[lines]
-        row_ids = ids.to_numpy(zero_copy_only=False)
-        for pos in np.flatnonzero(occurrence).tolist():
-            text = block[starts[lines[pos]]:ends[lines[pos]]].decode("ascii")
-            row_ids[pos] = record.row_id(self.stream, text, int(occurrence[pos]), 0)
+        again = np.flatnonzero(occurrence)
+        if len(again):  # a repeated line: its row id hashes its occurrence (Python, rare)
+            row_ids = ids.to_pylist()
+            for pos in again.tolist():
+                text = block[starts[lines[pos]]:ends[lines[pos]]].decode("ascii")
+                row_ids[pos] = record.row_id(self.stream, text, int(occurrence[pos]), 0)
+            ids = pa.array(row_ids, pa.string())
         sources = pc.binary_join_element_wise(f"{self.base}:", pc.cast(pa.array(linenos),
                                                                         pa.string()), "")
-        frame["row_id"] = row_ids
-        frame["source"] = sources.to_pandas().to_numpy()
-        return record.validate("requests", frame).assign(_line=linenos)
+        frame["row_id"] = ids.to_pandas().array
+        frame["source"] = sources.to_pandas().array
+        return record.validate("requests", frame), linenos
 
     @staticmethod
     def _text(block, starts, ends, texts, i: int) -> str:
@@ -255,8 +258,9 @@ def _hex(digests: np.ndarray) -> pa.Array:
         None, pa.py_buffer(offsets), pa.py_buffer(out.tobytes())])
 
 
-def _in_line_order(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    df = frames[0] if len(frames) == 1 else pd.concat(frames)
-    if len(frames) > 1:
-        df = df.iloc[np.argsort(df["_line"].to_numpy(), kind="stable")]
-    return df.drop(columns="_line")
+def _in_line_order(frames: list[tuple[pd.DataFrame, np.ndarray]]) -> pd.DataFrame:
+    """One frame of ``(frame, line numbers)`` pieces, rows in line order."""
+    if len(frames) == 1:
+        return frames[0][0]
+    df = pd.concat([f for f, _ in frames])
+    return df.iloc[np.argsort(np.concatenate([n for _, n in frames]), kind="stable")]

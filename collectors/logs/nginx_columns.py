@@ -106,7 +106,7 @@ def _split(lines: pa.Array, fields: list, wanted: list[str]) -> tuple[np.ndarray
     none = np.zeros(0, dtype=np.int64), {}
     if not len(rows):
         return none
-    picked = lines.take(pa.array(rows))
+    picked = lines if len(rows) == len(lines) else lines.take(pa.array(rows))
     data = picked.buffers()[2]
     offsets = np.frombuffer(picked.buffers()[1], dtype=np.int32)[
         picked.offset:picked.offset + len(picked) + 1]

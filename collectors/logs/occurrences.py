@@ -12,7 +12,6 @@ text, 0, 0)``), computed anyway for its row: no second hash per line.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 __all__ = ["Occurrences"]
 
@@ -30,8 +29,14 @@ class Occurrences:
             return occurrence
         h1 = np.ascontiguousarray(digests[:, :8]).view("<u8").ravel()
         h2 = np.ascontiguousarray(digests[:, 8:10]).view("<u2").ravel()
-        before = self._seen_before(h1, h2)
-        repeated = pd.Series(h1).duplicated(keep=False).to_numpy()
+        order = np.argsort(h1, kind="stable")  # sorted needles: searches walk forward
+        h1, h2 = h1[order], h2[order]
+        before = np.zeros(n, dtype=bool)
+        before[order] = self._seen_before(h1, h2)
+        repeated = np.zeros(n, dtype=bool)
+        same = h1[1:] == h1[:-1]
+        repeated[order[1:][same]] = True
+        repeated[order[:-1][same]] = True
         for i in np.flatnonzero(before | repeated).tolist():
             key = digests[i].tobytes()
             seen = self._counts.get(key)
@@ -43,6 +48,7 @@ class Occurrences:
         return occurrence
 
     def _seen_before(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        """For sorted ``h1``: which (h1, h2) an earlier block already held."""
         found = np.zeros(len(h1), dtype=bool)
         for keys, tails in self._runs:
             at = np.searchsorted(keys, h1)
@@ -57,8 +63,7 @@ class Occurrences:
         return found
 
     def _add(self, h1: np.ndarray, h2: np.ndarray) -> None:
-        order = np.argsort(h1, kind="stable")
-        self._runs.append((h1[order], h2[order]))
+        self._runs.append((h1, h2))
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
             newer = self._runs.pop()
             older = self._runs.pop()
