@@ -32,6 +32,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/bench_collect.py
+	$(BIN)/python bench/bench_analyze.py
 
 clean:
 	rm -rf build rca-data reports/*.html .pytest_cache

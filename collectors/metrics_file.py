@@ -25,7 +25,7 @@ import pandas as pd
 
 from collectors.base import Batch, LineError, Malformed, ParseContext
 from rca import record
-from rca.signals import entity_of
+from rca.entities import entity_of
 
 __all__ = ["read_metrics_file"]
 

@@ -17,6 +17,7 @@ from collectors.logs import FORMATS as LOG_FORMATS
 from rca import __version__, commands
 from rca.config import ConfigError
 from rca.config import load as load_config
+from rca.redact import redact_text
 from rca.replay import BUILTINS
 from rca.store import StoreError
 from rca.timeutil import TimeError, get_zone, parse_since
@@ -26,9 +27,17 @@ __all__ = ["main"]
 FORMATS = ["auto", *LOG_FORMATS]  # the registry decides; a new parser needs no edit here
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one ``rca: error:`` line like every other error: the
+    usage block it prints by default buries the one line that says what is wrong."""
+
+    def error(self, message: str):
+        self.exit(2, f"rca: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _common() -> argparse.ArgumentParser:
     """A fresh parent per subcommand: argparse's set_defaults mutates shared actions."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = _Parser(add_help=False)
     g = p.add_argument_group("common options")
     g.add_argument("--since", default="24h",
                    help="start: 24h, 90m, 7d (before --until) or ISO time (default 24h)")
@@ -54,15 +63,34 @@ def _sources(p: argparse.ArgumentParser) -> None:
     g.add_argument("--log-format", default="auto", choices=FORMATS)
 
 
+def _cause_filter(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cause", nargs="+", metavar="ID", default=None,
+                   help="judge only these causes (ids as in docs/causes.md)")
+
+
+def _fraction(text: str) -> float:
+    """A rate between 0 and 1 (``nan`` compares false with everything and would never
+    fail a gate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rca", description="Timeout root-cause analysis for Kubernetes clusters.")
     parser.add_argument("--version", action="version", version=f"rca {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("collect", parents=[_common()], help="read sources into the store")
     _sources(p)
-    sub.add_parser("analyze", parents=[_common()], help="find incidents and rank causes")
+    p = sub.add_parser("analyze", parents=[_common()], help="find incidents and rank causes")
+    _cause_filter(p)
     p = sub.add_parser("report", parents=[_common()], help="write the HTML report")
+    _cause_filter(p)
     p.set_defaults(output="reports")
     p = sub.add_parser("daily", parents=[_common()],
                        help="collect (if sources given), analyze and report yesterday")
@@ -76,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", default="reports", help="report directory (default reports)")
     p.set_defaults(since=None)
     sub.add_parser("config", parents=[_common()], help="print the configuration in effect")
+    p = sub.add_parser("eval", parents=[_common()],
+                       help="grade the analysis on labelled scenario directories")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="scenario directory, folder of them, or corpus .py (SCENARIOS)")
+    p.add_argument("--keep", default=None, metavar="DIR",
+                   help="generate corpora here and keep them (default: a temporary folder)")
+    for name in ("recall", "precision", "ac1", "ac3"):
+        p.add_argument(f"--min-{name}", type=_fraction, default=None, metavar="X",
+                       help=f"exit 1 when {name} is below X")
+    p.add_argument("--max-false-on-quiet", type=int, default=None, metavar="N",
+                   help="exit 1 when quiet days yield more than N incidents")
     return parser
 
 
@@ -89,23 +128,44 @@ def main(argv: list[str] | None = None) -> int:
             return commands.show_config(config, args.output)
         if args.command == "demo":
             return commands.demo(args, config)
-        now = pd.Timestamp.now(tz="UTC")
-        until = parse_since(args.until, now, zone) if args.until else now
-        since = parse_since(args.since, until, zone)
-        if since >= until:
-            raise TimeError(f"--since ({since}) must be before --until ({until})")
+        if args.command == "eval":
+            return commands.evaluate(args, config)
+        since, until = _window(args, zone)
         handler = {"collect": commands.collect, "analyze": commands.analyze,
                    "report": commands.report, "daily": commands.daily}[args.command]
         return handler(args, config, zone, since, until)
     except (ConfigError, TimeError, StoreError, commands.UsageError) as exc:
-        print(f"rca: error: {exc}", file=sys.stderr)
+        print(f"rca: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _window(args, zone) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[since, until) in UTC; each error names the flag it is about."""
+    now = pd.Timestamp.now(tz="UTC")
+    until = _flag_time("--until", args.until, now, zone) if args.until else now
+    since = _flag_time("--since", args.since, until, zone)
+    if since >= until:
+        raise TimeError(f"--since ({since}) must be before --until ({until})")
+    return since, until
+
+
+def _flag_time(flag: str, text: str, now: pd.Timestamp, zone) -> pd.Timestamp:
+    try:
+        return parse_since(text, now, zone)
+    except TimeError as exc:
+        raise TimeError(f"{flag}: {exc}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    """The error on one line (YAML errors span several) with credentials redacted: a
+    bad config value or URL is echoed back, and terminals end up in tickets."""
+    return redact_text(" ".join(part.strip() for part in str(exc).splitlines() if part.strip()))
 
 
 def _banner(config) -> None:
     origin = config.origins.get("context", "default")
-    print(f"rca {__version__}: context={config.get('context')} ({origin}), "
-          f"tz={config.get('tz')}, store={config.get('store')}", file=sys.stderr)
+    print(redact_text(f"rca {__version__}: context={config.get('context')} ({origin}), "
+                      f"tz={config.get('tz')}, store={config.get('store')}"), file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

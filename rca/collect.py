@@ -19,9 +19,10 @@ import pandas as pd
 
 from collectors.base import Batch, Malformed, ParseContext
 from rca.config import Config
+from rca.redact import redact_batch, redact_frame, redact_text
 from rca.store import Store
 
-__all__ = ["CollectError", "Source", "Summary", "collect", "expand_logs"]
+__all__ = ["CollectError", "Source", "Summary", "check_sources", "collect", "expand_logs"]
 
 
 class CollectError(ValueError):
@@ -47,6 +48,7 @@ class Summary:
     outside_window: int = 0
     first: pd.Timestamp | None = None
     last: pd.Timestamp | None = None
+    unreadable: dict[str, str] = field(default_factory=dict)  # file -> why it could not be read
 
     @property
     def malformed(self) -> int:
@@ -54,10 +56,13 @@ class Summary:
 
 
 def expand_logs(patterns: Iterable[str]) -> list[Path]:
-    """Every file matching each glob; a glob matching nothing is an error, not a no-op."""
+    """Every file matching each glob; a glob matching nothing is an error, not a no-op.
+    A name that is an existing file is taken as written (``x[1].log`` is no glob)."""
     paths: list[Path] = []
     for pattern in patterns:
-        hits = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
+        literal = os.path.expanduser(pattern)
+        hits = ([literal] if os.path.isfile(literal)
+                else sorted(glob.glob(literal, recursive=True)))
         files = [Path(h) for h in hits if Path(h).is_file()]
         if not files:
             raise CollectError(f"--logs {pattern!r}: no file matches")
@@ -73,9 +78,7 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
 
     ``progress`` is told when each source is done; ``on_lines`` how far a long log is.
     """
-    for src in sources:
-        if not src.path.is_file():
-            raise CollectError(f"{src.kind} file {src.path} does not exist")
+    check_sources(sources)
     summary = Summary(since, until)
     keep = int(config.get("logs.show_malformed"))
     collected_at = min(until, pd.Timestamp.now(tz="UTC")) - pd.Timedelta(microseconds=1)
@@ -93,14 +96,23 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
     return summary
 
 
+def check_sources(sources: Iterable[Source]) -> None:
+    """Every named file exists and is a file: a typo is refused before anything runs."""
+    for src in sources:
+        if not src.path.is_file():
+            why = "is not a file" if src.path.exists() else "does not exist"
+            raise CollectError(f"{src.kind} file {src.path} {why}")
+
+
 def _read_streaming(src: Source, ctx: ParseContext, keep: int, summary: Summary,
                     pending: dict[str, list[pd.DataFrame]],
                     after_block: Callable[[], None]) -> Batch:
-    """Read one source block by block into ``pending`` (window-filtered), calling
-    ``after_block`` after each so the caller can flush: memory holds a few blocks, not the
-    file. A source that cannot be read (no recognisable format, unreadable bytes, a gzip
-    cut short) is reported as malformed, keeping what was read before, and the other
-    sources still go in."""
+    """Read one source block by block into ``pending`` (redacted, window-filtered),
+    calling ``after_block`` after each so the caller can flush: memory holds a few
+    blocks, not the file. A file whose content cannot be made sense of (no recognisable
+    format) is reported as malformed; one the system will not let us read (permission,
+    I/O error, a gzip cut short) is an error named in ``summary.unreadable``. Either way
+    the rows read before stay and the other sources still go in."""
     batch = Batch(source=str(src.path))
     kept: dict[str, int] = {}
     try:
@@ -108,7 +120,9 @@ def _read_streaming(src: Source, ctx: ParseContext, keep: int, summary: Summary,
         for frames in blocks:
             _window(frames, summary, pending, kept)
             after_block()
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        summary.unreadable[redact_text(str(src.path))] = exc.strerror or str(exc)
+    except ValueError as exc:
         batch.add_malformed(Malformed(str(src.path), 0, "file", str(exc), ""), keep)
     _account_file(batch, summary, kept)
     return batch
@@ -175,6 +189,7 @@ def _window(frames: dict[str, pd.DataFrame], summary: Summary,
             pending: dict[str, list[pd.DataFrame]], kept: dict[str, int]) -> None:
     """Keep the rows of one block that fall in the window; count the rest."""
     for table, df in frames.items():
+        redact_frame(df)  # the one door to the store, the summary and the terminal
         inside = _in_window(table, df, summary.since, summary.until)
         summary.outside_window += len(df) - len(inside)
         summary.read[table] = summary.read.get(table, 0) + len(inside)
@@ -187,9 +202,13 @@ def _window(frames: dict[str, pd.DataFrame], summary: Summary,
 
 
 def _account_file(batch: Batch, summary: Summary, kept_rows: dict[str, int]) -> None:
+    batch.frames = {}  # handed on block by block (redacted there)
+    redact_batch(batch)  # its name, samples and gaps
     summary.files.append({
         "file": batch.source, "lines": batch.lines, "rows": kept_rows,
         "malformed": batch.malformed, "samples": [str(m) for m in batch.samples],
         # kinds a collector saw and deliberately did not store (Secrets, ConfigMaps…)
         "skipped": dict(getattr(batch, "skipped", {})),
+        **({"error": summary.unreadable[batch.source]}
+           if batch.source in summary.unreadable else {}),
     })

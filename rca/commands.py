@@ -15,14 +15,18 @@ from pathlib import Path
 import pandas as pd
 
 from rca import output
-from rca.collect import CollectError, Source, expand_logs
+from rca.causes import select as select_causes
+from rca.collect import CollectError, Source, check_sources, expand_logs
 from rca.collect import collect as run_collect
 from rca.config import Config
 from rca.engine import analyze as run_analyze
+from rca.engine import load_record
 from rca.jsonout import analysis_to_dict
+from rca.redact import redact_obj
 from rca.store import Store
 
-__all__ = ["UsageError", "analyze", "collect", "daily", "demo", "report", "show_config"]
+__all__ = ["UsageError", "analyze", "collect", "daily", "demo", "evaluate", "report",
+           "show_config"]
 
 
 class UsageError(ValueError):
@@ -31,7 +35,8 @@ class UsageError(ValueError):
 
 def show_config(config: Config, fmt: str) -> int:
     _table_or_json(fmt)
-    rows = config.flat()
+    rows = [(key, redact_obj(value, key.rsplit(".", 1)[-1]), origin)
+            for key, value, origin in config.flat()]
     if fmt == "json":
         output.dump_json([{"key": k, "value": v, "origin": o} for k, v, o in rows])
     else:
@@ -42,11 +47,13 @@ def show_config(config: Config, fmt: str) -> int:
 def _sources(args) -> list[Source]:
     try:
         logs = expand_logs(args.logs)
+        sources = ([Source("kube", Path(p)) for p in args.kube]
+                   + [Source("metrics", Path(p)) for p in args.metrics_file]
+                   + [Source("logs", p, args.log_format) for p in logs])
+        check_sources(sources)
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
-    return ([Source("kube", Path(p)) for p in args.kube]
-            + [Source("metrics", Path(p)) for p in args.metrics_file]
-            + [Source("logs", p, args.log_format) for p in logs])
+    return sources
 
 
 def collect(args, config: Config, zone: tzinfo, since, until) -> int:
@@ -64,7 +71,15 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
         raise UsageError(str(exc)) from exc
     _save_collection(store, summary, clock.perf_counter() - t0)
     output.collect_summary(summary, zone, args.output)
-    return 0
+    return _unreadable(summary, len(sources))
+
+
+def _unreadable(summary, n_sources: int) -> int:
+    """Name every file that could not be read; fail (exit 1) when none could, since a
+    collection that read nothing must not look like a quiet day to a cron job."""
+    for path, reason in summary.unreadable.items():
+        output.error(f"cannot read {path}: {reason}")
+    return 1 if summary.unreadable and len(summary.unreadable) >= n_sources else 0
 
 
 def _save_collection(store: Store, summary, seconds: float) -> None:
@@ -113,18 +128,23 @@ def _existing_store(config: Config) -> Store:
     return store
 
 
-def _analysis(config: Config, zone: tzinfo, since, until):
+def _analysis(config: Config, zone: tzinfo, since, until, only: list[str] | None = None):
     store = _existing_store(config)
-    analysis = run_analyze(store, since, until, config)
+    try:
+        causes = select_causes(only)
+    except KeyError as exc:
+        raise UsageError(f"--cause: {exc.args[0]}") from exc
+    analysis = run_analyze(load_record(store, since, until, config), config, causes)
     extra = {"tz": config.get("tz"), "context": config.get("context"),
              "collection": {"tables": store.tables(),
                             "malformed": _collections(store, since, until)}}
-    return analysis, analysis_to_dict(analysis, zone, extra)
+    # redacted here too: the store may predate redaction, and config values are echoed
+    return analysis, redact_obj(analysis_to_dict(analysis, zone, extra))
 
 
 def analyze(args, config: Config, zone: tzinfo, since, until) -> int:
     _table_or_json(args.output)
-    _, result = _analysis(config, zone, since, until)
+    _, result = _analysis(config, zone, since, until, getattr(args, "cause", None))
     if args.output == "json":
         output.dump_json(result)
     else:
@@ -135,12 +155,34 @@ def analyze(args, config: Config, zone: tzinfo, since, until) -> int:
 def report(args, config: Config, zone: tzinfo, since, until) -> int:
     from rca.report import render_report, write_report
 
-    analysis, result = _analysis(config, zone, since, until)
+    folder = _report_dir(args.output)
+    analysis, result = _analysis(config, zone, since, until, getattr(args, "cause", None))
     html = render_report(result, analysis.timeline, config.get("tz"),
-                         max_evidence_rows=int(config.get("report.max_evidence_rows")))
-    path = write_report(html, Path(args.output) / _report_name(since, until, zone))
+                         max_evidence_rows=int(config.get("report.max_evidence_rows")),
+                         cause_signals={c.id: c.signals() for c in select_causes(None).values()})
+    try:
+        path = write_report(html, folder / _report_name(since, until, zone))
+    except OSError as exc:
+        raise UsageError(f"-o {folder}: cannot write the report there: "
+                         f"{exc.strerror or exc}") from exc
     print(f"report: {path} ({len(result['incidents'])} incident(s))")
     return 0
+
+
+def _report_dir(text: str) -> Path:
+    """``report -o`` names a directory (one page per day goes in it)."""
+    return _directory("-o", text, "report -o takes a directory (the page is named after "
+                                  "the day)")
+
+
+def _directory(flag: str, text: str, why: str) -> Path:
+    """A directory a flag names, checked before any work runs so a typo costs nothing."""
+    folder = Path(text)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{flag} {text}: is a file; {why}")
+    if any(p.exists() and not p.is_dir() for p in folder.parents):
+        raise UsageError(f"{flag} {text}: a parent of it is a file, not a directory")
+    return folder
 
 
 def _report_name(since, until, zone) -> str:
@@ -154,10 +196,11 @@ def daily(args, config: Config, zone: tzinfo, since, until) -> int:
     today = pd.Timestamp.now(tz=zone).date()
     since, until = (_local_midnight(today - timedelta(days=1), zone),
                     _local_midnight(today, zone))
+    collected = 0
     if args.kube or args.metrics_file or args.logs:
-        collect(argparse.Namespace(**{**vars(args), "output": "table"}), config, zone,
-                since, until)
-    return report(args, config, zone, since, until)
+        collected = collect(argparse.Namespace(**{**vars(args), "output": "table"}), config,
+                            zone, since, until)
+    return report(args, config, zone, since, until) or collected
 
 
 def _local_midnight(day: date, zone: tzinfo) -> pd.Timestamp:
@@ -171,8 +214,13 @@ def demo(args, config: Config) -> int:
     from rca import cli
     from rca.replay import builtin, generate
 
-    work = Path(args.workdir)
-    scenario = generate(builtin(args.scenario), work / args.scenario)
+    work = _directory("--workdir", args.workdir, "the replay writes a folder there")
+    _report_dir(args.reports)
+    try:
+        scenario = generate(builtin(args.scenario), work / args.scenario)
+    except OSError as exc:
+        raise UsageError(f"--workdir {work}: cannot write the replay there: "
+                         f"{exc.strerror or exc}") from exc
     expected = json.loads((scenario / "expected.json").read_text())
     zone_name = expected["tz"]
     since, until = expected["window"]["since"], expected["window"]["until"]
@@ -195,3 +243,42 @@ def demo(args, config: Config) -> int:
         if code:
             return code
     return 0
+
+
+def evaluate(args, config: Config) -> int:
+    """Grade the analysis on labelled scenarios; exit 1 below the given thresholds."""
+    from rca import evaluate as ev
+
+    _table_or_json(args.output)
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="rca-eval-work-"))
+    try:
+        try:
+            dirs = ev.expand([Path(p) for p in args.paths], work)
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"eval: {exc}") from exc
+        grades = []
+        with output.steps(len(dirs), "scenarios") as advance:
+            for d in dirs:
+                t0 = clock.perf_counter()
+                expected, analysis = ev.run_scenario(d, config)
+                grades.append(ev.grade(d.name, expected, analysis, clock.perf_counter() - t0))
+                advance(d.name)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    tot = ev.total(grades)
+    if args.output == "json":
+        output.dump_json({"total": tot.as_dict(),
+                          "scenarios": [{**vars(g)} for g in grades]})
+    else:
+        output.eval_table(grades, tot)
+    below = [f"{name} {value:.3f} < {floor}" for name, value, floor in (
+        ("recall", tot.recall, args.min_recall), ("precision", tot.precision, args.min_precision),
+        ("AC@1", tot.ac1, args.min_ac1), ("AC@3", tot.ac3, args.min_ac3))
+        if floor is not None and value < floor]
+    if args.max_false_on_quiet is not None and tot.false_on_quiet > args.max_false_on_quiet:
+        below.append(f"false incidents on quiet days {tot.false_on_quiet} > "
+                     f"{args.max_false_on_quiet}")
+    for line in below:
+        print(f"rca eval: below threshold: {line}", file=sys.stderr)
+    return 1 if below else 0

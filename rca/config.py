@@ -48,30 +48,8 @@ DEFAULTS: dict[str, Any] = {
         # How many malformed lines to show per file (all are counted).
         "show_malformed": 3,
     },
-    "thresholds": {
-        "incidents": {
-            "gap_s": 120.0,
-            "min_failures": 3,
-            "pad_s": 60.0,
-            "baseline_s": 3600.0,
-            "server_error_min_status": 500,
-            "server_gave_up_statuses": [499],
-        },
-        "dns_resolver_timeout": {
-            "resolver_timeout_s": 5.0,
-            "retry_tolerance_s": 0.5,
-            "server_ratio_max": 2.0,
-            "conntrack_ratio_min": 3.0,
-            "min_services": 2,
-            "score_cap_without_dns": 0.35,
-            "retry_rate_factor": 2.0,
-            "p99_timeout_fraction": 0.8,
-        },
-        "app_slow_response": {
-            "ratio_min": 3.0,
-            "min_slow_s": 1.0,
-        },
-    },
+    # Every rule's thresholds, defaults from the rules themselves (see _rule_defaults).
+    "thresholds": {},
     "report": {"max_evidence_rows": 20},
     # Live sources (rca/live.py): `rca collect` with no source flags reads every source
     # configured here. Each live collector owns its own sub-section; secrets are given as
@@ -85,6 +63,23 @@ DEFAULTS: dict[str, Any] = {
         "logs": {"globs": [], "format": "auto"},
     },
 }
+
+
+def _rule_defaults() -> dict[str, dict[str, Any]]:
+    """``thresholds.<rule>`` defaults, read from the registered detectors and causes: each
+    rule declares its thresholds with the reason for each, so config cannot drift from it."""
+    from rca.causes import REGISTRY
+    from rca.incidents import DETECTORS, MERGE_THRESHOLDS
+    from rca.suspects import THRESHOLDS as SUSPECTS
+
+    out = {"incidents": {k: t.default for k, t in MERGE_THRESHOLDS.items()},
+           "suspects": {k: t.default for k, t in SUSPECTS.items()}}
+    out.update({d.name: d.defaults() for d in DETECTORS.values()})
+    out.update({c.config_key: c.defaults() for c in REGISTRY.values()})
+    return out
+
+
+DEFAULTS["thresholds"] = _rule_defaults()
 
 
 @dataclass
@@ -178,10 +173,14 @@ def load(explicit: str | None = None, overrides: Mapping[str, Any] | None = None
     if path is not None:
         if not path.exists():
             raise ConfigError(f"config file {path} ({how}) does not exist")
+        if path.is_dir():
+            raise ConfigError(f"config file {path} ({how}) is a directory, not a YAML file")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} ({how}) cannot be read: {exc}") from exc
         if not isinstance(data, Mapping):
             raise ConfigError(f"{path}: top level must be a mapping")
         _merge(values, data, f"{path}", origins)
@@ -199,5 +198,6 @@ def load(explicit: str | None = None, overrides: Mapping[str, Any] | None = None
     try:
         get_zone(values["tz"])
     except TimeError as exc:
-        raise ConfigError(f"{origins.get('tz', 'default')}: tz: {exc}") from exc
+        where = origins.get("tz", "default")
+        raise ConfigError(f"--tz: {exc}" if where == "flag" else f"{where}: tz: {exc}") from exc
     return Config(values, origins)

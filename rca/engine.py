@@ -1,28 +1,31 @@
-"""The engine: load the record, find incidents, run every cause on each, rank the findings.
+"""The engine: find incidents in a record and rank every cause on each.
 
-Why the engine owns the I/O and the causes do not: a cause is a pure function of one
-incident window, so it is testable with small in-memory frames and cannot hang on a
-network call. The engine decides what a cause can be given; when something it NEEDS
-was not collected it reports *no data* (never "healthy"), and a cause that raises is
-isolated: its error becomes a finding with status ``error`` and the others still run.
+Why pure (the command loads the record, the engine only computes): a cause is a pure
+function of one incident window, so the whole analysis is testable with small in-memory
+frames, runs the same from the CLI, the notebook and ``rca eval``, and cannot hang on I/O.
+The engine does all *no data* gating from what each cause declares it needs (never
+"healthy"), evaluates every wanted signal once for all causes, and isolates a cause that
+raises: its error becomes a finding with status ``error`` and the others still run.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from rca import incidents as incident_rules
 from rca import signals
-from rca.causes import REGISTRY
+from rca.causes import REGISTRY, Cause
 from rca.config import Config
-from rca.finding import Finding, Incident, Window
-from rca.store import Store
+from rca.finding import Analysis, Finding, Incident, Record, Window
+from rca.incidents import DETECTORS, Detector, Inputs
+from rca.measure import latency_split
+from rca.suspects import suspects, unexplained
 
-__all__ = ["Analysis", "analyze", "signal_timeline"]
+__all__ = ["Analysis", "analyze", "judge", "load_record", "lookback", "signal_timeline"]
 
 log = logging.getLogger(__name__)
 
@@ -30,47 +33,59 @@ log = logging.getLogger(__name__)
 #: keeps a day at 1,440 points per series.
 SIGNAL_STEP_S = 60
 
-
-@dataclass
-class Analysis:
-    incidents: list[Incident]
-    gaps: list[dict[str, str]]
-    timeline: dict[str, pd.DataFrame] = field(default_factory=dict)
-    since: pd.Timestamp | None = None
-    until: pd.Timestamp | None = None
+#: The record tables the engine reads.
+TABLES = ("requests", "events", "objects", "metrics", "dns")
 
 
-def analyze(store: Store, since: pd.Timestamp, until: pd.Timestamp, config: Config,
-            only: list[str] | None = None) -> Analysis:
-    """Incidents in [since, until) with ranked causes; the baseline reaches back before
-    ``since`` so an incident at the start of the window still has one."""
-    th = config.thresholds("incidents")
-    lookback = pd.Timedelta(seconds=float(th["baseline_s"]))
-    tables = {t: store.load(t, since - lookback, until)
-              for t in ("requests", "events", "objects", "metrics")}
-    causes = {k: v for k, v in REGISTRY.items() if not only or k in only}
-    wanted = _wanted_signals(causes)
-    series = signal_timeline(tables["metrics"], wanted, since - lookback, until)
+def lookback(config: Config) -> pd.Timedelta:
+    """How far before ``since`` the record must reach so the first incident has a baseline."""
+    return pd.Timedelta(seconds=float(config.thresholds("incidents")["baseline_s"]))
+
+
+def load_record(store, since: pd.Timestamp, until: pd.Timestamp, config: Config) -> Record:
+    """The tables of [since - baseline, until) from the store: the engine's input."""
+    start = since - lookback(config)
+    return Record({t: store.load(t, start, until) for t in TABLES}, since, until)
+
+
+def analyze(record: Record, config: Config, causes: Mapping[str, Cause] | None = None,
+            detectors: Mapping[str, Detector] | None = None) -> Analysis:
+    """Incidents in [record.since, record.until) with ranked causes."""
+    causes = REGISTRY if causes is None else causes
+    detectors = DETECTORS if detectors is None else detectors
+    since, until = record.since, record.until
+    tables = {t: record.tables.get(t, _empty(t)) for t in TABLES}
+    start = since - lookback(config)
+    wanted = _wanted_signals(causes, detectors)
+    series = signal_timeline(tables["metrics"], wanted, start, until)
     gaps = _gaps(tables, wanted, series)
-    in_window = tables["requests"][tables["requests"].index >= since]
-    found = incident_rules.detect(in_window, tables["objects"], th)
+    inputs = Inputs({**tables, **{f"signal:{n}": df for n, df in series.items()}}, since, until)
+    found, detector_gaps = incident_rules.detect(inputs, config.values["thresholds"], detectors)
+    th = config.thresholds("incidents")
     pad = pd.Timedelta(seconds=float(th["pad_s"]))
     spans = [(i.start - pad, i.end + pad) for i in found]
     for inc in found:
-        window = _window(inc, tables, series, th, spans)
-        inc.causes = _rank([_run(mod, window, config) for mod in causes.values()])
+        window = _window(inc, inputs.tables, th, spans)
+        inc.symptoms.update(_split_figures(window))
+        inc.causes = _rank([judge(c, window, config.thresholds(c.config_key))
+                            for c in causes.values()])
+        inc.suspects = suspects(tables["metrics"], window, config.thresholds("suspects"))
+        inc.unexplained = unexplained(inc.causes, config.thresholds("suspects"))
     timeline = {"requests": tables["requests"][tables["requests"].index >= since]}
     timeline.update({k: v[v.index >= since] for k, v in series.items()})
-    return Analysis(found, gaps, timeline, since, until)
+    return Analysis(found, gaps + detector_gaps, timeline, since, until)
 
 
-def _wanted_signals(causes: dict) -> list[str]:
-    names: list[str] = []
-    for mod in causes.values():
-        for need in (*mod.NEEDS, *getattr(mod, "WANTS", ())):
-            if need.startswith("signal:") and need[7:] not in names:
-                names.append(need[7:])
-    return names
+def _empty(table: str) -> pd.DataFrame:
+    from rca.record import empty
+
+    return empty(table)
+
+
+def _wanted_signals(causes: Mapping[str, Cause], detectors: Mapping[str, Detector]) -> list[str]:
+    names = [s for c in causes.values() for s in c.signals()]
+    names += [s for d in detectors.values() for s in d.wants_signals]
+    return list(dict.fromkeys(names))
 
 
 def signal_timeline(metrics: pd.DataFrame, names: list[str], start: pd.Timestamp,
@@ -98,7 +113,7 @@ def _gaps(tables: dict[str, pd.DataFrame], wanted: list[str],
     return gaps
 
 
-def _window(inc: Incident, tables: dict, series: dict, th: dict,
+def _window(inc: Incident, tables: Mapping[str, pd.DataFrame], th: dict,
             spans: list[tuple[pd.Timestamp, pd.Timestamp]]) -> Window:
     """The incident's window and the hour before it. Earlier incidents inside that hour
     are cut out of it: a baseline must be what normal looks like, or a burst at 15:54
@@ -107,12 +122,22 @@ def _window(inc: Incident, tables: dict, series: dict, th: dict,
     start, end = inc.start - pad, inc.end + pad
     baseline_start = start - pd.Timedelta(seconds=float(th["baseline_s"]))
     others = [(a, b) for a, b in spans if b <= start and b > baseline_start]
-    frames = {n: df for n, df in tables.items() if n not in ("objects", "metrics")}
-    frames.update({f"signal:{n}": df for n, df in series.items()})
     sliced = {n: _quiet(df[(df.index >= baseline_start) & (df.index < end)], others)
-              for n, df in frames.items()}
+              for n, df in tables.items() if n not in ("objects", "metrics")}
     sliced["objects"] = tables["objects"]  # facts at collection time: the best we know
-    return Window(start, end, baseline_start, sliced, dict(inc.scope))
+    return Window(start, end, baseline_start, sliced, dict(inc.scope), dict(inc.symptoms))
+
+
+def _split_figures(window: Window) -> dict:
+    """Where a failed request is seen on both sides, the caller's wait split into the
+    server's processing and the rest: the figure that clears (or blames) the app."""
+    split = latency_split(window)
+    if split is None:
+        return {}
+    return {"seen_both_sides": split.matched,
+            "client_wait_p50_s": round(split.client_p50_s, 3),
+            "server_processing_p50_s": round(split.server_p50_s, 3),
+            "outside_server_p50_s": round(split.outside_p50_s, 3)}
 
 
 def _quiet(df: pd.DataFrame, others: list[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.DataFrame:
@@ -122,28 +147,37 @@ def _quiet(df: pd.DataFrame, others: list[tuple[pd.Timestamp, pd.Timestamp]]) ->
     return df[keep]
 
 
-def _run(mod, window: Window, config: Config) -> Finding:
-    missing = [n for n in mod.NEEDS if _missing(n, window)]
-    if missing:
-        return Finding(mod.ID, 0.0, f"not judged: {', '.join(missing)} not collected",
-                       status="no_data", fix=mod.FIX)
+def judge(cause: Cause, window: Window, th: dict | None = None) -> Finding:
+    """Judge one cause. When what it needs is missing it is *no data*; it still looks at
+    what there is, so the evidence that points its way ranks it first among the unjudged
+    (the next thing to collect data for)."""
+    th = {**cause.defaults(), **(th or {})}
+    missing = cause.missing(window)
     try:
-        return mod.analyze(window, config.thresholds(mod.ID.replace(".", "_")))
+        finding = cause.judge(window, th)
     except Exception as exc:  # one broken cause must not hide the others
-        log.exception("cause %s failed", mod.ID)
-        return Finding(mod.ID, 0.0, f"cause failed: {type(exc).__name__}: {exc}",
-                       status="error", fix=mod.FIX)
+        if missing:
+            return _no_data(cause, missing, [])
+        log.exception("cause %s failed", cause.id)
+        return Finding(cause.id, 0.0, f"cause failed: {type(exc).__name__}: {exc}",
+                       status="error", fix=cause.fix)
+    if missing or finding.status == "no_data":
+        return _no_data(cause, missing or [finding.summary], finding.evidence, finding.entity)
+    return finding
 
 
-def _missing(need: str, window: Window) -> bool:
-    df = window.tables.get(need)
-    return df is None or df.empty
+def _no_data(cause: Cause, missing: list[str], evidence: list, entity: str = "") -> Finding:
+    hints = "; ".join(e.text for e in evidence if e.supports)
+    summary = f"not judged: {', '.join(missing)}" + (f" ({hints})" if hints else "")
+    if summary.startswith("not judged: not judged"):
+        summary = summary[len("not judged: "):]
+    return Finding(cause.id, 0.0, summary, entity=entity, status="no_data",
+                   evidence=list(evidence), fix=cause.fix)
 
 
 def _rank(findings: list[Finding]) -> list[Finding]:
     """Judged causes by score; then the unjudged, those whose partial evidence points
-    their way first (a cause that could not be judged but is suggested by what was
-    collected is the next thing to collect data for); errors last."""
+    their way first; errors last."""
     order = {"ok": 0, "no_data": 1, "error": 2}
 
     def key(f: Finding):
@@ -151,4 +185,3 @@ def _rank(findings: list[Finding]) -> list[Finding]:
         return (order[f.status], -f.score, -hints, f.id)
 
     return sorted(findings, key=key)
-

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-__all__ = ["Evidence", "Finding", "Incident", "Window"]
+__all__ = ["Analysis", "Evidence", "Finding", "Incident", "Record", "Window"]
 
 Status = Literal["ok", "no_data", "error"]
 
@@ -33,6 +33,8 @@ class Window:
     baseline_start: pd.Timestamp
     tables: dict[str, pd.DataFrame]  # each table sliced to [baseline_start, end)
     scope: dict[str, Any] = field(default_factory=dict)
+    symptoms: dict[str, Any] = field(default_factory=dict)  # the incident's figures and kinds
+    cache: dict[str, Any] = field(default_factory=dict, compare=False)  # rca.measure
 
     def during(self, table: str) -> pd.DataFrame:
         """Rows of a table or ``signal:<name>`` frame inside the incident window."""
@@ -82,3 +84,24 @@ class Incident:
     scope: dict[str, Any]
     symptoms: dict[str, Any]
     causes: list[Finding] = field(default_factory=list)
+    suspects: list[dict[str, Any]] = field(default_factory=list)  # rca.suspects
+    unexplained: str = ""  # why no cause explains it, "" when one does
+
+
+@dataclass
+class Record:
+    """The record of [since, until) as the engine reads it: the tables, reaching back a
+    baseline before ``since`` so the first incident has one."""
+
+    tables: dict[str, pd.DataFrame]
+    since: pd.Timestamp
+    until: pd.Timestamp
+
+
+@dataclass
+class Analysis:
+    incidents: list[Incident]
+    gaps: list[dict[str, str]]
+    timeline: dict[str, pd.DataFrame] = field(default_factory=dict)
+    since: pd.Timestamp | None = None
+    until: pd.Timestamp | None = None

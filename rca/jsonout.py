@@ -39,6 +39,8 @@ def _incident(inc: Incident, zone: tzinfo) -> dict[str, Any]:
         "scope": inc.scope,
         "symptoms": inc.symptoms,
         "causes": [_finding(f, zone) for f in inc.causes],
+        "suspects": inc.suspects,
+        "unexplained": inc.unexplained,
     }
 
 

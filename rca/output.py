@@ -1,11 +1,18 @@
 """Terminal output: tables for people, JSON for programs, progress on stderr.
 
 Why stderr for progress and banners: ``rca analyze -o json | jq`` must get clean JSON.
+
+Why every value from data goes through ``_text``: Rich reads ``[...]`` as markup, so a
+service called ``a[/]b`` crashed ``rca analyze`` and a file ``x[red]y.jsonl`` showed as
+``xy.jsonl``; escape sequences in a log line would drive the terminal. A ``Text`` is never
+parsed as markup, control characters are shown as ``\\x1b``, and credentials are redacted,
+so nothing a cluster writes can change what the terminal shows.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,19 +21,34 @@ from datetime import tzinfo
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from rca.redact import redact_obj, redact_text
 from rca.timeutil import to_display
 
-__all__ = ["collect_summary", "config_table", "dump_json", "incidents_table", "progress"]
+__all__ = ["collect_summary", "config_table", "dump_json", "error", "eval_table",
+           "incidents_table", "progress", "steps"]
 
 _out = Console(highlight=False, soft_wrap=True)
 if not _out.is_terminal:  # piped or captured: don't squeeze tables into 80 columns
     _out = Console(highlight=False, soft_wrap=True, width=160)
 _err = Console(stderr=True, highlight=False)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _text(value, style: str = "") -> Text:
+    """A value from data, safe to print: no markup, no control characters, no secrets."""
+    shown = _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", redact_text(str(value)))
+    return Text(shown, style=style)
+
+
+def error(message: str) -> None:
+    """One ``rca: error: …`` line on stderr, the same shape as the usage errors."""
+    _err.print(Text("rca: error: ").append(_text(message)), soft_wrap=True)
 
 
 def dump_json(data) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    json.dump(redact_obj(data), sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
 
 
@@ -35,30 +57,45 @@ def config_table(rows) -> None:
     for key, value, origin in rows:
         shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value)
         style = "bold" if origin != "default" else ""
-        table.add_row(key, shown, origin, style=style)
+        table.add_row(_text(key), _text(shown), _text(origin), style=style)
     _out.print(table)
 
 
 @contextmanager
 def progress(total: int) -> Iterator:
     """A bar over the sources; ``tick(source, batch)`` advances it and names the file."""
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=_err, transient=True)
+    bar = _bar()
     with bar:
         task = bar.add_task("collecting", total=total)
 
         def tick(source, batch) -> None:
-            bar.update(task, advance=1, description=f"{source.kind}: {source.path.name}")
+            bar.update(task, advance=1, description=_plain(f"{source.kind}: {source.path.name}"))
             if batch.malformed:
-                _err.print(f"[yellow]{source.path}: {batch.malformed} malformed line(s)[/]")
+                _err.print(_text(f"{source.path}: {batch.malformed} malformed line(s)", "yellow"))
                 for sample in batch.samples:
-                    _err.print(f"  {sample}", markup=False)
+                    _err.print(_text(f"  {sample}"))
 
         def lines(source, n: int) -> None:
-            bar.update(task, description=f"{source.kind}: {source.path.name} ({n:,} lines)")
+            bar.update(task, description=_plain(f"{source.kind}: {source.path.name} "
+                                                f"({n:,} lines)"))
 
         tick.lines = lines
         yield tick
+
+
+@contextmanager
+def steps(total: int, what: str) -> Iterator:
+    """A bar over named steps (scenarios of ``rca eval``); ``advance(name)`` after each."""
+    bar = _bar()
+    with bar:
+        task = bar.add_task(what, total=total)
+        yield lambda name: bar.update(task, advance=1, description=_plain(f"{what}: {name}"))
+
+
+def _bar() -> Progress:
+    """A transient bar on stderr whose description is never read as markup."""
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), console=_err, transient=True)
 
 
 def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
@@ -77,11 +114,14 @@ def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
     table = Table("file", "lines", "rows", "malformed", title="collected")
     for f in summary.files:
         rows = ", ".join(f"{t}={n}" for t, n in f["rows"].items()) or "-"
-        table.add_row(f["file"], str(f["lines"]), rows, str(f["malformed"]))
+        if f.get("error"):
+            rows = f"unreadable: {f['error']}"
+        table.add_row(_text(f["file"]), str(f["lines"]), rows, str(f["malformed"]))
     _out.print(table)
     totals = ", ".join(f"{t}: {n} ({summary.new.get(t, 0)} new)" for t, n in summary.read.items())
-    _out.print(f"rows: {totals or 'none'}")
-    _out.print(f"covered: {span[0]} → {span[1]}" if span else "covered: nothing in the window")
+    _out.print(_text(f"rows: {totals or 'none'}"))
+    _out.print(_text(f"covered: {span[0]} → {span[1]}" if span
+                     else "covered: nothing in the window"))
     if summary.outside_window:
         _out.print(f"outside the window (not stored): {summary.outside_window} rows")
     _out.print(f"malformed lines: {summary.malformed}")
@@ -89,17 +129,45 @@ def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
 
 def incidents_table(result: dict) -> None:
     """One line per incident, narrow enough for an 80-column terminal or a pipe."""
-    table = Table("incident", "local time", "failed", "services", "top cause (score)",
+    table = Table("incident", "local time", "failed (symptoms)", "services",
+                  "top cause (score)",
                   title=f"{len(result['incidents'])} incident(s)")
     for inc in result["incidents"]:
         causes = inc["causes"]
         top = (f"{causes[0]['id']} ({causes[0]['score']:.2f})" if causes else "-")
         when = f"{inc['start'][:10]} {inc['start'][11:19]}–{inc['end'][11:]}"
-        services = inc["scope"]["services"]
-        table.add_row(inc["id"], when, str(inc["symptoms"]["failed_requests"]),
-                      f"{len(services)}: {', '.join(services)}", top)
+        services = inc["scope"].get("services", [])
+        symptoms = inc["symptoms"]
+        what = ", ".join(symptoms.get("kinds", [])) or "-"
+        failed = symptoms.get("failed_requests")
+        table.add_row(_text(inc["id"]), _text(when),
+                      _text(what if failed is None else f"{failed} ({what})"),
+                      _text(f"{len(services)}: {', '.join(services)}"), _text(top))
     table.columns[0].no_wrap = True
     table.columns[1].no_wrap = True
     _out.print(table)
     for gap in result["gaps"]:
-        _out.print(f"[yellow]gap:[/] {gap['message']}", markup=True)
+        _out.print(Text.assemble(("gap: ", "yellow"), _text(gap["message"])))
+
+
+def _plain(value) -> str:
+    """A progress description: the column renders it without markup, so only control
+    characters and secrets need taking out."""
+    return _text(value).plain
+
+
+def eval_table(grades, tot) -> None:
+    """One line per scenario, then the totals and every wrong or missing answer."""
+    table = Table("scenario", "expected", "found", "matched", "AC@1", "AC@3", "s",
+                  title=f"{tot.scenarios} scenario(s)")
+    for g in grades:
+        table.add_row(_text(g.name), str(g.expected), str(g.found), str(g.matched_expected),
+                      str(g.at1), str(g.at3), f"{g.seconds:.1f}")
+    table.columns[0].no_wrap = True
+    _out.print(table)
+    _out.print(f"recall {tot.recall:.3f}  precision {tot.precision:.3f}  AC@1 {tot.ac1:.3f}  "
+               f"AC@3 {tot.ac3:.3f}  entity hits {tot.entity_hit_rate:.3f}  "
+               f"false incidents on {tot.quiet_days} quiet day(s): {tot.false_on_quiet}")
+    for g in grades:
+        for miss in g.misses:
+            _out.print(_text(f"  {g.name}: {miss}"))

@@ -21,6 +21,9 @@ metrics   one row per sample: ``name`` is a raw metric name (from a file or a re
 requests  one row per request seen in a log. ``side`` is ``client`` (the caller's view:
           station logs) or ``server`` (ingress, the app, RGW). ``status`` is the HTTP code
           as text, or ``timeout`` / ``error`` when the caller gave up.
+dns       one row per DNS query seen in a DNS server's query log (CoreDNS ``log``):
+          client socket, query id, type, name, rcode, latency. Typed, because a lost
+          lookup is recognised by the same socket asking the same name again.
 objects   facts about pods, deployments and nodes at collection time: restart counts,
           last termination reason, probe settings, replicas.
 """
@@ -47,14 +50,14 @@ __all__ = [
     "validate",
 ]
 
-#: ``requests.service`` of rows read from a DNS server's query log: DNS lookups are
-#: requests too (latency, rcode), but they are not the application traffic whose
-#: failures make an incident.
+#: ``requests.service`` that names a DNS server: its queries live in the ``dns`` table, and
+#: requests to it (if any source logs them as requests) are not the application traffic
+#: whose failures make an incident.
 DNS_SERVICE = "coredns"
 
 #: Bumped when a column changes meaning or type. The store refuses newer versions and
 #: migrates older ones it knows (see ``rca.store``).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: DNS queries in their own typed table
 
 
 class RecordError(ValueError):
@@ -102,6 +105,19 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("bytes", "float", "bytes sent or received, NaN if unknown"),
         Column("request_id", "string", "request id if logged"),
         Column("upstream", "string", "upstream address the request went to, if logged"),
+        Column("source", "string", "file (or stream) and line the row came from"),
+    ),
+    "dns": _COMMON
+    + (
+        Column("client_ip", "string", "address the query came from (a pod, a node)"),
+        Column("client_port", "int", "source port: one resolver socket; a retry reuses it"),
+        Column("query_id", "int", "DNS message id"),
+        Column("qtype", "string", "A, AAAA, SRV, PTR…"),
+        Column("name", "string", "the name asked, fully qualified with its trailing dot"),
+        Column("proto", "string", "udp or tcp"),
+        Column("rcode", "string", "NOERROR, NXDOMAIN, SERVFAIL…; '' when no answer was sent"),
+        Column("latency_s", "float", "time to answer (CoreDNS duration), seconds"),
+        Column("server", "string", "the DNS server that logged it (file or pod), if known"),
         Column("source", "string", "file (or stream) and line the row came from"),
     ),
     "objects": _COMMON

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from rca import record
+from rca.entities import entity_of
 from rca.promql_eval import (
     AGGREGATIONS,
     Matcher,
@@ -53,30 +54,6 @@ _UNIT_NS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9,
 _OPS = ("=", "!=", "=~", "!~")
 #: The shapes a signal can take; each is one case in ``promql`` and one in ``_vecs``.
 KINDS = ("rate", "gauge", "histogram_quantile", "rate_per_gauge")
-
-
-def entity_of(labels: Mapping[str, str]) -> str:
-    """Where a sample (or a grouped signal) sits, kubectl style, from its labels.
-
-    ``node`` wins (set by relabeling, the most specific), then ``pod`` + ``namespace``,
-    then the ``instance`` host without its port (node_exporter's target address), else
-    ``""`` (cluster-wide). Raw samples and signals use the same rule so they line up.
-    """
-    if labels.get("node"):
-        return f"node/{labels['node']}"
-    if labels.get("pod") and labels.get("namespace"):
-        return f"pod/{labels['namespace']}/{labels['pod']}"
-    if labels.get("instance"):
-        return f"node/{_host(labels['instance'])}"
-    return ""
-
-
-def _host(instance: str) -> str:
-    """``10.0.0.5:9100`` -> ``10.0.0.5``; ``[fe80::1]:9100`` -> ``fe80::1``."""
-    if instance.startswith("[") and "]" in instance:
-        return instance[1:instance.index("]")]
-    host, sep, port = instance.rpartition(":")
-    return host if sep and port.isdigit() and ":" not in host else instance
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ def test_replay_finds_the_five_incidents_with_dns_first(tmp_path, capsys):
     assert {"incidents", "gaps"} <= set(result)
     for inc, exp in zip(result["incidents"], expected["incidents"], strict=True):
         # the JSON contract, kept stable from here on
-        assert set(inc) == {"id", "start", "end", "scope", "symptoms", "causes"}
+        assert set(inc) == {"id", "start", "end", "scope", "symptoms", "causes", "suspects",
+                            "unexplained"}
+        assert inc["unexplained"] == ""  # DNS explains every one of them
         for cause in inc["causes"]:
             assert {"id", "entity", "score", "summary", "evidence", "fix"} <= set(cause)
         assert _overlaps(inc, exp), (inc["start"], exp["start"])

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from collectors.base import Batch, LineError, Malformed, ParseContext, RowBuffer
 from collectors.logs.occurrences import Occurrences
+from collectors.logs.reader import LINE_SOURCED
 from rca import record
 
 __all__ = ["BLOCK_BYTES", "ColumnParser", "iter_blocks", "read_blocks"]
@@ -186,7 +187,7 @@ class _BlockReader:
             for index, (table, row) in enumerate(pairs):
                 row["row_id"] = (ids[pos].as_py() if occ == 0 and index == 0
                                  else record.row_id(self.stream, text, occ, index))
-                row["source"] = f"{self.base}:{lineno}" if table == "requests" else "log"
+                row["source"] = f"{self.base}:{lineno}" if table in LINE_SOURCED else "log"
                 rows.add(table, row)
                 order.setdefault(table, []).append(lineno)
         return {t: [(df, np.asarray(order[t]))] for t, df in rows.frames().items()}

@@ -8,9 +8,9 @@ if the collector added one, either ``kubectl logs --timestamps`` (``<RFC3339Nano
 or the node's CRI log file (``<RFC3339Nano> stdout F <line>``). A query line without one
 cannot be placed in an incident and is reported as malformed with the fix.
 
-Why ``request_id`` is ``<port>/<id>``: a resolver that times out (5 s by default) retries
-with the same query id from the same socket, so equal ids on one port mark a retry; the
-id alone repeats across clients. ``upstream`` holds ``<type> <name>``, what was asked.
+Rows go to the typed ``dns`` table: a resolver that times out (5 s by default) asks the
+same name again from the same socket (client ip and port), which is what the DNS cause
+looks for; the id alone repeats across clients.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import re
 from datetime import UTC, datetime
 
 from collectors.base import LineError, ParseContext
-from rca import record
 
 __all__ = ["NAME", "parse", "parse_rfc3339", "sniff"]
 
@@ -31,7 +30,7 @@ _PREFIX = re.compile(
 )
 _QUERY = re.compile(
     r"\[INFO\] (?P<remote>\[[^\]]+\]|[^\s:]+):(?P<port>\d+) - (?P<id>\d+) "
-    r'"(?P<type>\S+) \S+ (?P<name>\S+) \S+ \S+ \S+ \S+" '  # class proto size do bufsize
+    r'"(?P<type>\S+) \S+ (?P<name>\S+) (?P<proto>\S+) \S+ \S+ \S+" '  # class size do bufsize
     r"(?P<rcode>\S+) \S* (?P<rsize>\S+) (?P<duration>\S+)\Z"  # rflags may be empty
 )
 #: What every query line starts with; a line that starts so but breaks later is malformed.
@@ -68,17 +67,17 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
         raise LineError("rsize", f"expected a byte count, got {rsize!r}")
     return [
         (
-            "requests",
+            "dns",
             {
                 "time": parse_rfc3339(prefix.group(1)),
-                "side": "server",
-                "station": query["remote"].strip("[]"),
-                "service": record.DNS_SERVICE,
+                "client_ip": query["remote"].strip("[]"),
+                "client_port": int(query["port"]),
+                "query_id": int(query["id"]),
+                "qtype": query["type"],
+                "name": query["name"],
+                "proto": query["proto"],
+                "rcode": query["rcode"],
                 "latency_s": _seconds(query["duration"]),
-                "status": query["rcode"],
-                "bytes": int(rsize),
-                "request_id": f"{query['port']}/{query['id']}",
-                "upstream": f"{query['type']} {query['name']}",
             },
         )
     ]

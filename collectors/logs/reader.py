@@ -34,6 +34,10 @@ _GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_ROWS = 50_000
 
 
+#: Tables whose rows point back at their file and line (a finding shows where to look).
+LINE_SOURCED = ("requests", "dns")
+
+
 def _open_text(path: Path) -> io.TextIOBase:
     """Text or gzip (recognised by content, so rotated ``access.log.2`` works either way)."""
     with open(path, "rb") as fh:
@@ -149,7 +153,7 @@ def read_log_per_line(path: str | os.PathLike, fmt: str, ctx: ParseContext,
             seen[key] = occurrence + 1
             for index, (table, row) in enumerate(pairs):
                 row["row_id"] = row_id(stream, text, occurrence, index)
-                row["source"] = f"{base}:{lineno}" if table == "requests" else "log"
+                row["source"] = f"{base}:{lineno}" if table in LINE_SOURCED else "log"
                 rows.add(table, row)
             pending += len(pairs)
             if pending >= CHUNK_ROWS:

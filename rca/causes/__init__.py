@@ -1,28 +1,34 @@
 """The cause catalogue: one module per cause id, registered here and nowhere else.
 
-Every cause module defines:
-
-- ``ID``: the stable cause id (``dns.resolver_timeout``); it never changes meaning.
-- ``NEEDS``: inputs without which the cause cannot be judged — table names
-  (``requests``) or signals (``signal:conntrack_insert_failed_per_second``). When one is
-  missing the engine reports the cause as *no data* instead of running it.
-- ``WANTS``: inputs that sharpen the verdict but are optional.
-- ``FIX``: what to try, in one paragraph.
-- ``analyze(window, th) -> Finding``: a pure function of the incident window (and its
-  baseline) and the cause's thresholds from config. No I/O, no printing.
-
-The docs entry for each cause is in ``docs/causes.md`` (Meaning, Impact, Diagnosis,
-Mitigation); a catalogue test fails when one is missing.
+Every cause module defines ``CAUSE`` (``rca.causes.base.Cause``): the stable id, what it
+needs as predicates over the incident window (the engine reports *no data* when one does
+not hold), the signals it wants, its thresholds with the reason for each default (config
+takes its defaults from here: ``thresholds.<id with _>``), its fix, and ``judge(window,
+th) -> Finding``, a pure function. A new cause is three files: its module, its entry in
+``docs/causes.md`` (Meaning, Impact, Diagnosis, Mitigation) and
+``tests/rca/causes/test_<id with _>.py``; the catalogue test fails when one is missing.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
-
 from rca.causes import app_slow_response, dns_resolver_timeout
+from rca.causes.base import Cause
 
-__all__ = ["REGISTRY"]
+__all__ = ["REGISTRY", "Cause", "select"]
 
-_MODULES: tuple[ModuleType, ...] = (dns_resolver_timeout, app_slow_response)
+REGISTRY: dict[str, Cause] = {c.id: c for c in (
+    dns_resolver_timeout.CAUSE,
+    app_slow_response.CAUSE,
+)}
 
-REGISTRY: dict[str, ModuleType] = {m.ID: m for m in _MODULES}
+
+def select(ids: list[str] | None, registry: dict[str, Cause] | None = None) -> dict[str, Cause]:
+    """The causes named by ``rca analyze --cause ID…`` (all when none); an unknown id is a
+    ``KeyError`` naming the known ones."""
+    registry = REGISTRY if registry is None else registry
+    if not ids:
+        return dict(registry)
+    unknown = [i for i in ids if i not in registry]
+    if unknown:
+        raise KeyError(f"unknown cause {', '.join(unknown)}; known: {', '.join(registry)}")
+    return {i: registry[i] for i in ids}

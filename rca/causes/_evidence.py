@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from rca.entities import app_requests
 from rca.finding import Evidence, Window
-from rca.incidents import app_requests
 
 __all__ = ["app_requests", "during_evidence", "rows_of", "series_peak"]
 

@@ -5,13 +5,9 @@ first byte in to the last byte out) rises well above its baseline on the service
 fail. This is the verdict ops reached too early in MISSION 000; it is right only when
 the server-side log agrees.
 
-Thresholds (``thresholds.app_slow_response``):
-
-- ``ratio_min`` (3.0): the failing services' server-side p95 must be at least 3x the
-  baseline p95. Load swings move latency by tens of percent; a hung worker or a stalled
-  read multiplies it.
-- ``min_slow_s`` (1.0 s): and reach at least a second, because below that no caller with
-  a sane timeout gives up, whatever the ratio.
+Thresholds (``thresholds.app_slow_response``, reasons in ``THRESHOLDS``): the failing
+services' server-side p95 at least ``ratio_min`` (3x) its baseline and at least
+``min_slow_s`` (1 s).
 
 Score: 0.5 once both thresholds hold (the server log itself shows the slowness, the
 most direct evidence there is), plus up to 0.3 as the ratio grows to twice
@@ -24,41 +20,45 @@ absence of server logs never clears the application.
 
 from __future__ import annotations
 
-from rca.causes._evidence import app_requests, during_evidence, rows_of
+from rca.causes._evidence import during_evidence, rows_of
+from rca.causes.base import Cause, Threshold, rows_where
 from rca.finding import Finding, Window
+from rca.measure import latency_split, server_latency
 
 ID = "app.slow_response"
-NEEDS = ("requests",)
-WANTS = ("objects",)
 FIX = (
     "Profile the slow service during the window (py-spy dump on the serving process), "
     "check its CPU limits/throttling and its downstream calls (storage, database), and "
     "scale it out if it is saturated."
 )
+THRESHOLDS = {
+    "ratio_min": Threshold(3.0, "load swings move latency by tens of percent; a hung worker "
+                           "or a stalled read multiplies it"),
+    "min_slow_s": Threshold(1.0, "below a second no caller with a sane timeout gives up, "
+                            "whatever the ratio"),
+}
 
 
-def analyze(window: Window, th: dict) -> Finding:
+def judge(window: Window, th: dict) -> Finding:
+    lat = server_latency(window)
     services = window.scope.get("services", [])
-    during = app_requests(window.during("requests"), services)
-    before = app_requests(window.before("requests"), services)
-    if during.empty:
+    if lat is None:
         return Finding(ID, 0.0, "no server-side log of the failing services in the window",
                        status="no_data", fix=FIX)
-    p95_now = float(during["latency_s"].quantile(0.95))
-    p95_base = float(before["latency_s"].quantile(0.95)) if not before.empty else float("nan")
-    ratio = p95_now / max(p95_base, 1e-3) if p95_base == p95_base else float("nan")
+    p95_now, p95_base, ratio = lat.p95_now, lat.p95_base, lat.p95_ratio
     slow = p95_now >= float(th["min_slow_s"]) and (ratio != ratio or ratio >= th["ratio_min"])
-    slowest = during.sort_values("latency_s", ascending=False)
-    per_service = during.groupby("service")["latency_s"].quantile(0.95)
-    slow_services = sorted(s for s, v in per_service.items() if v >= float(th["min_slow_s"]))
+    slowest = lat.during.sort_values("latency_s", ascending=False)
+    slow_services = sorted(s for s, v in lat.per_service_p95.items()
+                           if v >= float(th["min_slow_s"]))
     base_text = f"{p95_base:.2f} s" if p95_base == p95_base else "no baseline"
     text = (f"server-side p95 of the failing services {p95_now:.2f} s vs {base_text} "
             f"before" + (f" ({ratio:.1f}x)" if ratio == ratio else ""))
     evidence = [during_evidence(window, slow, text, "requests[side=server]",
                                 rows_of(slowest, ["service", "station", "latency_s", "status"]))]
+    evidence += _split_evidence(window)
     score = 0.0
     if slow:
-        share = len(slow_services) / max(len(per_service), 1)
+        share = len(slow_services) / max(len(lat.per_service_p95), 1)
         strength = min(1.0, (ratio if ratio == ratio else th["ratio_min"]) / (2 * th["ratio_min"]))
         score = 0.5 + 0.3 * strength + 0.2 * share
     entity = f"service/{slow_services[0]}" if slow_services else (
@@ -66,3 +66,24 @@ def analyze(window: Window, th: dict) -> Finding:
     summary = (f"{', '.join(slow_services)} answered slowly: {text}" if slow
                else f"the applications stayed fast: {text}")
     return Finding(ID, score, summary, entity=entity, evidence=evidence, fix=FIX)
+
+
+def _split_evidence(window: Window) -> list:
+    """The same failed requests in both logs: when the caller waited far longer than the
+    server worked, the time went somewhere before or after the app."""
+    split = latency_split(window)
+    if split is None:
+        return []
+    in_app = split.server_p50_s >= split.outside_p50_s
+    text = (f"{split.matched} failed request(s) seen on both sides: the server worked "
+            f"{split.server_p50_s:.2f} s of the caller's {split.client_p50_s:.2f} s (median); "
+            f"{split.outside_p50_s:.2f} s were spent outside the server")
+    return [during_evidence(window, in_app, text, "requests[request_id on both sides]",
+                            rows_of(split.rows, ["station", "service", "client_s", "server_s",
+                                                 "outside_s"], 8))]
+
+
+CAUSE = Cause(ID, judge, FIX,
+              needs=(rows_where("requests", "server-side request logs",
+                                lambda df: df["side"] == "server"),),
+              thresholds=THRESHOLDS)

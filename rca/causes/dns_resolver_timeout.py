@@ -44,17 +44,31 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rca.causes._evidence import app_requests, during_evidence, rows_of, series_peak
+from rca.causes._evidence import during_evidence, rows_of, series_peak
+from rca.causes.base import Cause, Threshold, any_of, signal, table
 from rca.finding import Evidence, Finding, Window
-from rca.record import DNS_SERVICE
+from rca.measure import server_latency
 
 ID = "dns.resolver_timeout"
-NEEDS = ("requests",)
-WANTS = (
-    "signal:conntrack_insert_failed_per_second",
-    "signal:coredns_request_p99_seconds",
-    "objects",
-)
+THRESHOLDS = {
+    "resolver_timeout_s": Threshold(5.0, "glibc's default `timeout:5`"),
+    "retry_tolerance_s": Threshold(0.5, "a retry is sent by a timer: it lands within "
+                                   "milliseconds of the timeout plus a loaded node's "
+                                   "scheduling noise"),
+    "server_ratio_max": Threshold(2.0, "the app's own processing is 0.2–0.6 s: even a doubling "
+                                  "stays far from a 5 s client timeout; a slow app shows 10x"),
+    "conntrack_ratio_min": Threshold(3.0, "insert_failed creeps on any busy node; a race storm "
+                                     "multiplies it"),
+    "min_services": Threshold(2, "one slow app hits one service; a shared dependency hits "
+                              "several at once"),
+    "score_cap_without_dns": Threshold(0.35, "without a DNS-side trace the verdict rests on "
+                                       "scope and healthy apps only: say 'before the app', "
+                                       "never 'certainly DNS'"),
+    "retry_rate_factor": Threshold(2.0, "a busy node loses the odd lookup on any day; a storm "
+                                   "doubles the rate at the very least"),
+    "p99_timeout_fraction": Threshold(0.8, "CoreDNS p99 this close to the resolver timeout "
+                                      "means it answers as slowly as a lost query"),
+}
 FIX = (
     "Stop the parallel A/AAAA race: add `options single-request-reopen` (or `use-vc`) to "
     "the pods' dnsConfig, or deploy NodeLocal DNSCache so lookups avoid the conntrack DNAT; "
@@ -67,7 +81,7 @@ _WEIGHTS = {"scope": 0.15, "server": 0.2, "conntrack": 0.25, "retries": 0.3, "p9
 _PENALTY = {"scope": 0.1, "server": 0.35, "conntrack": 0.1, "retries": 0.1}
 
 
-def analyze(window: Window, th: dict) -> Finding:
+def judge(window: Window, th: dict) -> Finding:
     checks = [
         _shared_scope(window, th),
         _server_latency(window, th),
@@ -77,12 +91,6 @@ def analyze(window: Window, th: dict) -> Finding:
         _replicas(window),
     ]
     evidence = [ev for _, ev in checks if ev is not None]
-    if not _dns_side_collected(window):
-        hint = "; ".join(ev.text for ev in evidence if ev.supports)
-        return Finding(ID, 0.0, "not judged: no conntrack metrics, CoreDNS logs or CoreDNS "
-                       "metrics collected" + (f" ({hint})" if hint else ""),
-                       entity=_coredns_entity(window), status="no_data",
-                       evidence=evidence, fix=FIX)
     score = sum(_WEIGHTS[k] for k, ev in checks if ev is not None and ev.supports)
     score -= sum(_PENALTY.get(k, 0) for k, ev in checks if ev is not None and not ev.supports)
     dns_side = any(ev is not None and ev.supports for k, ev in checks
@@ -93,13 +101,6 @@ def analyze(window: Window, th: dict) -> Finding:
     for_ = [ev.text for ev in evidence if ev.supports]
     summary = "; ".join(for_[:3]) if for_ else "no evidence of lost DNS queries"
     return Finding(ID, score, summary, entity=entity, evidence=evidence, fix=FIX)
-
-
-def _dns_side_collected(window: Window) -> bool:
-    reqs = window.tables["requests"]
-    return (window.tables.get("signal:conntrack_insert_failed_per_second") is not None
-            or window.tables.get("signal:coredns_request_p99_seconds") is not None
-            or bool((reqs["service"] == DNS_SERVICE).any()))
 
 
 def _shared_scope(window: Window, th: dict):
@@ -114,18 +115,14 @@ def _shared_scope(window: Window, th: dict):
 
 def _server_latency(window: Window, th: dict):
     """The failing services' own processing time; other services' do not explain it."""
-    services = window.scope.get("services", [])
-    during = app_requests(window.during("requests"), services)
-    before = app_requests(window.before("requests"), services)
-    if during.empty or before.empty:
+    lat = server_latency(window)
+    if lat is None or lat.before.empty:
         return "server", None
-    p99_now = float(during["latency_s"].quantile(0.99))
-    p99_base = float(before["latency_s"].quantile(0.99))
-    ratio = p99_now / max(p99_base, 1e-3)
+    p99_now, p99_base, ratio = lat.p99_now, lat.p99_base, lat.p99_ratio
     ok = ratio <= float(th["server_ratio_max"])
     text = (f"server-side p99 {p99_now:.2f} s vs {p99_base:.2f} s before "
             f"({ratio:.1f}x): the applications " + ("stayed fast" if ok else "slowed down"))
-    slow = during.sort_values("latency_s", ascending=False)
+    slow = lat.during.sort_values("latency_s", ascending=False)
     return "server", during_evidence(
         window, ok, text, "requests[side=server]",
         rows_of(slow, ["service", "station", "latency_s", "status"], 5))
@@ -159,9 +156,8 @@ def _on_scope_nodes(sig: pd.DataFrame, nodes: list[str]) -> pd.DataFrame:
 
 
 def _dns_retries(window: Window, th: dict):
-    reqs = window.tables["requests"]
-    dns = reqs[reqs["service"] == DNS_SERVICE]
-    if dns.empty:
+    dns = window.tables.get("dns")
+    if dns is None or dns.empty:
         return "retries", None
     retries = _retries(dns, float(th["resolver_timeout_s"]), float(th["retry_tolerance_s"]))
     earlier, shown = window.split(retries)
@@ -173,8 +169,8 @@ def _dns_retries(window: Window, th: dict):
     text = (f"{n_now} DNS queries re-sent {th['resolver_timeout_s']:.0f} s after their "
             f"first try (resolver timeout) during the incident, {n_before} in the "
             f"{span_before / 60:.0f} min before")
-    return "retries", during_evidence(window, more, text, "requests[service=coredns]",
-                                      rows_of(shown, ["socket", "upstream", "gap_s"], 8))
+    return "retries", during_evidence(window, more, text, "dns",
+                                      rows_of(shown, ["socket", "qtype", "name", "gap_s"], 8))
 
 
 def _retries(dns: pd.DataFrame, timeout_s: float, tol_s: float) -> pd.DataFrame:
@@ -183,8 +179,7 @@ def _retries(dns: pd.DataFrame, timeout_s: float, tol_s: float) -> pd.DataFrame:
     and type may differ (glibc re-sends the A/AAAA pair, or only the missing half), so
     the socket (client IP and port) and the name are what identify the lookup."""
     df = dns.sort_index(kind="stable").reset_index()
-    df["socket"] = df["station"] + ":" + df["request_id"].str.split("/", n=1).str[0]
-    df["name"] = df["upstream"].str.split(" ", n=1).str[-1]
+    df["socket"] = df["client_ip"] + ":" + df["client_port"].astype(str)
     gap = df.groupby(["socket", "name"], sort=False)["time"].diff().dt.total_seconds()
     df["gap_s"] = gap.round(3)
     hit = df[np.abs(gap - timeout_s) <= tol_s]
@@ -233,3 +228,13 @@ def _coredns_entity(window: Window) -> str:
     if deps is not None and not deps.empty:
         return str(deps.iloc[-1]["object"])
     return "service/kube-system/kube-dns"
+
+
+_DNS_SIDE = any_of("conntrack metrics, CoreDNS logs or CoreDNS metrics",
+                   signal("conntrack_insert_failed_per_second"),
+                   signal("coredns_request_p99_seconds"),
+                   table("dns"))
+
+CAUSE = Cause(ID, judge, FIX, needs=(table("requests"), _DNS_SIDE),
+              wants=("conntrack_insert_failed_per_second", "coredns_request_p99_seconds"),
+              thresholds=THRESHOLDS)

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rca.replay import day_20210823, variants
-from rca.replay.generate import generate
+from rca.replay.generate import World, generate
 from rca.replay.spec import ScenarioSpec
 
 __all__ = ["BUILTINS", "ScenarioSpec", "builtin", "generate"]
 
-_FACTORIES: dict[str, Callable[[int], ScenarioSpec]] = {
+#: name -> factory(seed). A factory returns a ScenarioSpec (the inference-station world) or
+#: any ``World`` (another seed system) that writes itself.
+_FACTORIES: dict[str, Callable[[int], ScenarioSpec | World]] = {
     day_20210823.NAME: day_20210823.spec,
     "decoy-app-slow": variants.decoy_app_slow,
     "quiet": variants.quiet,
@@ -25,7 +27,7 @@ _FACTORIES: dict[str, Callable[[int], ScenarioSpec]] = {
 BUILTINS: tuple[str, ...] = tuple(_FACTORIES)
 
 
-def builtin(name: str, seed: int = 20210823) -> ScenarioSpec:
+def builtin(name: str, seed: int = 20210823) -> ScenarioSpec | World:
     """The built-in scenario ``name`` (one of ``BUILTINS``), drawn with ``seed``."""
     try:
         factory = _FACTORIES[name]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -31,15 +32,28 @@ from rca.replay.spec import ScenarioSpec
 from rca.replay.traffic import Day, simulate
 from rca.replay.writers import Clock, ingress_line, station_line
 
-__all__ = ["generate"]
+__all__ = ["World", "generate"]
 
 
-def generate(spec: ScenarioSpec, out_dir: Path) -> Path:
+class World(Protocol):
+    """A scenario of a system other than the inference stations (seed 001's RGW cluster,
+    seed 003's GPU platform…): its own spec, writing the same directory layout and answer
+    key (``docs/scenarios.md``) with its own code, so each world stays one readable piece."""
+
+    name: str
+
+    def write(self, out_dir: Path) -> Path: ...
+
+
+def generate(spec: ScenarioSpec | World, out_dir: Path) -> Path:
     """Write the scenario directory for ``spec`` into ``out_dir`` (created) and return it.
 
     Files of an earlier run in ``out_dir`` are overwritten; station logs of stations the
-    spec no longer has are removed so the directory describes exactly one scenario.
+    spec no longer has are removed so the directory describes exactly one scenario. A spec
+    of another world (storage, training, GPU scheduling…) writes itself: see ``World``.
     """
+    if not isinstance(spec, ScenarioSpec):
+        return spec.write(Path(out_dir))
     out = Path(out_dir)
     for sub in ("logs", "metrics", "kube"):
         (out / sub).mkdir(parents=True, exist_ok=True)

@@ -29,10 +29,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
-__all__ = ["KEY_SIGNALS", "Plot", "Span", "timeline_figure"]
+__all__ = ["Plot", "Span", "failure_heatmap", "timeline_figure"]
 
-#: Signals worth a panel even when absent: the DNS-race evidence of the 2021-08-23 day.
-KEY_SIGNALS = ("conntrack_insert_failed_per_second", "coredns_request_p99_seconds")
 MAX_SERVICES = 8  # one colour each; the rest are drawn grey as "other"
 MAX_ENTITIES = 4  # lines per signal panel, highest peaks first
 DPI = 110
@@ -246,3 +244,58 @@ def _to_uri(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+#: Failure statuses as the caller saw them (client side) for the heatmap.
+_FAILED = ("timeout", "error")
+HEATMAP_ROWS = 30  # stations shown; the rest summed into "other"
+
+
+def failure_heatmap(requests: pd.DataFrame | None, spans: Sequence[Span], t0: pd.Timestamp,
+                    t1: pd.Timestamp, zone: tzinfo, zone_name: str) -> Plot | None:
+    """Stations x time, coloured by failed requests per bin: the operator's alarm chart.
+    Client-side failures when station logs exist, else the server's view by client.
+    ``None`` when nothing failed (an empty heatmap would read as a chart of health)."""
+    failed = _failed_by_caller(requests)
+    if failed is None or failed.empty:
+        return None
+    bins = pd.date_range(t0, t1, periods=min(289, max(2, int((t1 - t0) / pd.Timedelta(
+        minutes=5)) + 1)))
+    counts = failed.groupby([failed["station"], pd.cut(failed.index, bins)],
+                            observed=False).size().unstack(fill_value=0)
+    order = counts.sum(axis=1).sort_values(ascending=False).index
+    counts = counts.loc[order]
+    if len(counts) > HEATMAP_ROWS:
+        rest = counts.iloc[HEATMAP_ROWS - 1:].sum().rename("other")
+        counts = pd.concat([counts.iloc[:HEATMAP_ROWS - 1], rest.to_frame().T])
+    fig = Figure(figsize=(WIDTH_IN, 1.2 + 0.28 * len(counts)), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    edges = _num(bins)
+    mesh = ax.pcolormesh(edges, np.arange(len(counts) + 1), counts.to_numpy(), cmap="Reds",
+                         vmin=0, shading="flat")
+    fig.colorbar(mesh, ax=ax, label="failed requests per bin", pad=0.01)
+    ax.set_yticks(np.arange(len(counts)) + 0.5, [_txt(s) or "(unknown)" for s in counts.index],
+                  fontsize=8)
+    ax.invert_yaxis()
+    for span in spans:
+        if span.end >= t0 and span.start <= t1:
+            ax.axvline(_num(span.start), color="#495057", linewidth=0.6, linestyle=":")
+    locator = mdates.AutoDateLocator(tz=zone, minticks=5, maxticks=14)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
+    ax.set_xlim(_num(t0), _num(t1))
+    ax.set_xlabel(_txt(f"local time ({zone_name})"), fontsize=8.5)
+    ax.set_title("failed requests by station and time", loc="left", fontsize=9)
+    alt = (f"Heatmap of failed requests: {len(counts)} station(s), "
+           f"{int(counts.to_numpy().sum())} failure(s)")
+    return Plot(_to_uri(fig), alt)
+
+
+def _failed_by_caller(req: pd.DataFrame | None) -> pd.DataFrame | None:
+    if req is None or req.empty or not {"status", "side", "station"} <= set(req.columns):
+        return None
+    code = pd.to_numeric(req["status"], errors="coerce")
+    bad = req["status"].str.lower().isin(_FAILED) | (code >= 500) | (code == 499)
+    client = req[(req["side"] == "client") & bad]
+    return client if not client.empty else req[(req["side"] == "server") & bad]

@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from rca.report.figures import KEY_SIGNALS, Span, timeline_figure
+from rca.report.figures import Span, failure_heatmap, timeline_figure
 from rca.timeutil import get_zone, to_display
 
 __all__ = ["render_report", "write_report"]
@@ -51,10 +51,14 @@ _ENV = Environment(
 
 
 def render_report(result: dict, timeline: dict[str, pd.DataFrame], zone_name: str, *,
-                  max_evidence_rows: int = 20, top_causes: int = 2) -> str:
+                  max_evidence_rows: int = 20, top_causes: int = 2,
+                  cause_signals: Mapping[str, Sequence[str]] | None = None) -> str:
     """The report page. ``timeline`` frames have a UTC index; signal keys may carry the
-    engine's ``signal:`` prefix or not. Causes ranked ``top_causes`` or better show their
-    evidence open; the others keep it folded."""
+    engine's ``signal:`` prefix or not. Causes keep the engine's ranking (the report never
+    re-ranks); those ranked ``top_causes`` or better show their evidence open. The signal
+    panels are those the top causes declare they read (``cause_signals``: cause id ->
+    signal names), drawn as "no data" when absent, then those the evidence cites."""
+    key = _key_signals(result, cause_signals or {}, top_causes)
     zone = get_zone(zone_name)
     frames = {str(k).removeprefix("signal:"): v for k, v in (timeline or {}).items()}
     raw = [i for i in result.get("incidents") or [] if isinstance(i, Mapping)]
@@ -63,14 +67,16 @@ def render_report(result: dict, timeline: dict[str, pd.DataFrame], zone_name: st
     spans = [Span(str(i["n"]), i["_start"], i["_end"]) for i in incidents
              if i["_start"] is not None and i["_end"] is not None]
     since, until = _window(result.get("window") or {}, frames, spans)
-    day = None
+    day = heatmap = None
     if since is not None:
         day = timeline_figure(frames.get("requests"), frames,
-                              _signal_names(frames, raw, MAX_DAY_SIGNALS), spans,
+                              _signal_names(frames, raw, MAX_DAY_SIGNALS, key(raw)), spans,
                               since, until, zone, zone_name)
+        heatmap = failure_heatmap(frames.get("requests"), spans, since, until, zone,
+                                  zone_name)
     for inc, src in list(zip(incidents, raw, strict=True))[:MAX_ZOOMS]:
         if inc["_start"] is not None and inc["_end"] is not None:
-            names = _signal_names({}, [src], MAX_ZOOM_SIGNALS)
+            names = _signal_names({}, [src], MAX_ZOOM_SIGNALS, key([src]))
             inc["zoom"] = timeline_figure(frames.get("requests"), frames, names, spans,
                                           inc["_start"] - ZOOM_PAD, inc["_end"] + ZOOM_PAD,
                                           zone, zone_name, compact=True)
@@ -83,6 +89,7 @@ def render_report(result: dict, timeline: dict[str, pd.DataFrame], zone_name: st
         verdict=_verdict(incidents),
         collection=_collection(result.get("collection") or {}),
         day=day,
+        heatmap=heatmap,
         incidents=incidents,
         zooms_omitted=max(0, len(incidents) - MAX_ZOOMS),
         zoom_pad_min=round(ZOOM_PAD.total_seconds() / 60),
@@ -114,8 +121,6 @@ def write_report(html: str, path: Path) -> Path:
 def _incident(n: int, inc: Mapping, zone: tzinfo, max_rows: int, top: int) -> dict:
     start, end = _instant(inc.get("start")), _instant(inc.get("end"))
     causes = [c for c in inc.get("causes") or [] if isinstance(c, Mapping)]
-    causes.sort(key=lambda c: (_STATUS_ORDER.get(str(c.get("status", "ok")), 3),
-                               -_score(c.get("score"))))
     views = [_cause(rank, c, zone, max_rows, rank <= top) for rank, c in enumerate(causes, 1)]
     scope = inc.get("scope") if isinstance(inc.get("scope"), Mapping) else {}
     symptoms = inc.get("symptoms") if isinstance(inc.get("symptoms"), Mapping) else {}
@@ -127,6 +132,9 @@ def _incident(n: int, inc: Mapping, zone: tzinfo, max_rows: int, top: int) -> di
         "symptoms": [_symptom(str(k), v) for k, v in symptoms.items()],
         "failed": _value(symptoms.get("failed_requests")),
         "causes": views, "top": views[0] if views else None,
+        "unexplained": str(inc.get("unexplained") or ""),
+        "suspects": [{k: str(s.get(k, "")) for k in ("entity", "series", "change", "score")}
+                     for s in inc.get("suspects") or [] if isinstance(s, Mapping)],
     }
 
 
@@ -162,13 +170,27 @@ def _evidence(e: Mapping, zone: tzinfo, max_rows: int) -> dict:
     }
 
 
-def _signal_names(frames: Mapping, incidents: list, cap: int) -> list[str]:
-    """Key signals first (absent ones still get a "no data" panel), then the signals the
-    evidence cites, then any other collected signal, up to ``cap`` panels."""
+def _key_signals(result: Mapping, cause_signals: Mapping[str, Sequence[str]], top: int):
+    """A function of some incidents: the signals their top causes read, most cited first.
+    Without incidents, the signals of every cause (what would have been looked at)."""
+
+    def key(incidents: list) -> list[str]:
+        ids = [str(c.get("id")) for inc in incidents
+               for c in (inc.get("causes") or [])[:top] if isinstance(c, Mapping)]
+        if not incidents:
+            ids = list(cause_signals)
+        return list(dict.fromkeys(s for i in ids for s in cause_signals.get(i, ())))
+
+    return key
+
+
+def _signal_names(frames: Mapping, incidents: list, cap: int, key: Sequence[str]) -> list[str]:
+    """The top causes' signals first (absent ones still get a "no data" panel), then the
+    signals the evidence cites, then any other collected signal, up to ``cap`` panels."""
     cited = [str(e.get("source"))[7:] for inc in incidents for c in inc.get("causes") or []
              for e in c.get("evidence") or []
              if isinstance(e, Mapping) and str(e.get("source")).startswith("signal:")]
-    names = [*KEY_SIGNALS, *cited, *(k for k in frames if k != "requests")]
+    names = [*key, *cited, *(k for k in frames if k != "requests")]
     return list(dict.fromkeys(n for n in names if n))[:cap]
 
 

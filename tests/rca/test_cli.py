@@ -81,3 +81,102 @@ def test_daily_window_follows_the_calendar_across_dst():
     end = _local_midnight(date(2021, 3, 29), berlin)
     assert str(start) == "2021-03-27 23:00:00+00:00"
     assert (end - start).total_seconds() == 23 * 3600
+
+
+# -- bad flags: one clear line and exit 2, never a traceback (issue 10, D10) ---------------
+#: (argv, words the error must contain); {file} is a plain file, {dir} a folder, {binary}
+#: a file that is not UTF-8, {bad_yaml} broken YAML (its error spans several lines).
+BAD_FLAGS = [
+    (["analyze", "--since", "9999999999d"], "--since: '9999999999d' reaches back"),
+    (["collect", "--logs", "{file}", "--since", "9999999999d"], "reaches back"),
+    (["analyze", "--since", "0001-01-01T00:00:00Z"], "--since: time '0001-01-01"),
+    (["report", "--since", "0001-01-01T00:00:00Z"], "outside 1678-01-01"),
+    (["analyze", "--until", "9999-12-31T00:00:00Z"], "--until: time '9999-12-31"),
+    (["analyze", "--until", "2262-06-01T00:00:00Z"], "outside"),  # past pandas' own edge
+    (["analyze", "--tz", "/etc/passwd"], "--tz: unknown time zone '/etc/passwd'"),
+    (["analyze", "--tz", "../../../../etc/hostname"], "unknown time zone '../../"),
+    (["analyze", "--tz", "zone.tab"], "unknown time zone"),  # a file among the zones
+    (["analyze", "--tz", "Foo1"], "unknown time zone"),  # a POSIX TZ string, not a name
+    (["analyze", "--tz", "UTC+99"], "beyond ±14:00"),
+    (["report", "-o", "{file}"], "is a file; report -o takes a directory"),
+    (["report", "-o", "{file}/sub"], "a parent of it is a file"),
+    (["analyze", "--config", "{dir}"], "is a directory, not a YAML file"),
+    (["analyze", "--config", "{binary}"], "cannot be read"),
+    (["analyze", "--config", "{bad_yaml}"], "not valid YAML"),
+    (["analyze", "--since=-5h"], "cannot be negative"),
+    (["analyze", "--since", "0h"], "must be before"),
+    (["analyze", "--since", "1e400h"], "cannot read time"),
+    (["analyze", "--since", ""], "cannot read time"),
+    (["analyze", "--since", "2021-08-23T00:00:00+99:00"], "cannot read time"),
+    (["analyze", "-o", "xml"], "choose table or json"),
+    (["collect", "--logs", "{file}", "-o", "yaml"], "choose table or json"),
+    (["analyze", "--store", "{file}"], "is a file, not a directory"),
+    (["collect", "--kube", "{dir}"], "is not a file"),
+    (["demo", "--workdir", "{file}"], "--workdir"),  # was a NotADirectoryError traceback
+    (["demo", "--reports", "{file}"], "is a file"),  # refused before the replay runs
+    (["eval", "--min-recall", "nan", "{dir}"], "must be between 0 and 1"),
+    (["eval", "--min-ac1", "2", "{dir}"], "must be between 0 and 1"),
+    (["analyze", "--log-format", "rgw"], "unrecognized arguments"),  # argparse's own
+    (["collect", "--log-format", "syslog"], "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("argv,words", BAD_FLAGS, ids=[" ".join(a) for a, _ in BAD_FLAGS])
+def test_bad_flag_is_one_clear_line_and_exit_2(argv, words, tmp_path, capsys):
+    places = {"file": tmp_path / "a-file.txt", "dir": tmp_path, "binary": tmp_path / "b.yaml",
+              "bad_yaml": tmp_path / "bad.yaml"}
+    places["file"].write_text("not a directory\n")
+    places["binary"].write_bytes(b"\xff\xfe\x00bad")
+    places["bad_yaml"].write_text("context: dev\n  oops: [\n")
+    argv = [a.format(**places) for a in argv]
+    if "--store" not in argv:
+        argv += ["--store", str(tmp_path / "store")]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own checks exit rather than return
+        code = exc.code
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("rca: error:")]
+    assert code == 2, err
+    assert len(errors) == 1 and words in errors[0], err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+    assert not (tmp_path / "store").exists()  # refused before anything ran
+
+
+def test_report_into_an_unwritable_place_is_a_clear_error(tmp_path, capsys):
+    log = Path(__file__).resolve().parents[1] / "data" / "logs" / "ingress-nginx.log"
+    window = ["--since", "2021-08-23T00:00:00Z", "--until", "2021-08-24T00:00:00Z"]
+    assert main(["collect", "--store", str(tmp_path / "s"), "--logs", str(log), *window]) == 0
+    capsys.readouterr()
+    # /proc refuses new entries even to root: a real place where a report cannot go
+    code = main(["report", "--store", str(tmp_path / "s"), *window, "-o", "/proc/rca-reports"])
+    err = capsys.readouterr().err
+    assert code == 2 and "-o /proc/rca-reports: cannot write the report there" in err
+
+
+# -- data is never markup (D9) -------------------------------------------------------------
+def _burst(services: list[str]) -> str:
+    """Timeouts from two stations to each service within a minute: one incident."""
+    lines = []
+    for i in range(8):
+        for service in services:
+            lines.append(json.dumps({
+                "ts": f"2021-08-23T03:03:{10 + i:02d}Z", "station": f"st-{i % 2}",
+                "service": service, "latency_ms": 5000, "status": "timeout"}))
+    return "\n".join(lines) + "\n"
+
+
+def test_markup_and_control_characters_in_data_are_shown_as_written(tmp_path, capsys):
+    odd = ["a[/]b", "c[red]d", "e\x1b[31mf"]
+    log = tmp_path / "x[red]y.jsonl"  # relative: the table shows it whole
+    log.write_text(_burst(odd) + "not json [bold]at all[/bold]\n")
+    window = ["--since", "2021-08-23T00:00:00Z", "--until", "2021-08-24T00:00:00Z",
+              "--tz", "UTC"]
+    assert main(["collect", "--store", "s", "--logs", log.name, *window]) == 0
+    out = capsys.readouterr()
+    assert "x[red]y.jsonl" in out.out  # the file table
+    assert "x[red]y.jsonl: 1 malformed" in out.err and "[bold]at all[/bold]" in out.err
+    assert main(["analyze", "--store", "s", *window]) == 0  # was a MarkupError
+    shown = capsys.readouterr().out
+    assert "a[/]b" in shown and "c[red]d" in shown
+    assert "\x1b" not in shown and "e\\x1b[31mf" in shown

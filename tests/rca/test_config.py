@@ -16,11 +16,11 @@ def test_defaults_have_origin_default(monkeypatch, tmp_path):
 def test_file_then_flag_origins(monkeypatch, tmp_path):
     monkeypatch.delenv("RCA_CONFIG", raising=False)
     f = tmp_path / "rca.yaml"
-    f.write_text("context: dev\nthresholds:\n  incidents:\n    gap_s: 300\n")
+    f.write_text("context: dev\nthresholds:\n  failed_requests:\n    gap_s: 300\n")
     cfg = load(str(f), {"tz": "UTC"})
     flat = {k: (v, o) for k, v, o in cfg.flat()}
     assert flat["context"] == ("dev", str(f))
-    assert flat["thresholds.incidents.gap_s"] == (300.0, str(f))
+    assert flat["thresholds.failed_requests.gap_s"] == (300.0, str(f))
     assert flat["tz"] == ("UTC", "flag")
 
 
@@ -32,8 +32,10 @@ def test_env_var_names_the_file(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("text,match", [
-    ("thresholds:\n  incidents:\n    gap: 3\n", "unknown key 'thresholds.incidents.gap'"),
-    ("thresholds:\n  incidents:\n    gap_s: soon\n", "'thresholds.incidents.gap_s' must be"),
+    ("thresholds:\n  failed_requests:\n    gap: 3\n",
+     "unknown key 'thresholds.failed_requests.gap'"),
+    ("thresholds:\n  failed_requests:\n    gap_s: soon\n",
+     "'thresholds.failed_requests.gap_s' must be"),
     ("tz: Mars/Base\n", "unknown time zone"),
     ("- a\n- b\n", "top level must be a mapping"),
 ])
@@ -51,6 +53,6 @@ def test_missing_explicit_file_is_an_error(tmp_path):
 
 def test_negative_threshold_is_refused(tmp_path):
     f = tmp_path / "bad.yaml"
-    f.write_text("thresholds:\n  incidents:\n    gap_s: -5\n")
+    f.write_text("thresholds:\n  failed_requests:\n    gap_s: -5\n")
     with pytest.raises(ConfigError, match="must not be negative"):
         load(str(f))

@@ -43,3 +43,39 @@ def test_named_zone_suffix_is_not_mistaken_for_iso():
 def test_offset_beyond_fourteen_hours_is_refused():
     with pytest.raises(TimeError, match="beyond"):
         get_zone("+25:00")
+
+
+@pytest.mark.parametrize("name", [
+    "/etc/passwd",  # a file that is not a zone: was a ValueError traceback
+    "../../../../etc/hostname",  # a path out of the zone folder
+    "Etc/../Etc/UTC",  # a real zone reached by a path is still a path
+    "zone.tab",  # a file inside the zone folder that is not a zone
+    "Foo1",  # a POSIX TZ string dateutil would accept with a made-up offset
+    "UTC+99",  # an offset no place has
+    "",
+])
+def test_only_zone_names_and_offsets_are_zones(name):
+    with pytest.raises(TimeError):
+        get_zone(name)
+
+
+@pytest.mark.parametrize("name", ["UTC", "Asia/Shanghai", "America/Argentina/Buenos_Aires",
+                                  "Etc/GMT-14", "+08:00", "UTC-05:30", "-12:00"])
+def test_real_zones_still_pass(name):
+    assert get_zone(name).utcoffset(pd.Timestamp("2021-08-23").to_pydatetime()) is not None
+
+
+def test_times_the_store_cannot_hold_are_refused_at_both_edges():
+    from rca.timeutil import EARLIEST, LATEST
+
+    now = pd.Timestamp("2021-08-24T00:00Z")
+    assert parse_instant(EARLIEST.isoformat(), SHANGHAI) == EARLIEST  # the edge itself is in
+    with pytest.raises(TimeError, match="outside"):
+        parse_instant((EARLIEST - pd.Timedelta(seconds=1)).isoformat(), SHANGHAI)
+    assert parse_instant((LATEST - pd.Timedelta(seconds=1)).isoformat(), SHANGHAI) < LATEST
+    with pytest.raises(TimeError, match="outside"):
+        parse_instant(LATEST.isoformat(), SHANGHAI)
+    with pytest.raises(TimeError, match="reaches back"):
+        parse_since("9999999999d", now, SHANGHAI)
+    with pytest.raises(TimeError, match="negative"):
+        parse_since("-5h", now, SHANGHAI)  # dateutil read it as 05:00 today

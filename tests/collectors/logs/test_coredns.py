@@ -23,17 +23,17 @@ def ctx() -> ParseContext:
 def test_kubectl_timestamped_query_gives_exact_row():
     assert coredns.parse(f"2021-08-23T03:03:01.123456789Z {QUERY}", ctx()) == [
         (
-            "requests",
+            "dns",
             {
                 "time": datetime(2021, 8, 23, 3, 3, 1, 123456, tzinfo=UTC),
-                "side": "server",
-                "station": "10.244.1.17",
-                "service": "coredns",
+                "client_ip": "10.244.1.17",
+                "client_port": 41234,
+                "query_id": 5113,
+                "qtype": "AAAA",
+                "name": "neishi.inference.svc.cluster.local.",
+                "proto": "udp",
+                "rcode": "NOERROR",
                 "latency_s": 0.000166,
-                "status": "NOERROR",
-                "bytes": 143,
-                "request_id": "41234/5113",
-                "upstream": "AAAA neishi.inference.svc.cluster.local.",
             },
         )
     ]
@@ -47,7 +47,7 @@ def test_cri_prefix_with_offset():
 def test_ipv6_client_and_go_duration():
     query = QUERY.replace("10.244.1.17:41234", "[fd00::17]:53").replace("0.000166s", "1.5ms")
     ((_, row),) = coredns.parse(f"2021-08-23T03:03:01Z {query}", ctx())
-    assert (row["station"], row["request_id"], row["latency_s"]) == ("fd00::17", "53/5113", 0.0015)
+    assert (row["client_ip"], row["client_port"], row["latency_s"]) == ("fd00::17", 53, 0.0015)
 
 
 @pytest.mark.parametrize("line", [QUERY, "CoreDNS-1.8.0", "[INFO] plugin/reload: Running"])
@@ -96,22 +96,23 @@ def test_sample_file_kubectl_timestamps():
     assert (batch.lines, batch.malformed) == (22, 1)
     (bad,) = batch.samples
     assert (bad.line, bad.field) == (17, "time")
-    df = batch.frames["requests"]
+    assert "requests" not in batch.frames  # lookups are not application requests
+    df = batch.frames["dns"]
     assert len(df) == 15
-    assert df["status"].value_counts().to_dict() == {"NOERROR": 11, "NXDOMAIN": 3, "SERVFAIL": 1}
-    retry = df[df["request_id"] == "41234/20571"]
+    assert df["rcode"].value_counts().to_dict() == {"NOERROR": 11, "NXDOMAIN": 3, "SERVFAIL": 1}
+    retry = df[(df["client_port"] == 41234) & (df["query_id"] == 20571)]
     assert list(retry.index) == [
         datetime(2021, 8, 23, 3, 3, 1, 123519, tzinfo=UTC),
         datetime(2021, 8, 23, 3, 3, 6, 124870, tzinfo=UTC),
     ]
-    assert set(retry["upstream"]) == {"A neishi.inference.svc.cluster.local."}
-    servfail = df[df["status"] == "SERVFAIL"].iloc[0]
+    assert set(retry["qtype"] + " " + retry["name"]) == {"A neishi.inference.svc.cluster.local."}
+    servfail = df[df["rcode"] == "SERVFAIL"].iloc[0]
     assert (servfail["latency_s"], servfail["source"]) == (2.001325, "coredns.log:16")
 
 
 def test_sample_file_cri():
     batch = read_log(DATA / "coredns-cri.log", "coredns", ctx())
     assert (batch.lines, batch.malformed) == (5, 0)
-    df = batch.frames["requests"]
-    assert list(df["station"]) == ["10.244.1.17"] * 3 + ["fd00:10:244:1::17"]
+    df = batch.frames["dns"]
+    assert list(df["client_ip"]) == ["10.244.1.17"] * 3 + ["fd00:10:244:1::17"]
     assert df.index[0] == datetime(2021, 8, 23, 3, 3, 1, 123456, tzinfo=UTC)

@@ -1,8 +1,11 @@
 """app.slow_response: fires when the server-side log shows the failing services slow."""
 
+import pytest
+
 from rca import record
 from rca.causes import app_slow_response as cause
 from rca.config import DEFAULTS
+from rca.engine import judge
 from rca.finding import Window
 from tests.rca.frames import at, req, requests
 
@@ -22,7 +25,7 @@ def _window(server_latency_during: float, with_server_logs=True):
 
 
 def test_slow_server_side_fires_on_that_service():
-    f = cause.analyze(_window(9.0), TH)
+    f = judge(cause.CAUSE, _window(9.0), TH)
     assert f.score >= 0.7
     assert f.entity == "service/inference-neishi"
     assert f.evidence[0].supports and f.evidence[0].rows
@@ -30,17 +33,43 @@ def test_slow_server_side_fires_on_that_service():
 
 def test_fast_server_side_does_not_fire():
     # the clients time out but the app answers in 0.4 s: the delay is before the app
-    f = cause.analyze(_window(0.4), TH)
+    f = judge(cause.CAUSE, _window(0.4), TH)
     assert f.score == 0.0
     assert not f.evidence[0].supports
 
 
 def test_ratio_below_threshold_does_not_fire():
     # 0.35 s -> 0.9 s is 2.6x and under a second: load, not a hung app
-    f = cause.analyze(_window(0.9), TH)
+    f = judge(cause.CAUSE, _window(0.9), TH)
     assert f.score == 0.0
 
 
 def test_missing_server_logs_is_no_data_not_healthy():
-    f = cause.analyze(_window(0.4, with_server_logs=False), TH)
+    f = judge(cause.CAUSE, _window(0.4, with_server_logs=False), TH)
     assert f.status == "no_data"
+
+
+def _flat_window(base, during):
+    rows = [req(t, "neishi", latency=0.35) for t in range(0, 3600, 20)]
+    rows += [req(3600 + i * 5, "neishi", "timeout", 15.0) for i in range(8)]
+    rows += [req(t, "inference-neishi", latency=base, side="server") for t in range(0, 3600, 20)]
+    rows += [req(3600 + i * 5, "inference-neishi", latency=during, side="server")
+             for i in range(8)]
+    tables = {"requests": requests(rows), "objects": record.empty("objects")}
+    return Window(at(3540), at(3700), at(0), tables, {"services": ["neishi"]})
+
+
+@pytest.mark.parametrize("during,fires", [
+    (1.5, True),  # 0.5 s -> 1.5 s: exactly ratio_min (3x) and over a second
+    (1.45, False),  # 2.9x: a loaded app, not a hung one
+])
+def test_ratio_min_edge(during, fires):
+    assert (judge(cause.CAUSE, _flat_window(0.5, during), TH).score > 0) is fires
+
+
+@pytest.mark.parametrize("during,fires", [
+    (1.0, True),  # 5x the baseline and at min_slow_s
+    (0.99, False),  # 5x the baseline but under a second: no sane caller gives up
+])
+def test_min_slow_s_edge(during, fires):
+    assert (judge(cause.CAUSE, _flat_window(0.2, during), TH).score > 0) is fires

@@ -6,6 +6,7 @@ import pytest
 from rca import record
 from rca.causes import dns_resolver_timeout as cause
 from rca.config import DEFAULTS
+from rca.engine import judge
 from rca.finding import Window
 from tests.rca.frames import at, deployment, req, requests, signal
 
@@ -30,8 +31,24 @@ def _baseline_and_burst(server_latency=0.4, dns_retries=3, services=SERVICES):
     return requests(rows)
 
 
+def _as_dns(reqs):
+    """The test rows written as lookups ("coredns" requests: request_id port/id, upstream
+    "type name") moved to the typed dns table, as the CoreDNS reader stores them."""
+    q = reqs[reqs["service"] == "coredns"]
+    port_id = q["request_id"].str.split("/", n=1)
+    type_name = q["upstream"].str.split(" ", n=1)
+    rows = [{"time": t, "row_id": rid, "client_ip": ip, "client_port": int(pi[0]),
+             "query_id": int(pi[1]), "qtype": tn[0], "name": tn[1], "rcode": rc,
+             "latency_s": lat}
+            for t, rid, ip, pi, tn, rc, lat in zip(q.index, q["row_id"], q["station"], port_id,
+                                                   type_name, q["status"], q["latency_s"],
+                                                   strict=True)]
+    return record.frame("dns", rows), reqs[reqs["service"] != "coredns"]
+
+
 def _window(reqs, conntrack=None, objects=None, services=SERVICES):
-    tables = {"requests": reqs, "objects": objects if objects is not None
+    dns, reqs = _as_dns(reqs)
+    tables = {"requests": reqs, "dns": dns, "objects": objects if objects is not None
               else record.empty("objects")}
     if conntrack is not None:
         tables["signal:conntrack_insert_failed_per_second"] = conntrack
@@ -45,12 +62,12 @@ FLAT = signal([(t, 0.01) for t in range(0, 3720, 60)])
 
 def test_full_evidence_scores_high_and_names_coredns():
     objs = record.frame("objects", [deployment("deployment/kube-system/coredns", 1, "kube-dns")])
-    f = cause.analyze(_window(_baseline_and_burst(), RISING, objs), TH)
+    f = judge(cause.CAUSE, _window(_baseline_and_burst(), RISING, objs), TH)
     assert f.score >= 0.8
     assert f.entity == "deployment/kube-system/coredns"
     supports = [e.source for e in f.evidence if e.supports]
     assert "signal:conntrack_insert_failed_per_second" in supports
-    assert "requests[service=coredns]" in supports
+    assert "dns" in supports
     assert "objects" in supports  # the single replica
     assert "5 s" in f.fix or "single-request-reopen" in f.fix
 
@@ -59,7 +76,7 @@ def test_full_evidence_scores_high_and_names_coredns():
     (dict(server_latency=9.0), "the app itself slowed down 20x: not DNS"),
 ])
 def test_slow_application_is_evidence_against(kwargs, why):
-    f = cause.analyze(_window(_baseline_and_burst(**kwargs), RISING), TH)
+    f = judge(cause.CAUSE, _window(_baseline_and_burst(**kwargs), RISING), TH)
     against = [e for e in f.evidence if not e.supports]
     assert any(e.source == "requests[side=server]" for e in against), why
     assert f.score < 0.5, why
@@ -70,14 +87,14 @@ def test_without_dns_side_data_it_is_no_data_not_a_verdict():
     # points at the path before the app (said in the summary), not at DNS in particular
     reqs = _baseline_and_burst(dns_retries=0)
     reqs = reqs[reqs["service"] != "coredns"]
-    f = cause.analyze(_window(reqs), TH)
+    f = judge(cause.CAUSE, _window(reqs), TH)
     assert f.status == "no_data" and f.score == 0
     assert "stayed fast" in f.summary
 
 
 def test_one_service_for_many_stations_is_not_shared_scope():
     w = _window(_baseline_and_burst(), RISING, services=["neishi"])
-    ev = next(e for e in cause.analyze(w, TH).evidence if e.source == "requests")
+    ev = next(e for e in judge(cause.CAUSE, w, TH).evidence if e.source == "requests")
     assert not ev.supports
 
 
@@ -85,13 +102,13 @@ def test_a_slow_unrelated_service_does_not_count_against():
     reqs = _baseline_and_burst()
     slow_other = requests([req(3600 + i, "reports-ui", latency=30.0, side="server")
                            for i in range(20)])
-    f = cause.analyze(_window(pd.concat([reqs, slow_other]).sort_index(), RISING), TH)
+    f = judge(cause.CAUSE, _window(pd.concat([reqs, slow_other]).sort_index(), RISING), TH)
     server = next(e for e in f.evidence if e.source == "requests[side=server]")
     assert server.supports
 
 
 def test_flat_conntrack_and_no_retries_is_against():
-    f = cause.analyze(_window(_baseline_and_burst(dns_retries=0), FLAT), TH)
+    f = judge(cause.CAUSE, _window(_baseline_and_burst(dns_retries=0), FLAT), TH)
     assert any(not e.supports and "conntrack" in e.source for e in f.evidence)
     assert f.score <= TH["score_cap_without_dns"]
 
@@ -100,16 +117,16 @@ def test_retry_needs_the_resolver_timeout_gap():
     # the same query 2 s later is an application retry, not a resolver timeout
     rows = [req(3600 + dt, "coredns", "NOERROR", 0.0002, side="server", station="10.0.0.1",
                 request_id="1/1", upstream="A x.") for dt in (0, 2.0)]
-    hits = cause._retries(requests(rows), 5.0, 0.5)
+    hits = cause._retries(_as_dns(requests(rows))[0], 5.0, 0.5)
     assert hits.empty
     rows = [req(3600 + dt, "coredns", "NOERROR", 0.0002, side="server", station="10.0.0.1",
                 request_id="1/1", upstream="A x.") for dt in (0, 5.3)]
-    assert len(cause._retries(requests(rows), 5.0, 0.5)) == 1
+    assert len(cause._retries(_as_dns(requests(rows))[0], 5.0, 0.5)) == 1
 
 
 def test_two_replicas_are_not_evidence():
     objs = record.frame("objects", [deployment("deployment/kube-system/coredns", 2)])
-    f = cause.analyze(_window(_baseline_and_burst(), RISING, objs), TH)
+    f = judge(cause.CAUSE, _window(_baseline_and_burst(), RISING, objs), TH)
     assert all(e.source != "objects" for e in f.evidence)
     assert isinstance(f.evidence[0].start, pd.Timestamp)
 
@@ -120,6 +137,91 @@ def test_conntrack_rise_on_an_unrelated_node_is_not_evidence():
     both = pd.concat([FLAT, other]).sort_index()
     w = _window(_baseline_and_burst(dns_retries=0), both)
     w.scope["nodes"] = ["n1"]
-    f = cause.analyze(w, TH)
+    f = judge(cause.CAUSE, w, TH)
     ev = next(e for e in f.evidence if "conntrack" in e.source)
     assert not ev.supports and "node/n1" in ev.text
+
+
+# -- each threshold pinned at its edge ---------------------------------------------------
+
+def _p99_window(peak):
+    """A DNS-side source that is present but says nothing about lost packets unless high."""
+    w = _window(_baseline_and_burst(dns_retries=0).query("service != 'coredns'"))
+    w.tables["signal:coredns_request_p99_seconds"] = signal(
+        [(t, 0.01) for t in range(0, 3540, 60)] + [(3600, peak)], entity="pod/kube-system/c")
+    return w
+
+
+@pytest.mark.parametrize("cap,score", [
+    (0.35, 0.35),  # scope .15 + healthy app .2 + single replica .05 = .40, capped
+    (0.5, 0.40),  # the cap raised: the uncapped sum shows
+])
+def test_score_cap_without_dns_side_support(cap, score):
+    w = _p99_window(0.02)
+    w.tables["objects"] = record.frame("objects", [
+        deployment("deployment/kube-system/coredns", 1, "kube-dns")])
+    f = judge(cause.CAUSE, w, {**TH, "score_cap_without_dns": cap})
+    assert f.score == pytest.approx(score)
+
+
+@pytest.mark.parametrize("fraction,fires", [(0.8, True), (0.81, False)])
+def test_p99_timeout_fraction_edge(fraction, fires):
+    # CoreDNS p99 peaks at 4.0 s; 0.8 x 5 s = 4.0 s is at the edge
+    f = judge(cause.CAUSE, _p99_window(4.0), {**TH, "p99_timeout_fraction": fraction})
+    assert any(e.source == "signal:coredns_request_p99_seconds" and e.supports
+               for e in f.evidence) is fires
+
+
+def _with_baseline_retries(n_before):
+    rows = []
+    for i in range(n_before):  # lookups lost on a normal hour, well before the incident
+        for dt in (0.0, 5.02):
+            rows.append(req(100 + i * 60 + dt, "coredns", "NOERROR", 0.0002, side="server",
+                            station="10.244.1.9", request_id=f"5{i}/1",
+                            upstream="A license.svc.cluster.local."))
+    return pd.concat([_baseline_and_burst(), requests(rows)]).sort_index()
+
+
+@pytest.mark.parametrize("factor,fires", [
+    # 3 re-sent lookups in 180 s vs 10 in 3540 s: the rate is 5.9x the baseline's
+    (5.8, True),
+    (6.0, False),
+])
+def test_retry_rate_factor_edge(factor, fires):
+    f = judge(cause.CAUSE, _window(_with_baseline_retries(10), RISING),
+              {**TH, "retry_rate_factor": factor})
+    ev = next(e for e in f.evidence if e.source == "dns")
+    assert ev.supports is fires
+
+
+@pytest.mark.parametrize("gap,tolerance,hit", [(5.5, 0.5, True), (5.51, 0.5, False)])
+def test_retry_tolerance_edge(gap, tolerance, hit):
+    rows = [req(3600 + dt, "coredns", "NOERROR", 0.0002, side="server", station="10.0.0.1",
+                request_id="1/1", upstream="A x.") for dt in (0, gap)]
+    assert (len(cause._retries(_as_dns(requests(rows))[0], 5.0, tolerance)) == 1) is hit
+
+
+@pytest.mark.parametrize("during,supports", [
+    (0.70, True),  # p99 0.35 s -> 0.70 s: exactly 2x, still "stayed fast"
+    (0.72, False),  # a little more than 2x: the app slowed down
+])
+def test_server_ratio_max_edge(during, supports):
+    f = judge(cause.CAUSE, _window(_baseline_and_burst(server_latency=during), RISING), TH)
+    ev = next(e for e in f.evidence if e.source == "requests[side=server]")
+    assert ev.supports is supports
+
+
+@pytest.mark.parametrize("peak,rose", [(0.0301, True), (0.0299, False)])
+def test_conntrack_ratio_min_edge(peak, rose):
+    # baseline mean 0.01/s; 3x is 0.03/s
+    sig = signal([(t, 0.01) for t in range(0, 3540, 60)] + [(3600, peak)])
+    f = judge(cause.CAUSE, _window(_baseline_and_burst(dns_retries=0), sig), TH)
+    ev = next(e for e in f.evidence if "conntrack" in e.source)
+    assert ev.supports is rose
+
+
+@pytest.mark.parametrize("services,shared", [(["a", "b"], True), (["a"], False)])
+def test_min_services_edge(services, shared):
+    w = _window(_baseline_and_burst(), RISING, services=services)
+    ev = next(e for e in judge(cause.CAUSE, w, TH).evidence if e.source == "requests")
+    assert ev.supports is shared

@@ -42,6 +42,11 @@ def make_timeline(with_coredns: bool = False) -> dict[str, pd.DataFrame]:
     return out
 
 
+#: What the causes declare they read, as `rca report` passes it from the registry.
+CAUSE_SIGNALS = {"dns.resolver_timeout": ("conntrack_insert_failed_per_second",
+                                          "coredns_request_p99_seconds")}
+
+
 def cause(cid: str, score: float, status: str = "ok", evidence=None) -> dict:
     return {"id": cid, "entity": "deployment/kube-system/coredns", "score": score,
             "status": status, "summary": f"summary of {cid}", "evidence": evidence or [],
@@ -58,19 +63,22 @@ def make_result() -> dict:
         {"supports": False, "text": EVIL_TEXT, "start": None, "end": None,
          "source": "events", "rows": []},
     ]
-    # Causes deliberately out of score order: the report must rank them.
+    # Causes in the engine's ranking (the engine ranks, the report keeps its order).
     first = {"id": "INC-20210823-0303", "start": INC1[0], "end": INC1[1],
              "scope": {"stations": ["st-1", "st-2"], "services": ["feet", EVIL_SERVICE],
                        "nodes": ["worknode1"]},
              "symptoms": {"failed_requests": 12, "latency_p50_s": 18.2, "latency_max_s": 31.0,
                           "server_latency_p99_s": 0.58},
-             "causes": [cause("app.slow_response", 0.12),
+             "causes": [cause("dns.resolver_timeout", 0.86, evidence=dns_evidence),
                         cause("net.saturation", 0.41),
-                        cause("coredns.metrics", 0.0, status="no_data"),
-                        cause("dns.resolver_timeout", 0.86, evidence=dns_evidence)]}
+                        cause("app.slow_response", 0.12),
+                        cause("coredns.metrics", 0.0, status="no_data")]}
     second = {"id": "INC-20210823-0529", "start": INC2[0], "end": INC2[1],
               "scope": {"services": ["interior"]}, "symptoms": {"failed_requests": 5},
-              "causes": [cause("dns.resolver_timeout", 0.55)]}
+              "causes": [cause("dns.resolver_timeout", 0.25)],
+              "unexplained": "no cause is convincing (best: dns.resolver_timeout 0.25)",
+              "suspects": [{"entity": "node/w1", "series": EVIL_TEXT, "change": "0 → 3",
+                            "score": 41.5}]}
     return {"incidents": [first, second],
             "gaps": [{"source": "metrics", "message": "no CoreDNS metrics collected"}],
             "window": {"since": "2021-08-23T00:00:00+08:00", "until": "2021-08-24T00:00:00+08:00"},
@@ -81,7 +89,8 @@ def make_result() -> dict:
 
 @pytest.fixture(scope="module")
 def page() -> str:
-    return render_report(make_result(), make_timeline(), "Asia/Shanghai")
+    return render_report(make_result(), make_timeline(), "Asia/Shanghai",
+                         cause_signals=CAUSE_SIGNALS)
 
 
 class _Refs(HTMLParser):
@@ -109,11 +118,29 @@ def test_every_incident_id_is_on_the_page(page):
     assert "INC-20210823-0303" in page and "INC-20210823-0529" in page
 
 
-def test_causes_are_listed_by_score(page):
-    table = page.split('id="inc-1"')[1].split('class="causes"')[1].split("</table>")[0]
-    ids = ["dns.resolver_timeout", "net.saturation", "app.slow_response", "coredns.metrics"]
+def test_causes_keep_the_engines_ranking():
+    result = make_result()
+    result["incidents"][0]["causes"].reverse()  # whatever order the engine gives
+    html = render_report(result, {}, "UTC")
+    table = html.split('id="inc-1"')[1].split('class="causes"')[1].split("</table>")[0]
+    ids = [c["id"] for c in result["incidents"][0]["causes"]]
     positions = [table.index(f"<code>{cid}</code>") for cid in ids]
     assert positions == sorted(positions)
+
+
+def test_signal_panels_follow_the_top_causes_declared_needs():
+    html = render_report(make_result(), {}, "UTC",
+                         cause_signals={"dns.resolver_timeout": ("made_up_per_second",)})
+    caption = re.search(r"<figcaption>.*?</figcaption>", html, re.S).group(0)
+    assert "made_up_per_second" in caption  # absent, so a "no data" panel
+    html = render_report(make_result(), {}, "UTC", cause_signals={})
+    caption = re.search(r"<figcaption>.*?</figcaption>", html, re.S).group(0)
+    assert "made_up_per_second" not in caption
+
+
+def test_failure_heatmap_by_station(page):
+    assert "Heatmap of failed requests: 1 station(s)" in page
+    assert "Heatmap" not in render_report(make_result(), {}, "UTC")  # nothing failed: none
 
 
 def test_times_are_shown_in_the_users_zone(page):
@@ -130,7 +157,8 @@ def test_missing_signal_says_no_data(page):
 
 
 def test_no_data_disappears_when_the_signal_is_collected():
-    html = render_report(make_result(), make_timeline(with_coredns=True), "Asia/Shanghai")
+    html = render_report(make_result(), make_timeline(with_coredns=True), "Asia/Shanghai",
+                         cause_signals=CAUSE_SIGNALS)
     caption = re.search(r"<figcaption>.*?</figcaption>", html, re.S).group(0)
     assert "coredns_request_p99_seconds" not in caption
 
@@ -141,7 +169,7 @@ def test_input_text_is_escaped(page):
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(2)&gt;" in page
     parsed = _parse(page)
     assert "script" not in parsed.tags  # the page needs no JavaScript at all
-    assert parsed.tags.count("img") == 3  # the day figure and two zooms, nothing injected
+    assert parsed.tags.count("img") == 4  # day figure, heatmap, two zooms: nothing injected
 
 
 def test_no_external_resources(page):
@@ -186,7 +214,8 @@ def test_empty_input_still_renders_and_says_so():
 
 
 def test_window_without_any_timeline_draws_no_data_panels():
-    html = render_report({"window": make_result()["window"]}, {}, "Asia/Shanghai")
+    html = render_report({"window": make_result()["window"]}, {}, "Asia/Shanghai",
+                         cause_signals=CAUSE_SIGNALS)
     caption = re.search(r"<figcaption>.*?</figcaption>", html, re.S).group(0)
     assert "requests" in caption and "conntrack_insert_failed_per_second" in caption
 
@@ -227,3 +256,10 @@ def test_write_report_failure_keeps_the_old_page(tmp_path, monkeypatch):
         write_report("new", target)
     assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temp file left
+
+
+def test_unexplained_incident_says_so_and_lists_its_suspects(page):
+    assert "Unexplained:</b> no cause is convincing (best: dns.resolver_timeout 0.25)" in page
+    suspects = page.split("rule-free suspects", 1)[1].split("</table>", 1)[0]
+    assert "node/w1" in suspects and "41.5" in suspects
+    assert page.count("Unexplained:") == 1  # the explained incident does not say it

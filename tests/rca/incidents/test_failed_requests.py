@@ -1,14 +1,25 @@
-"""Incident detection: bursts of failures, merged by gap, with scope."""
+"""failed_requests: bursts of failures, grouped by gap, with scope."""
 
+import pandas as pd
 import pytest
 
 from rca import record
 from rca.config import DEFAULTS
-from rca.incidents import detect, failures, same_service
-from tests.rca.frames import req, requests
+from rca.incidents import Inputs, failed_requests, failures, same_service
+from rca.incidents import detect as detect_incidents
+from tests.rca.frames import T0, req, requests
 
-TH = DEFAULTS["thresholds"]["incidents"]
+TH = DEFAULTS["thresholds"]["failed_requests"]
 NO_OBJECTS = record.empty("objects")
+
+
+def detect(reqs, objects, th):
+    """Incidents from request rows alone, through the registered detectors and merge."""
+    inputs = Inputs({"requests": reqs, "objects": objects}, T0 - pd.Timedelta(days=1),
+                    T0 + pd.Timedelta(days=1))
+    incidents, gaps = detect_incidents(inputs, {"failed_requests": th})
+    assert gaps == []
+    return incidents
 
 
 def test_burst_on_two_services_is_one_incident_with_scope():
@@ -78,3 +89,20 @@ def test_ingress_499_is_a_caller_that_gave_up():
     rows += [req(t, "inference-neishi", "200", 0.4, side="server") for t in range(0, 60, 3)]
     (inc,) = detect(requests(rows), NO_OBJECTS, TH)
     assert inc.symptoms["failed_requests"] == 4
+
+
+@pytest.mark.parametrize("gap_s,incidents", [
+    (120.0, 1),  # failures 120 s apart: at the edge, still one burst
+    (119.0, 2),  # one second less: two
+])
+def test_gap_edge(gap_s, incidents):
+    rows = [req(t, "a", "timeout", 1.0) for t in (0, 5, 10, 130, 135, 140)]
+    inputs = Inputs({"requests": requests(rows), "objects": NO_OBJECTS},
+                    T0 - pd.Timedelta(days=1), T0 + pd.Timedelta(days=1))
+    assert len(failed_requests.detect(inputs, {**TH, "gap_s": gap_s})) == incidents
+
+
+@pytest.mark.parametrize("n,incidents", [(3, 1), (2, 0)])
+def test_min_failures_edge(n, incidents):
+    rows = [req(t * 5, "a", "timeout", 1.0) for t in range(n)]
+    assert len(detect(requests(rows), NO_OBJECTS, TH)) == incidents

@@ -1,0 +1,92 @@
+"""What a cause is: one typed record, registered in ``rca.causes``.
+
+Why a record (as k8sgpt's analyzers and Sigma rules are): the engine, config, the CLI
+filter, the report and the catalogue test all read the same declaration. A cause declares
+what it needs as predicates over the incident window; when one does not hold the engine
+reports *no data* for it (never "healthy") without running it. It declares the signals it
+reads (so the engine evaluates them once for every cause), its thresholds with the reason
+for each default, and its fix. ``judge`` is a pure function of the window and the
+thresholds: no I/O, no printing, no knowledge of any scenario.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from rca.finding import Finding, Window
+from rca.rule import Threshold
+
+__all__ = ["Cause", "Need", "Threshold", "any_of", "rows_where", "signal", "table"]
+
+
+@dataclass(frozen=True)
+class Need:
+    """Something the window must hold for a cause to be judged. ``label`` is what the
+    *no data* verdict says was missing; ``signals`` are what the engine must evaluate."""
+
+    label: str
+    check: Callable[[Window], bool]
+    signals: tuple[str, ...] = ()
+
+
+def _has(window: Window, name: str) -> bool:
+    df = window.tables.get(name)
+    return df is not None and not df.empty
+
+
+def table(name: str) -> Need:
+    """Any row of a record table (``requests``, ``events``, ``objects``, ``dns``)."""
+    return Need(f"{name} not collected", lambda w: _has(w, name))
+
+
+def signal(name: str) -> Need:
+    """A declared signal (``rca.signals``) evaluated over the window."""
+    return Need(f"signal {name} not collected", lambda w: _has(w, f"signal:{name}"), (name,))
+
+
+def rows_where(name: str, what: str, predicate: Callable[[pd.DataFrame], pd.Series]) -> Need:
+    """Rows of a table that satisfy ``predicate`` (e.g. server-side requests); ``what``
+    names them in the *no data* verdict."""
+
+    def check(w: Window) -> bool:
+        df = w.tables.get(name)
+        return df is not None and not df.empty and bool(predicate(df).any())
+
+    return Need(f"{what} not collected", check)
+
+
+def any_of(label: str, *needs: Need) -> Need:
+    """At least one of ``needs`` (e.g. any DNS-side source)."""
+    return Need(f"{label} not collected", lambda w: any(n.check(w) for n in needs),
+                tuple(s for n in needs for s in n.signals))
+
+
+@dataclass(frozen=True)
+class Cause:
+    id: str  # stable: never changes meaning
+    judge: Callable[[Window, dict[str, Any]], Finding]
+    fix: str
+    needs: tuple[Need, ...] = ()
+    wants: tuple[str, ...] = ()  # signal names read when present
+    thresholds: Mapping[str, Threshold] = field(default_factory=dict)
+
+    @property
+    def config_key(self) -> str:
+        """Its section under ``thresholds`` in config."""
+        return self.id.replace(".", "_")
+
+    def signals(self) -> tuple[str, ...]:
+        """Every signal it reads, needed or wanted, once each."""
+        names = [s for n in self.needs for s in n.signals] + list(self.wants)
+        return tuple(dict.fromkeys(names))
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: t.default for k, t in self.thresholds.items()}
+
+    def missing(self, window: Window) -> list[str]:
+        """Labels of the needs that do not hold: non-empty means *no data*."""
+        return [n.label for n in self.needs if not n.check(window)]
