@@ -1,13 +1,13 @@
 """ingress-nginx and nginx ``combined`` access lines read as Arrow columns, a block at once.
 
 Why Arrow's CSV reader: an access line is space-separated fields, some in double quotes,
-which is exactly what it splits in C (with one thread per call: the reader keeps the row
-numbers of the lines it rejects). Why the result equals the per-line regex's: each row is
-accepted only when (1) every field fits its regex piece, checked column-wise, and (2) the
-fields joined back with their spaces, brackets and quotes give the line byte for byte.
-Then the regex, which has a single way to match such a line, yields these very fields. A
-line failing either check goes back to the per-line parser (``blocks``), which reads it
-or reports it malformed exactly as before.
+which is exactly what it splits in C (one thread per call, so rejected rows keep their
+numbers). Why the result equals the per-line regex's: a line is split only when it
+matches, in RE2, the format's regex tightened so that no quote appears outside the three
+quoted fields; then the CSV reader and the regex cut it at the same places, into the
+same fields. The tightening also leaves out what the per-line parser treats specially
+(upstream lists, absurd numbers, times the strict pattern refuses): such a line goes back
+to the per-line parser (``blocks``), which reads it or reports it malformed as before.
 
 Times: Arrow's ``strptime`` is lenient (``31/Feb`` becomes ``03/Mar``, ``:60`` seconds
 pass), so each distinct ``$time_local`` must also fit a strict pattern and give back its
