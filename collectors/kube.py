@@ -7,7 +7,8 @@ everything that gives an item meaning works on plain dicts (``shape_document`` a
 so a file collected by hand and a live collection produce the same rows and row ids.
 
 The ``kind`` of each item decides its rows (``kube_events`` for Events and container
-terminations, ``kube_objects`` for pods, workloads and nodes). Any other kind is counted
+terminations, ``kube_objects`` for pods, workloads and nodes, ``kube_services`` for
+services and their backends). Any other kind is counted
 in ``KubeBatch.skipped`` and not looked into: Secrets and ConfigMaps in a
 ``kubectl get all,secrets`` dump must never reach the store.
 """
@@ -27,6 +28,7 @@ import pandas as pd
 from collectors.base import Batch, LineError, Malformed, ParseContext, RowBuffer
 from collectors.kube_events import event_row, termination_rows
 from collectors.kube_objects import WORKLOAD_KINDS, node_row, pod_rows, workload_row
+from collectors.kube_services import SERVICE_KINDS, service_rows
 
 __all__ = ["KubeBatch", "read_kube", "shape_document", "shape_items"]
 
@@ -140,6 +142,8 @@ class _Shaper:
             return [("objects", workload_row(item, kind, at, now))]
         if kind == "Node":
             return [("objects", node_row(item, at, now))]
+        if kind in SERVICE_KINDS:
+            return [("objects", service_rows(item, kind, at, now))]
         return None
 
     def _malformed(self, index: int, field_path: str, message: str, text: str) -> None:

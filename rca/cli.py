@@ -1,4 +1,4 @@
-"""The ``rca`` command line: collect, analyze, report, daily, demo, config.
+"""The ``rca`` command line: collect, analyze, report, daily, watch, demo, config.
 
 Why every subcommand shares one set of options (``--since --until --tz --store -o
 --config``) and one start-up: configuration is loaded and validated once, before any
@@ -61,6 +61,19 @@ def _sources(p: argparse.ArgumentParser) -> None:
     g.add_argument("--logs", action="append", default=[], metavar="GLOB",
                    help="log files (glob); format from --log-format")
     g.add_argument("--log-format", default="auto", choices=FORMATS)
+    _kube_flags(p)
+
+
+def _kube_flags(p: argparse.ArgumentParser) -> None:
+    """Live Kubernetes options; they add to or override ``sources.kube`` in rca.yaml."""
+    g = p.add_argument_group("sources (live Kubernetes API)")
+    g.add_argument("--kubeconfig", default=None, metavar="FILE",
+                   help="kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
+    g.add_argument("--context", default=None, help="kubeconfig context (default: current)")
+    g.add_argument("--in-cluster", action="store_true", default=None,
+                   help="use the pod's service account (inside a cluster)")
+    g.add_argument("--namespace", action="append", default=None, metavar="NS",
+                   help="only these namespaces (repeatable; default all)")
 
 
 def _cause_filter(p: argparse.ArgumentParser) -> None:
@@ -103,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the replay's raw telemetry and store go (default build/demo)")
     p.add_argument("--reports", default="reports", help="report directory (default reports)")
     p.set_defaults(since=None)
+    p = sub.add_parser("watch", parents=[_common()],
+                       help="follow the cluster's Events into the store (runs until stopped)")
+    _kube_flags(p)
+    p.add_argument("--once", action="store_true",
+                   help="stop when the first watch connection ends (tests, cron)")
+    p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                   help="stop after this many seconds")
     sub.add_parser("config", parents=[_common()], help="print the configuration in effect")
     p = sub.add_parser("eval", parents=[_common()],
                        help="grade the analysis on labelled scenario directories")
@@ -128,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             return commands.show_config(config, args.output)
         if args.command == "demo":
             return commands.demo(args, config)
+        if args.command == "watch":
+            return commands.watch(args, config, zone)
         if args.command == "eval":
             return commands.evaluate(args, config)
         since, until = _window(args, zone)

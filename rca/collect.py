@@ -2,8 +2,8 @@
 
 Why one loop for every kind of source: each collector returns the same ``Batch`` (frames
 plus malformed-line accounting), so the window filter, the store merge and the summary
-are written once. The live collectors of a later issue produce the same batches after
-their fetch and go through this same path.
+are written once. Live sources (``rca.live``) yield the same batches after their fetch and
+go through this same path; what they could not get (``batch.gaps``) is kept in the summary.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pandas as pd
 
 from collectors.base import Batch, Malformed, ParseContext
 from rca.config import Config
+from rca.live import Gap, LiveError, LiveSource
 from rca.redact import redact_batch, redact_frame, redact_text
 from rca.store import Store
 
@@ -48,6 +49,8 @@ class Summary:
     outside_window: int = 0
     first: pd.Timestamp | None = None
     last: pd.Timestamp | None = None
+    gaps: list[Gap] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # live sources that gave nothing
     unreadable: dict[str, str] = field(default_factory=dict)  # file -> why it could not be read
 
     @property
@@ -73,10 +76,13 @@ def expand_logs(patterns: Iterable[str]) -> list[Path]:
 def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.Timestamp,
             config: Config, zone: tzinfo,
             progress: Callable[[Source, Batch], None] | None = None,
-            on_lines: Callable[[Source, int], None] | None = None) -> Summary:
-    """Read ``sources`` and merge the rows of [since, until) into ``store``.
+            on_lines: Callable[[Source, int], None] | None = None,
+            live: Iterable[LiveSource] = ()) -> Summary:
+    """Read ``sources`` and the ``live`` sources, merge the rows of [since, until) into
+    ``store``.
 
-    ``progress`` is told when each source is done; ``on_lines`` how far a long log is.
+    ``progress`` is told when each file is done and each live batch arrives; ``on_lines``
+    how far a long log is.
     """
     check_sources(sources)
     summary = Summary(since, until)
@@ -84,14 +90,33 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
     collected_at = min(until, pd.Timestamp.now(tz="UTC")) - pd.Timedelta(microseconds=1)
     settings = {"jsonl_fields": config.get("logs.jsonl_fields"), "collected_at": collected_at}
     pending: dict[str, list[pd.DataFrame]] = {}
+
+    def flush_when_full() -> None:
+        if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
+            _flush(store, pending, summary)
+
+    def take(src, batch: Batch) -> None:
+        _account(batch, summary, pending)
+        flush_when_full()
+        if progress:
+            progress(src, batch)
+
     for src in sources:
         ctx = ParseContext(str(src.path), zone, dict(settings))
         if on_lines:
             ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
-        batch = _read_streaming(src, ctx, keep, summary, pending,
-                                lambda: _flush_when_full(store, pending, summary))
+        batch = _read_streaming(src, ctx, keep, summary, pending, flush_when_full)
         if progress:
             progress(src, batch)
+    for source in live:
+        ctx = ParseContext(source.name, zone, {**settings, "show_malformed": keep})
+        try:
+            for batch in source.fetch(since, until, ctx):
+                take(source, batch)
+        except LiveError as exc:
+            summary.failed.append(source.name)
+            summary.gaps.append(Gap(source.name, "everything", redact_text(str(exc)),
+                                    since, until))
     _flush(store, pending, summary)
     return summary
 
@@ -153,12 +178,6 @@ def _open(src: Source, ctx: ParseContext, keep: int):
 FLUSH_ROWS = 500_000
 
 
-def _flush_when_full(store: Store, pending: dict[str, list[pd.DataFrame]],
-                     summary: Summary) -> None:
-    if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
-        _flush(store, pending, summary)
-
-
 def _flush(store: Store, pending: dict[str, list[pd.DataFrame]], summary: Summary) -> None:
     for table, frames in pending.items():
         if frames:
@@ -201,9 +220,17 @@ def _window(frames: dict[str, pd.DataFrame], summary: Summary,
             summary.last = hi if summary.last is None else max(summary.last, hi)
 
 
+def _account(batch: Batch, summary: Summary, pending: dict[str, list[pd.DataFrame]]) -> None:
+    """A batch that arrives whole (a live source's): its rows and its file entry."""
+    kept: dict[str, int] = {}
+    _window(batch.frames, summary, pending, kept)
+    _account_file(batch, summary, kept)
+
+
 def _account_file(batch: Batch, summary: Summary, kept_rows: dict[str, int]) -> None:
-    batch.frames = {}  # handed on block by block (redacted there)
+    frames, batch.frames = batch.frames, {}  # redacted block by block in ``_window``
     redact_batch(batch)  # its name, samples and gaps
+    batch.frames = frames
     summary.files.append({
         "file": batch.source, "lines": batch.lines, "rows": kept_rows,
         "malformed": batch.malformed, "samples": [str(m) for m in batch.samples],
@@ -212,3 +239,4 @@ def _account_file(batch: Batch, summary: Summary, kept_rows: dict[str, int]) -> 
         **({"error": summary.unreadable[batch.source]}
            if batch.source in summary.unreadable else {}),
     })
+    summary.gaps.extend(batch.gaps)

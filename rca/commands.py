@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time as clock
@@ -22,11 +23,12 @@ from rca.config import Config
 from rca.engine import analyze as run_analyze
 from rca.engine import load_record
 from rca.jsonout import analysis_to_dict
+from rca.live import Flags, configured
 from rca.redact import redact_obj
 from rca.store import Store
 
 __all__ = ["UsageError", "analyze", "collect", "daily", "demo", "evaluate", "report",
-           "show_config"]
+           "show_config", "watch"]
 
 
 class UsageError(ValueError):
@@ -56,22 +58,81 @@ def _sources(args) -> list[Source]:
     return sources
 
 
+def live_flags(args) -> Flags:
+    """The live-source options of the command line (each collector adds its own)."""
+    return Flags({key: getattr(args, key, None) for key in LIVE_FLAGS})
+
+
+#: argparse destinations of the live-source flags (``rca.cli`` defines them).
+LIVE_FLAGS = ("kubeconfig", "context", "in_cluster", "namespace")
+
+
 def collect(args, config: Config, zone: tzinfo, since, until) -> int:
+    """Files named on the command line; with none, every live source configured (and
+    the live flags add or override)."""
     _table_or_json(args.output)
     sources = _sources(args)
-    if not sources:
-        raise UsageError("nothing to collect: give --kube, --metrics-file or --logs "
-                         "(live collectors come in a later release)")
+    flags = live_flags(args)
+    live = configured(config, flags) if not sources or any(flags.values.values()) else []
+    if not sources and not live:
+        raise UsageError("nothing to collect: give --kube, --metrics-file or --logs, "
+                         "a live source (--kubeconfig, --context, --in-cluster), or "
+                         "configure sources: in rca.yaml")
     store = Store(config.get("store"))
     t0 = clock.perf_counter()
     try:
         with output.progress(len(sources)) as tick:
-            summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines)
+            summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines,
+                                  live=live)
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
     _save_collection(store, summary, clock.perf_counter() - t0)
     output.collect_summary(summary, zone, args.output)
-    return _unreadable(summary, len(sources))
+    for name in summary.failed:
+        output.error(next(g.reason for g in summary.gaps
+                          if g.source == name and g.what == "everything"))
+    unreadable = _unreadable(summary, len(sources))
+    return 1 if summary.failed else unreadable
+
+
+def watch(args, config: Config, zone: tzinfo) -> int:
+    """Follow the cluster's Events into the store (``collectors.kube_watch``)."""
+    from collectors.kube_api import connect
+    from collectors.kube_watch import Watcher
+    from rca.live import LiveError
+
+    conf = config.get("sources.kube")
+    flags = live_flags(args)
+    store = Store(config.get("store"))
+    try:
+        api_client = connect(flags.get("kubeconfig", conf["kubeconfig"]),
+                             flags.get("context", conf["context"]),
+                             bool(flags.get("in_cluster", conf["in_cluster"])))
+        watcher = Watcher(api_client, store, zone,
+                          namespaces=flags.get("namespace") or conf["namespaces"],
+                          max_failures=int(conf["watch"]["max_failures"]),
+                          flush_after_s=float(conf["watch"]["flush_after_s"]),
+                          backoff_cap_s=float(conf["watch"]["backoff_cap_s"]))
+    except LiveError as exc:
+        output.error(str(exc))
+        return 1
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a pod being replaced: stop cleanly
+    try:
+        stats = watcher.run(duration_s=args.duration, once=args.once)
+    except LiveError as exc:
+        output.error(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        stats = watcher.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if args.output == "json":
+        output.dump_json(vars(stats))
+    else:
+        print(f"watch: listed {stats.listed}, {stats.changes} change(s), {stats.new_rows} new "
+              f"row(s), {stats.connections} connection(s), {stats.reconnects} reconnect(s), "
+              f"{stats.relists} re-list(s); resourceVersion {stats.resource_version or '-'}")
+    return 0
 
 
 def _unreadable(summary, n_sources: int) -> int:
@@ -80,6 +141,10 @@ def _unreadable(summary, n_sources: int) -> int:
     for path, reason in summary.unreadable.items():
         output.error(f"cannot read {path}: {reason}")
     return 1 if summary.unreadable and len(summary.unreadable) >= n_sources else 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _save_collection(store: Store, summary, seconds: float) -> None:
@@ -92,6 +157,7 @@ def _save_collection(store: Store, summary, seconds: float) -> None:
         "since": summary.since.isoformat(), "until": summary.until.isoformat(),
         "seconds": round(seconds, 3), "files": summary.files,
         "rows": summary.read, "new": summary.new, "outside_window": summary.outside_window,
+        "gaps": [output.gap_dict(g) for g in summary.gaps],
     }
     # named by when it ran, so a second collection of the same window keeps its own record
     name = (f"{pd.Timestamp.now(tz='UTC').strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-"
@@ -103,16 +169,20 @@ def _save_collection(store: Store, summary, seconds: float) -> None:
 
 
 def _collections(store: Store, since, until) -> dict:
-    """Malformed counts per file from the collections that overlap the window (the
-    latest collection of a file wins)."""
+    """Malformed counts per file (the latest collection of a file wins) and what live
+    sources could not get (``gaps``), from the collections that overlap the window."""
     malformed: dict[str, int] = {}
+    gaps: dict[tuple, dict] = {}
     folder = store.root / "collections"
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         rec = json.loads(path.read_text(encoding="utf-8"))
         if pd.Timestamp(rec["since"]) < until and pd.Timestamp(rec["until"]) > since:
             for f in rec["files"]:
                 malformed[f["file"]] = f["malformed"]
-    return {f: n for f, n in malformed.items() if n}
+            for gap in rec.get("gaps", []):
+                gaps[(gap["source"], gap["what"], gap["reason"])] = gap
+    return {"malformed": {f: n for f, n in malformed.items() if n},
+            "gaps": list(gaps.values())}
 
 
 def _table_or_json(fmt: str) -> None:
@@ -136,8 +206,7 @@ def _analysis(config: Config, zone: tzinfo, since, until, only: list[str] | None
         raise UsageError(f"--cause: {exc.args[0]}") from exc
     analysis = run_analyze(load_record(store, since, until, config), config, causes)
     extra = {"tz": config.get("tz"), "context": config.get("context"),
-             "collection": {"tables": store.tables(),
-                            "malformed": _collections(store, since, until)}}
+             "collection": {"tables": store.tables(), **_collections(store, since, until)}}
     # redacted here too: the store may predate redaction, and config values are echoed
     return analysis, redact_obj(analysis_to_dict(analysis, zone, extra))
 
@@ -197,7 +266,7 @@ def daily(args, config: Config, zone: tzinfo, since, until) -> int:
     since, until = (_local_midnight(today - timedelta(days=1), zone),
                     _local_midnight(today, zone))
     collected = 0
-    if args.kube or args.metrics_file or args.logs:
+    if args.kube or args.metrics_file or args.logs or configured(config, live_flags(args)):
         collected = collect(argparse.Namespace(**{**vars(args), "output": "table"}), config,
                             zone, since, until)
     return report(args, config, zone, since, until) or collected

@@ -56,7 +56,11 @@ DEFAULTS: dict[str, Any] = {
     # files or environment variable names, never as values.
     "sources": {
         "kube": {"enabled": False, "kubeconfig": "", "context": "", "in_cluster": False,
-                 "namespaces": []},
+                 "namespaces": [],
+                 # `rca watch`: consecutive failed reconnects before it exits (its pod then
+                 # restarts, visibly), the longest wait between two of them, and how long
+                 # a change may wait before it is written (collectors/kube_watch.py)
+                 "watch": {"max_failures": 8, "backoff_cap_s": 60.0, "flush_after_s": 10.0}},
         "prometheus": {"url": "", "bearer_token_file": "", "ca_file": "",
                        "insecure": False, "headers": {}},
         "loki": {"url": "", "logql": [], "bearer_token_file": "", "headers": {}},

@@ -23,6 +23,7 @@ from rca.config import Config
 from rca.finding import Analysis, Finding, Incident, Record, Window
 from rca.incidents import DETECTORS, Detector, Inputs
 from rca.measure import latency_split
+from rca.record import between
 from rca.suspects import suspects, unexplained
 
 __all__ = ["Analysis", "analyze", "judge", "load_record", "lookback", "signal_timeline"]
@@ -54,10 +55,11 @@ def analyze(record: Record, config: Config, causes: Mapping[str, Cause] | None =
     causes = REGISTRY if causes is None else causes
     detectors = DETECTORS if detectors is None else detectors
     since, until = record.since, record.until
-    tables = {t: record.tables.get(t, _empty(t)) for t in TABLES}
+    tables = {t: _sorted(record.tables.get(t, _empty(t))) for t in TABLES}
     start = since - lookback(config)
     wanted = _wanted_signals(causes, detectors)
-    series = signal_timeline(tables["metrics"], wanted, start, until)
+    series = {n: _sorted(df) for n, df in
+              signal_timeline(tables["metrics"], wanted, start, until).items()}
     gaps = _gaps(tables, wanted, series)
     inputs = Inputs({**tables, **{f"signal:{n}": df for n, df in series.items()}}, since, until)
     found, detector_gaps = incident_rules.detect(inputs, config.values["thresholds"], detectors)
@@ -74,6 +76,11 @@ def analyze(record: Record, config: Config, causes: Mapping[str, Cause] | None =
     timeline = {"requests": tables["requests"][tables["requests"].index >= since]}
     timeline.update({k: v[v.index >= since] for k, v in series.items()})
     return Analysis(found, gaps + detector_gaps, timeline, since, until)
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    """Time-sorted, so every per-incident cut is a binary search (``record.between``)."""
+    return df if df.index.is_monotonic_increasing else df.sort_index(kind="stable")
 
 
 def _empty(table: str) -> pd.DataFrame:
@@ -122,7 +129,7 @@ def _window(inc: Incident, tables: Mapping[str, pd.DataFrame], th: dict,
     start, end = inc.start - pad, inc.end + pad
     baseline_start = start - pd.Timedelta(seconds=float(th["baseline_s"]))
     others = [(a, b) for a, b in spans if b <= start and b > baseline_start]
-    sliced = {n: _quiet(df[(df.index >= baseline_start) & (df.index < end)], others)
+    sliced = {n: _quiet(between(_sorted(df), baseline_start, end), others)
               for n, df in tables.items() if n not in ("objects", "metrics")}
     sliced["objects"] = tables["objects"]  # facts at collection time: the best we know
     return Window(start, end, baseline_start, sliced, dict(inc.scope), dict(inc.symptoms))
@@ -141,6 +148,8 @@ def _split_figures(window: Window) -> dict:
 
 
 def _quiet(df: pd.DataFrame, others: list[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.DataFrame:
+    if not others:
+        return df
     keep = np.ones(len(df), dtype=bool)
     for a, b in others:
         keep &= ~((df.index >= a) & (df.index < b))

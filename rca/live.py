@@ -23,7 +23,12 @@ import pandas as pd
 from collectors.base import Batch, ParseContext
 from rca.config import Config
 
-__all__ = ["FACTORIES", "Gap", "LiveSource", "configured"]
+__all__ = ["FACTORIES", "LIVE_MODULES", "Gap", "LiveError", "LiveSource", "configured"]
+
+
+class LiveError(RuntimeError):
+    """A live source cannot be used at all (no cluster, credentials refused). The message
+    is one line, names the source and never contains a credential; the other sources go on."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,9 @@ class Flags:
         return default if value is None else value
 
 
+#: Modules whose import appends a factory to ``FACTORIES`` (one line per live collector).
+LIVE_MODULES: list[str] = ["collectors.kube_api"]
+
 #: Each factory returns the live sources it can build from the config and the flags.
 #: Live collectors append theirs here (one line each); nothing else needs an edit.
 FACTORIES: list[Callable[[Config, Flags], list[LiveSource]]] = []
@@ -66,5 +74,9 @@ FACTORIES: list[Callable[[Config, Flags], list[LiveSource]]] = []
 
 def configured(config: Config, flags: Flags | None = None) -> list[LiveSource]:
     """Every live source the config and flags describe, in registry order."""
+    import importlib
+
+    for module in LIVE_MODULES:
+        importlib.import_module(module)
     flags = flags or Flags()
     return [src for factory in FACTORIES for src in factory(config, flags)]

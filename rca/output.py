@@ -26,7 +26,7 @@ from rich.text import Text
 from rca.redact import redact_obj, redact_text
 from rca.timeutil import to_display
 
-__all__ = ["collect_summary", "config_table", "dump_json", "error", "eval_table",
+__all__ = ["collect_summary", "config_table", "dump_json", "error", "eval_table", "gap_dict",
            "incidents_table", "progress", "steps"]
 
 _out = Console(highlight=False, soft_wrap=True)
@@ -69,9 +69,12 @@ def progress(total: int) -> Iterator:
         task = bar.add_task("collecting", total=total)
 
         def tick(source, batch) -> None:
-            bar.update(task, advance=1, description=_plain(f"{source.kind}: {source.path.name}"))
+            path = getattr(source, "path", None)  # files advance the bar; live batches name it
+            label = f"{source.kind}: {path.name}" if path else batch.source
+            bar.update(task, advance=1 if path else 0, description=_plain(label))
             if batch.malformed:
-                _err.print(_text(f"{source.path}: {batch.malformed} malformed line(s)", "yellow"))
+                _err.print(_text(f"{path or batch.source}: {batch.malformed} malformed line(s)",
+                                 "yellow"))
                 for sample in batch.samples:
                     _err.print(_text(f"  {sample}"))
 
@@ -106,7 +109,7 @@ def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
                    "until": to_display(summary.until, zone)},
         "covered": span, "rows": summary.read, "new_rows": summary.new,
         "outside_window": summary.outside_window, "malformed": summary.malformed,
-        "files": summary.files,
+        "files": summary.files, "gaps": [gap_dict(g, zone) for g in summary.gaps],
     }
     if fmt == "json":
         dump_json(data)
@@ -125,6 +128,18 @@ def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
     if summary.outside_window:
         _out.print(f"outside the window (not stored): {summary.outside_window} rows")
     _out.print(f"malformed lines: {summary.malformed}")
+    for gap in data["gaps"]:
+        _out.print(Text.assemble(("gap: ", "yellow"),
+                                 _text(f"{gap['source']}: {gap['what']}: {gap['reason']}")))
+
+
+def gap_dict(gap, zone: tzinfo | None = None) -> dict:
+    """A live source's ``Gap`` as JSON: the summary, the collection record, the report."""
+    def when(t):
+        return None if t is None else (to_display(t, zone) if zone else t.isoformat())
+
+    return {"source": gap.source, "what": gap.what, "reason": gap.reason,
+            "since": when(gap.since), "until": when(gap.until)}
 
 
 def incidents_table(result: dict) -> None:

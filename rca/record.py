@@ -35,10 +35,12 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
     "DNS_SERVICE",
+    "between",
     "SCHEMA_VERSION",
     "TABLES",
     "Column",
@@ -214,6 +216,25 @@ def _coerce(table: str, col: Column, values, n: int):
         return values.fillna("").astype(str).array
     except (ValueError, TypeError) as exc:
         raise RecordError(f"{table}.{col.name}: cannot read as {col.dtype}: {exc}") from exc
+
+
+def between(df: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None
+            ) -> pd.DataFrame:
+    """Rows with ``start <= time < end``. On a sorted index a binary search and a slice, not a
+    mask over every row: the engine cuts a week-long table once per incident."""
+    if df.empty:
+        return df
+    index = df.index
+    if not index.is_monotonic_increasing:
+        keep = np.ones(len(df), dtype=bool)
+        if start is not None:
+            keep &= index >= start
+        if end is not None:
+            keep &= index < end
+        return df[keep]
+    lo = index.searchsorted(start, side="left") if start is not None else 0
+    hi = index.searchsorted(end, side="left") if end is not None else len(df)
+    return df.iloc[lo:hi]
 
 
 def canonical_labels(labels: Mapping[str, str]) -> str:

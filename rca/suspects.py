@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from rca.finding import Window
+from rca.record import between
 from rca.rule import Threshold
 
 __all__ = ["THRESHOLDS", "suspects", "unexplained"]
@@ -41,7 +42,7 @@ def suspects(metrics: pd.DataFrame, window: Window, th: dict[str, Any]) -> list[
     """The top series by robust z-score of their change at the incident, most changed first."""
     if metrics.empty:
         return []
-    part = metrics[(metrics.index >= window.baseline_start) & (metrics.index < window.end)]
+    part = between(metrics, window.baseline_start, window.end)
     if part.empty:
         return []
     scored = []

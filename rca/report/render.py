@@ -220,8 +220,12 @@ def _verdict(incidents: list[dict]) -> list[tuple[str, int]]:
 def _collection(c: Mapping) -> dict:
     tables = c.get("tables") if isinstance(c.get("tables"), Mapping) else {}
     malformed = c.get("malformed") if isinstance(c.get("malformed"), Mapping) else {}
+    gaps = [g for g in c.get("gaps") or [] if isinstance(g, Mapping)]
     return {"tables": [(str(k), _value(v)) for k, v in tables.items()],
             "malformed": [(str(k), _value(v)) for k, v in malformed.items()],
+            # what a live source could not read (403 on a namespace, expired events)
+            "gaps": [(str(g.get("source") or ""), str(g.get("what") or ""),
+                      str(g.get("reason") or "")) for g in gaps],
             "malformed_total": sum(v for v in malformed.values() if isinstance(v, int))}
 
 
