@@ -32,6 +32,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/bench_collect.py
+	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_analyze.py
 
 clean:

@@ -23,8 +23,6 @@ namespaces' Events are dropped here.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +44,7 @@ from collectors.kube_api import (
 )
 from rca.live import LiveError
 from rca.store import Store
+from rca.store.atomic import atomic_write
 
 __all__ = ["WATCHED", "WatchStats", "Watcher"]
 
@@ -232,11 +231,7 @@ class Watcher:
             return ""
 
     def _save_version(self, version: str) -> None:
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"resourceVersion": version}, fh)
-        os.replace(tmp, self.state_path)
+        atomic_write(self.state_path, json.dumps({"resourceVersion": version}))
 
 
 def _broken_errors() -> tuple[type[BaseException], ...]:

@@ -1,4 +1,4 @@
-"""The ``rca`` command line: collect, analyze, report, daily, watch, demo, config.
+"""The ``rca`` command line: collect, analyze, report, daily, watch, compact, demo, config.
 
 Why every subcommand shares one set of options (``--since --until --tz --store -o
 --config``) and one start-up: configuration is loaded and validated once, before any
@@ -106,8 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     _cause_filter(p)
     p.set_defaults(output="reports")
     p = sub.add_parser("daily", parents=[_common()],
-                       help="collect (if sources given), analyze and report yesterday")
+                       help="collect, analyze and report one local day (default yesterday)")
     _sources(p)
+    p.add_argument("--date", default=None, metavar="YYYY-MM-DD",
+                   help="the local day to report (default yesterday in --tz)")
+    p.add_argument("--fail-on-incident", action="store_true",
+                   help="exit 1 when the day had an incident (for pipelines)")
+    p.add_argument("--notify-webhook", default=None, metavar="URL",
+                   help="post a short summary to this Slack/Mattermost/Teams incoming "
+                        "webhook (default: daily.notify_webhook in config)")
     p.set_defaults(output="reports")
     p = sub.add_parser("demo", parents=[_common()], help="replay 2021-08-23 end to end")
     p.add_argument("--scenario", default="2021-08-23", choices=BUILTINS,
@@ -123,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop when the first watch connection ends (tests, cron)")
     p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                    help="stop after this many seconds")
+    p = sub.add_parser("compact", parents=[_common()],
+                       help="merge each table-day's parts into one (the store only appends)")
+    p.add_argument("--drop-corrupt", action="store_true",
+                   help="set corrupt or missing parts aside into <store>/corrupt/ and forget "
+                        "their rows (after a failed integrity check)")
     sub.add_parser("config", parents=[_common()], help="print the configuration in effect")
     p = sub.add_parser("eval", parents=[_common()],
                        help="grade the analysis on labelled scenario directories")
@@ -154,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             return commands.evaluate(args, config)
         since, until = _window(args, zone)
         handler = {"collect": commands.collect, "analyze": commands.analyze,
-                   "report": commands.report, "daily": commands.daily}[args.command]
+                   "report": commands.report, "daily": commands.daily,
+                   "compact": commands.compact}[args.command]
         return handler(args, config, zone, since, until)
     except (ConfigError, TimeError, StoreError, commands.UsageError) as exc:
         print(f"rca: error: {_one_line(exc)}", file=sys.stderr)

@@ -21,7 +21,7 @@ from collectors.base import Batch, Malformed, ParseContext
 from rca.config import Config
 from rca.live import Gap, LiveError, LiveSource
 from rca.redact import redact_batch, redact_frame, redact_text
-from rca.store import Store
+from rca.store import Store, Transaction
 
 __all__ = ["CollectError", "Source", "Summary", "check_sources", "collect", "expand_logs"]
 
@@ -49,6 +49,8 @@ class Summary:
     outside_window: int = 0
     first: pd.Timestamp | None = None
     last: pd.Timestamp | None = None
+    #: what the store found and put right of an interrupted earlier run
+    store_notes: list[str] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # live sources that gave nothing
     unreadable: dict[str, str] = field(default_factory=dict)  # file -> why it could not be read
@@ -91,33 +93,36 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
     settings = {"jsonl_fields": config.get("logs.jsonl_fields"), "collected_at": collected_at}
     pending: dict[str, list[pd.DataFrame]] = {}
 
-    def flush_when_full() -> None:
+    def flush_when_full(txn: Transaction) -> None:
         if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
-            _flush(store, pending, summary)
+            _flush(txn, pending, summary)
 
-    def take(src, batch: Batch) -> None:
+    def take(src, batch: Batch, txn: Transaction) -> None:
         _account(batch, summary, pending)
-        flush_when_full()
+        flush_when_full(txn)
         if progress:
             progress(src, batch)
 
-    for src in sources:
-        ctx = ParseContext(str(src.path), zone, dict(settings))
-        if on_lines:
-            ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
-        batch = _read_streaming(src, ctx, keep, summary, pending, flush_when_full)
-        if progress:
-            progress(src, batch)
-    for source in live:
-        ctx = ParseContext(source.name, zone, {**settings, "show_malformed": keep})
-        try:
-            for batch in source.fetch(since, until, ctx):
-                take(source, batch)
-        except LiveError as exc:
-            summary.failed.append(source.name)
-            summary.gaps.append(Gap(source.name, "everything", redact_text(str(exc)),
-                                    since, until))
-    _flush(store, pending, summary)
+    with store.transaction() as txn:  # the collection's rows become visible together
+        for src in sources:
+            ctx = ParseContext(str(src.path), zone, dict(settings))
+            if on_lines:
+                ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
+            batch = _read_streaming(src, ctx, keep, summary, pending,
+                                    lambda: flush_when_full(txn))
+            if progress:
+                progress(src, batch)
+        for source in live:
+            ctx = ParseContext(source.name, zone, {**settings, "show_malformed": keep})
+            try:
+                for batch in source.fetch(since, until, ctx):
+                    take(source, batch, txn)
+            except LiveError as exc:
+                summary.failed.append(source.name)
+                summary.gaps.append(Gap(source.name, "everything", redact_text(str(exc)),
+                                        since, until))
+        _flush(txn, pending, summary)
+    summary.store_notes = list(store.recovered)
     return summary
 
 
@@ -171,17 +176,18 @@ def _open(src: Source, ctx: ParseContext, keep: int):
     return batch, iter([batch.frames])
 
 
-#: Rows held in memory before merging into the store. Each merge rewrites the touched
-#: day files, so merging once per collection instead of once per file saves rewriting a
-#: day of metrics for every log file; the cap bounds memory on very large inputs (a row
-#: of a log costs ~300 bytes in its frame: 500,000 of them ~150 MB).
+#: Rows held in memory before handing them to the store. A flush appends to the
+#: collection's staged parts (it rewrites nothing), so the cap only bounds memory (a row
+#: of a log costs ~300 bytes in its frame: 500,000 of them ~150 MB); each flush is
+#: compared with the stored rows of its days, so fewer, larger flushes compare less often.
 FLUSH_ROWS = 500_000
 
 
-def _flush(store: Store, pending: dict[str, list[pd.DataFrame]], summary: Summary) -> None:
+def _flush(txn: Transaction, pending: dict[str, list[pd.DataFrame]], summary: Summary) -> None:
+    """Hand the pending rows to the collection's transaction; count the new ones."""
     for table, frames in pending.items():
         if frames:
-            new = store.write(table, pd.concat(frames))
+            new = txn.write(table, pd.concat(frames))
             summary.new[table] = summary.new.get(table, 0) + new
     pending.clear()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import sys
@@ -12,23 +11,22 @@ import tempfile
 import time as clock
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from rca import output
+from rca.api import Session
 from rca.causes import select as select_causes
 from rca.collect import CollectError, Source, check_sources, expand_logs
 from rca.collect import collect as run_collect
 from rca.config import Config
-from rca.engine import analyze as run_analyze
-from rca.engine import load_record
-from rca.jsonout import analysis_to_dict
 from rca.live import Flags, configured
 from rca.redact import redact_obj
 from rca.store import Store
 
-__all__ = ["UsageError", "analyze", "collect", "daily", "demo", "evaluate", "report",
-           "show_config", "watch"]
+__all__ = ["UsageError", "analyze", "collect", "compact", "daily", "demo", "evaluate",
+           "report", "show_config", "watch"]
 
 
 class UsageError(ValueError):
@@ -78,7 +76,7 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
         raise UsageError("nothing to collect: give --kube, --metrics-file or --logs, "
                          "a live source (--kubeconfig, --context, --in-cluster), or "
                          "configure sources: in rca.yaml")
-    store = Store(config.get("store"))
+    store = Store(config.get("store"), config.get("compact.max_parts_per_day"))
     t0 = clock.perf_counter()
     try:
         with output.progress(len(sources)) as tick:
@@ -87,6 +85,7 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
     _save_collection(store, summary, clock.perf_counter() - t0)
+    output.store_notes(summary.store_notes)
     output.collect_summary(summary, zone, args.output)
     for name in summary.failed:
         output.error(next(g.reason for g in summary.gaps
@@ -150,22 +149,13 @@ def _interrupt(signum, frame) -> None:
 def _save_collection(store: Store, summary, seconds: float) -> None:
     """Keep the accounting of every collection beside the data, so the report can show
     the malformed lines of the files behind it long after the terminal is gone."""
-    folder = store.root / "collections"
-    folder.mkdir(parents=True, exist_ok=True)
-    record = {
+    store.save_collection({
         "at": pd.Timestamp.now(tz="UTC").isoformat(),
         "since": summary.since.isoformat(), "until": summary.until.isoformat(),
         "seconds": round(seconds, 3), "files": summary.files,
         "rows": summary.read, "new": summary.new, "outside_window": summary.outside_window,
         "gaps": [output.gap_dict(g) for g in summary.gaps],
-    }
-    # named by when it ran, so a second collection of the same window keeps its own record
-    name = (f"{pd.Timestamp.now(tz='UTC').strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-"
-            f"{summary.since.strftime('%Y%m%dT%H%M%S')}-{summary.until.strftime('%Y%m%dT%H%M%S')}")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(record, fh, indent=1, default=str)
-    os.replace(tmp, folder / f"{name}.json")
+    })
 
 
 def _collections(store: Store, since, until) -> dict:
@@ -173,9 +163,7 @@ def _collections(store: Store, since, until) -> dict:
     sources could not get (``gaps``), from the collections that overlap the window."""
     malformed: dict[str, int] = {}
     gaps: dict[tuple, dict] = {}
-    folder = store.root / "collections"
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        rec = json.loads(path.read_text(encoding="utf-8"))
+    for rec in store.collections():
         if pd.Timestamp(rec["since"]) < until and pd.Timestamp(rec["until"]) > since:
             for f in rec["files"]:
                 malformed[f["file"]] = f["malformed"]
@@ -198,17 +186,20 @@ def _existing_store(config: Config) -> Store:
     return store
 
 
-def _analysis(config: Config, zone: tzinfo, since, until, only: list[str] | None = None):
+def _analysis(config: Config, zone: tzinfo, since, until,
+              only: list[str] | None = None) -> tuple[Session, dict]:
+    """The window through the public API (``rca.open``'s Session), so the commands and a
+    notebook cannot disagree; the dict is the JSON contract, redacted."""
     store = _existing_store(config)
     try:
         causes = select_causes(only)
     except KeyError as exc:
         raise UsageError(f"--cause: {exc.args[0]}") from exc
-    analysis = run_analyze(load_record(store, since, until, config), config, causes)
+    session = Session(store, config, since, until, causes=causes, zone=zone)
     extra = {"tz": config.get("tz"), "context": config.get("context"),
              "collection": {"tables": store.tables(), **_collections(store, since, until)}}
     # redacted here too: the store may predate redaction, and config values are echoed
-    return analysis, redact_obj(analysis_to_dict(analysis, zone, extra))
+    return session, redact_obj(session.to_dict(extra))
 
 
 def analyze(args, config: Config, zone: tzinfo, since, until) -> int:
@@ -222,11 +213,19 @@ def analyze(args, config: Config, zone: tzinfo, since, until) -> int:
 
 
 def report(args, config: Config, zone: tzinfo, since, until) -> int:
+    folder = _report_dir(args.output)
+    path, result = _write_report(folder, config, zone, since, until,
+                                 getattr(args, "cause", None))
+    print(f"report: {path} ({len(result['incidents'])} incident(s))")
+    return 0
+
+
+def _write_report(folder: Path, config: Config, zone: tzinfo, since, until,
+                  only: list[str] | None = None) -> tuple[Path, dict]:
     from rca.report import render_report, write_report
 
-    folder = _report_dir(args.output)
-    analysis, result = _analysis(config, zone, since, until, getattr(args, "cause", None))
-    html = render_report(result, analysis.timeline, config.get("tz"),
+    session, result = _analysis(config, zone, since, until, only)
+    html = render_report(result, session.analysis.timeline, config.get("tz"),
                          max_evidence_rows=int(config.get("report.max_evidence_rows")),
                          cause_signals={c.id: c.signals() for c in select_causes(None).values()})
     try:
@@ -234,7 +233,19 @@ def report(args, config: Config, zone: tzinfo, since, until) -> int:
     except OSError as exc:
         raise UsageError(f"-o {folder}: cannot write the report there: "
                          f"{exc.strerror or exc}") from exc
-    print(f"report: {path} ({len(result['incidents'])} incident(s))")
+    return path, result
+
+
+def compact(args, config: Config, zone: tzinfo, since, until) -> int:
+    """Merge each table-day's parts into one; with --drop-corrupt, set corrupt parts aside."""
+    _table_or_json(args.output)
+    store = _existing_store(config)
+    merged = store.compact(drop_corrupt=args.drop_corrupt)
+    output.store_notes(store.recovered)
+    if args.output == "json":
+        output.dump_json({"merged": merged})
+    else:
+        output.compact_summary(merged)
     return 0
 
 
@@ -261,15 +272,60 @@ def _report_name(since, until, zone) -> str:
 
 
 def daily(args, config: Config, zone: tzinfo, since, until) -> int:
-    """Yesterday in the user's zone, midnight to midnight, whatever --since says."""
-    today = pd.Timestamp.now(tz=zone).date()
-    since, until = (_local_midnight(today - timedelta(days=1), zone),
-                    _local_midnight(today, zone))
-    collected = 0
-    if args.kube or args.metrics_file or args.logs or configured(config, live_flags(args)):
-        collected = collect(argparse.Namespace(**{**vars(args), "output": "table"}), config,
-                            zone, since, until)
-    return report(args, config, zone, since, until) or collected
+    """One local day (``--date``, default yesterday in ``--tz``), midnight to midnight:
+    collect from the configured live sources and the file flags, analyze, write
+    ``DAY.html`` and ``DAY.json``, rebuild ``index.html``, then tell the webhook. Every
+    step overwrites the same files and the store de-duplicates, so a re-run is safe.
+    Exit 0 whatever was found (``--fail-on-incident``: 1 when something was)."""
+    from rca import notify
+    from rca.report import write_report
+    from rca.report.index import write_index
+
+    day = _daily_date(getattr(args, "date", None), zone)
+    since, until = _local_midnight(day, zone), _local_midnight(day + timedelta(days=1), zone)
+    folder = _report_dir(args.output)
+    webhook = getattr(args, "notify_webhook", None) or config.get("daily.notify_webhook")
+    if webhook and urlsplit(webhook).scheme not in ("http", "https"):
+        raise UsageError(f"--notify-webhook must be an http(s) URL (got "
+                         f"{notify.where(webhook)})")
+    collected = _daily_collect(args, config, zone, since, until)
+    html, result = _write_report(folder, config, zone, since, until)
+    try:
+        data = json.dumps(result, indent=1, ensure_ascii=False, default=str)
+        path = write_report(data + "\n", folder / f"{day}.json")
+        write_index(folder)
+    except OSError as exc:
+        raise UsageError(f"-o {folder}: cannot write there: {exc.strerror or exc}") from exc
+    print(f"daily {day}: {html} and {path.name} ({len(result['incidents'])} incident(s)); "
+          f"index: {folder / 'index.html'}")
+    if webhook:
+        base = config.get("daily.report_url")
+        link = f"{base.rstrip('/')}/{html.name}" if base else str(html.resolve())
+        failure = notify.post(webhook, notify.message(str(day), result, link))
+        if failure:
+            output.error(f"webhook not notified: {failure}; the report is written: {html}")
+    if getattr(args, "fail_on_incident", False) and result["incidents"]:
+        return 1
+    return collected
+
+
+def _daily_date(text: str | None, zone: tzinfo) -> date:
+    if not text:
+        return pd.Timestamp.now(tz=zone).date() - timedelta(days=1)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--date {text!r}: give a day as YYYY-MM-DD") from None
+
+
+def _daily_collect(args, config: Config, zone: tzinfo, since, until) -> int:
+    """Collect when there is anything to collect from: file flags or live sources in the
+    config (``rca.live``). With neither, the day is analysed from what the store holds."""
+    if not (args.kube or args.metrics_file or args.logs
+            or configured(config, live_flags(args))):
+        return 0
+    return collect(argparse.Namespace(**{**vars(args), "output": "table"}), config,
+                   zone, since, until)
 
 
 def _local_midnight(day: date, zone: tzinfo) -> pd.Timestamp:
@@ -300,11 +356,8 @@ def demo(args, config: Config) -> int:
     common = ["--store", store, "--since", since, "--until", until, "--tz", zone_name]
     if args.config:
         common += ["--config", args.config]
-    sources = [*(f for p in sorted((scenario / "kube").glob("*.json")) for f in ("--kube", str(p))),
-               *(f for p in sorted((scenario / "metrics").glob("*.om"))
-                 for f in ("--metrics-file", str(p))),
-               "--logs", str(scenario / "logs" / "*")]
-    steps = [["collect", *common, *sources], ["analyze", *common, "-o", args.output],
+    steps = [["collect", *common, *replay_flags(scenario)],
+             ["analyze", *common, "-o", args.output],
              ["report", *common, "-o", args.reports]]
     for step in steps:
         print("$ rca " + " ".join(step), file=sys.stderr)
@@ -312,6 +365,14 @@ def demo(args, config: Config) -> int:
         if code:
             return code
     return 0
+
+
+def replay_flags(scenario: Path) -> list[str]:
+    """The ``rca collect`` source flags that read a generated scenario directory."""
+    return [*(f for p in sorted((scenario / "kube").glob("*.json")) for f in ("--kube", str(p))),
+            *(f for p in sorted((scenario / "metrics").glob("*.om"))
+              for f in ("--metrics-file", str(p))),
+            "--logs", str(scenario / "logs" / "*")]
 
 
 def evaluate(args, config: Config) -> int:

@@ -51,6 +51,13 @@ DEFAULTS: dict[str, Any] = {
     # Every rule's thresholds, defaults from the rules themselves (see _rule_defaults).
     "thresholds": {},
     "report": {"max_evidence_rows": 20},
+    # `rca daily`: an incoming webhook (Slack, Mattermost, Teams) told of each day's
+    # result (a credential: shown redacted), and where the reports folder is published,
+    # so the message links to the page instead of a path on the machine that ran it.
+    "daily": {"notify_webhook": "", "report_url": ""},
+    # A collection appends one part per table and day; a day holding more is merged
+    # (the reason for the default: rca/store/compaction.py).
+    "compact": {"max_parts_per_day": 16},
     # Live sources (rca/live.py): `rca collect` with no source flags reads every source
     # configured here. Each live collector owns its own sub-section; secrets are given as
     # files or environment variable names, never as values.

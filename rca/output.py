@@ -26,8 +26,8 @@ from rich.text import Text
 from rca.redact import redact_obj, redact_text
 from rca.timeutil import to_display
 
-__all__ = ["collect_summary", "config_table", "dump_json", "error", "eval_table", "gap_dict",
-           "incidents_table", "progress", "steps"]
+__all__ = ["collect_summary", "compact_summary", "config_table", "dump_json", "error",
+           "eval_table", "gap_dict", "incidents_table", "progress", "steps", "store_notes"]
 
 _out = Console(highlight=False, soft_wrap=True)
 if not _out.is_terminal:  # piped or captured: don't squeeze tables into 80 columns
@@ -186,3 +186,20 @@ def eval_table(grades, tot) -> None:
     for g in grades:
         for miss in g.misses:
             _out.print(_text(f"  {g.name}: {miss}"))
+
+
+def store_notes(notes) -> None:
+    """What the store put right of an interrupted earlier run: worth a line, not silence."""
+    for note in notes:
+        _err.print(Text("store: ").append(_text(note)))
+
+
+def compact_summary(merged) -> None:
+    if not merged:
+        _out.print("compact: every table-day already holds a single part")
+    for m in merged:
+        line = (f"compact: {m['table']} {m['day']}: {m['parts']} parts, "
+                f"{m['rows_before']} rows -> 1 part, {m['rows_after']} rows")
+        if m["dropped_corrupt"]:
+            line += f"; set aside (corrupt): {', '.join(m['dropped_corrupt'])}"
+        _out.print(_text(line))

@@ -45,7 +45,7 @@ _STRONG = frozenset({
     "token", "tokens", "secret", "secrets", "password", "passwd", "passphrase", "pwd",
     "pass", "apikey", "signature", "auth", "authorization", "authentication",
     "credential", "credentials", "cookie", "session", "sessionid", "jwt", "bearer",
-    "privatekey", "accesskey", "secretkey", "sas", "otp",
+    "privatekey", "accesskey", "secretkey", "sas", "otp", "webhook",
 })
 #: Words that are sensitive after another word (``x-api-key``, ``access_key``) and, in
 #: ``=`` pairs, alone (``?key=…``, ``&sig=…``).
@@ -56,7 +56,8 @@ _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 #: A cheap superset test (RE2-compatible, so pandas runs it in Arrow over a whole
 #: column) that every redacted string matches; only matching rows go through Python.
-_HINT_WORDS = "token|secret|pass|pwd|key|sig|auth|credential|cookie|session|jwt|bearer|sas|otp"
+_HINT_WORDS = ("token|secret|pass|pwd|key|sig|auth|credential|cookie|session|jwt|bearer|sas|otp"
+               "|webhook")
 HINT = ("(?:" + _HINT_WORDS + "|://[^/\\s]*@|eyj|akia|asia|gh[pousr]_|github_pat_|"
         "xox[abprs]-|glpat-|sk-|aiza|private key)")  # matched ignoring case
 

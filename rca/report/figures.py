@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
-__all__ = ["Plot", "Span", "failure_heatmap", "timeline_figure"]
+__all__ = ["Plot", "Span", "draw_timeline", "failure_heatmap", "timeline_figure"]
 
 MAX_SERVICES = 8  # one colour each; the rest are drawn grey as "other"
 MAX_ENTITIES = 4  # lines per signal panel, highest peaks first
@@ -79,6 +79,21 @@ def timeline_figure(
     every panel so a reader can see what each signal did during each incident. ``compact``
     is for the per-incident zooms, which sit under the text they illustrate.
     """
+    fig, no_data = draw_timeline(requests, signals, names, spans, t0, t1, zone, zone_name,
+                                 compact)
+    panels = [("request latency", "requests"), *((n, n) for n in names)]
+    alt = "Timeline: " + ", ".join(
+        f"{title} (no data)" if key in no_data else title for title, key in panels)
+    return Plot(_to_uri(fig), alt, no_data)
+
+
+def draw_timeline(requests: pd.DataFrame | None, signals: Mapping[str, pd.DataFrame | None],
+                  names: Sequence[str], spans: Sequence[Span], t0: pd.Timestamp,
+                  t1: pd.Timestamp, zone: tzinfo, zone_name: str,
+                  compact: bool = False) -> tuple[Figure, list[str]]:
+    """The figure of ``timeline_figure`` and the panels drawn as "no data": the report
+    embeds it, the Python API (``rca.open(...).incident(id).plot()``) hands it back, so
+    the notebook and the page draw one incident the same way."""
     top_in, signal_in = (2.0, 0.9) if compact else (2.8, 1.2)
     heights = [top_in] + [signal_in] * len(names)
     fig = Figure(figsize=(WIDTH_IN, 1.0 + sum(heights)), layout="constrained")
@@ -101,10 +116,7 @@ def timeline_figure(
     axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
     axes[-1].set_xlim(_num(t0), _num(t1))
     axes[-1].set_xlabel(_txt(f"local time ({zone_name})"), fontsize=8.5)
-    panels = [("request latency", "requests"), *((n, n) for n in names)]
-    alt = "Timeline: " + ", ".join(
-        f"{title} (no data)" if key in no_data else title for title, key in panels)
-    return Plot(_to_uri(fig), alt, no_data)
+    return fig, no_data
 
 
 def _draw_requests(ax, req: pd.DataFrame | None, t0, t1, size: float) -> bool:

@@ -12,12 +12,9 @@ is the second lock on the same door.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import tzinfo
@@ -28,6 +25,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from rca.report.figures import Span, failure_heatmap, timeline_figure
+from rca.store.atomic import atomic_write
 from rca.timeutil import get_zone, to_display
 
 __all__ = ["render_report", "write_report"]
@@ -101,21 +99,7 @@ def render_report(result: dict, timeline: dict[str, pd.DataFrame], zone_name: st
 def write_report(html: str, path: Path) -> Path:
     """Write ``html`` to ``path`` atomically: a reader (or a web server publishing the
     reports directory) sees the old page or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, html, mode=0o644)  # a report is meant to be shared
 
 
 def _incident(n: int, inc: Mapping, zone: tzinfo, max_rows: int, top: int) -> dict:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from rca.cli import main
-from rca.store import Store
+from rca.store import Store, Transaction
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 WINDOW = ["--since", "2021-08-23T00:00:00+08:00", "--until", "2021-08-24T00:00:00+08:00"]
@@ -159,8 +159,9 @@ def test_streamed_collection_stores_what_one_piece_stores(tmp_path, capsys, monk
     sources = ["--logs", str(DATA / "logs" / "*"), "--kube", str(DATA / "kube" / "mixed.json")]
     whole = _collect(tmp_path / "whole", capsys, *sources)
     writes = []
-    write = Store.write
-    monkeypatch.setattr(Store, "write", lambda self, t, df: writes.append(t) or write(self, t, df))
+    write = Transaction.write
+    monkeypatch.setattr(Transaction, "write",
+                        lambda self, t, df: writes.append(t) or write(self, t, df))
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 1500)
     monkeypatch.setattr(collect, "FLUSH_ROWS", 5)
     streamed = _collect(tmp_path / "streamed", capsys, *sources)

@@ -1,4 +1,9 @@
-"""The store: Parquet files partitioned by table and UTC day.
+"""rca 0.1's store, verbatim (layout 1): the migration test writes a store with it.
+
+Kept as the code that wrote real stores, so the test proves the migration on exactly what
+users have on disk. Do not "fix" it.
+
+The store: Parquet files partitioned by table and UTC day.
 
 Layout::
 

@@ -1,0 +1,231 @@
+"""The store: append-only Parquet parts in a Hive layout, listed by a manifest.
+
+Layout (store layout 2)::
+
+    <store>/VERSION                              store layout version
+    <store>/manifest.json                        committed parts, with their SHA-256
+    <store>/<table>/day=<YYYY-MM-DD>/part-<seq>-<txn>.parquet
+    <store>/collections/*.json                   the accounting of each collection
+    <store>/.staging/<txn>/…                     parts of a collection not yet committed
+
+Why append-only: a collection writes the rows it adds as new part files instead of
+rewriting whole days, so it costs what it adds, a watch loop can append every minute, and
+a run killed at any point loses or doubles nothing (see ``transaction``). Reads keep the
+latest copy of each ``row_id`` (the highest ``write_seq``), so a row written twice — a
+re-collected event that moved day, a changed object — is read once. ``rca compact``, and
+``collect`` when a day holds many parts, merge a day's parts (see ``compaction``).
+
+Why readers take no lock: parts are never changed once committed and the manifest is
+replaced by a rename, so a reader needs no write access, and a read-only store (an
+analyst's copy, a mounted snapshot) can be analysed. A part removed by a concurrent
+compaction is met by reading the new manifest again.
+
+The layout is plain Parquet partitioned Hive-style, so DuckDB, Spark or Trino read it
+directly (``docs/store.md``); layout 1 (one file per table-day) is migrated on first open.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from rca import record
+from rca.store import legacy
+from rca.store.atomic import atomic_write
+from rca.store.compaction import DEFAULT_MAX_PARTS, compact
+from rca.store.errors import CorruptPartError, StoreError
+from rca.store.manifest import Manifest
+from rca.store.parts import SEQ, check_version, concat, read_part
+from rca.store.records import read_records, save_record
+from rca.store.recovery import recover
+from rca.store.transaction import Transaction, resolve
+
+__all__ = ["LAYOUT_VERSION", "CorruptPartError", "Store", "StoreError", "Transaction",
+           "atomic_write"]
+
+#: What ``VERSION`` says. rca 0.1 wrote its record schema version there (1, then 2) over
+#: layout 1, one file per table-day; 3 is the first append-only layout (parts and a
+#: manifest). Starting above every older value makes an older rca refuse this store
+#: ("newer rca") instead of reading an empty one.
+LAYOUT_VERSION = 3
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike, max_parts_per_day: int = DEFAULT_MAX_PARTS):
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"store {self.root} is a file, not a directory")
+        if int(max_parts_per_day) < 1:
+            raise StoreError(f"compact.max_parts_per_day must be at least 1, not "
+                             f"{max_parts_per_day}")
+        self.max_parts_per_day = int(max_parts_per_day)
+        #: what the last writer found and put right of an interrupted run
+        self.recovered: list[str] = []
+
+    def exists(self) -> bool:
+        return (self.root / "VERSION").is_file()
+
+    # -- writing ---------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """All writes inside become visible together when the block ends without error;
+        a day left with more than ``max_parts_per_day`` parts is then compacted."""
+        with self._write_lock():
+            manifest = self._open_for_writing()
+            txn = Transaction(self.root, manifest)
+            try:
+                yield txn
+            except BaseException:
+                txn.abort()
+                raise
+            committed = txn.commit()
+            if committed:
+                self._mark_layout()
+            touched = {(p.table, p.day) for p in committed}
+            compact(self.root, manifest, self.max_parts_per_day, touched)
+
+    def write(self, table: str, df: pd.DataFrame) -> int:
+        """Add ``df`` in a transaction of its own; returns how many rows are new."""
+        if df.empty:
+            return 0
+        with self.transaction() as txn:
+            return txn.write(table, df)
+
+    def compact(self, drop_corrupt: bool = False) -> list[dict]:
+        """Merge every table-day holding more than one part (with ``drop_corrupt``, also
+        move corrupt parts out to ``corrupt/`` and forget their rows)."""
+        with self._write_lock():
+            manifest = self._open_for_writing()
+            return compact(self.root, manifest, 0 if drop_corrupt else 1,
+                           drop_corrupt=drop_corrupt)
+
+    def save_collection(self, rec: dict) -> Path:
+        try:
+            return save_record(self.root, rec)
+        except OSError as exc:
+            raise StoreError(f"store {self.root} is not writable: {exc.strerror}") from exc
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """One writer at a time: a transaction allocates write sequence numbers and
+        replaces the manifest, so two at once would lose one's parts."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fh = open(self.root / ".lock", "a+b")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise StoreError(f"store {self.root} is not writable ({exc.strerror}): collect "
+                             f"and compact need write access; analyze and report only "
+                             f"read") from exc
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _open_for_writing(self) -> Manifest:
+        """Under the write lock: migrate or check the store, then put right what an
+        interrupted run left."""
+        version = self._version()
+        manifest = Manifest.read(self.root)
+        self.recovered = recover(self.root, manifest)
+        if self._needs_migration(version):
+            moved = legacy.migrate(self.root, manifest, lambda: Transaction(self.root, manifest))
+            self.recovered.append(f"migrated the one-file-per-day layout to layout "
+                                  f"{LAYOUT_VERSION}: {moved} rows")
+            self._mark_layout()
+        return manifest
+
+    def _mark_layout(self) -> None:
+        """``VERSION`` is written with the first commit, not when a collection starts: a
+        first collection killed half-way leaves no store, so ``analyze`` says "store not
+        found" instead of analysing nothing as if it were a quiet day."""
+        if self._version() != LAYOUT_VERSION:
+            atomic_write(self.root / "VERSION", f"{LAYOUT_VERSION}\n")
+
+    def _version(self) -> int | None:
+        vfile = self.root / "VERSION"
+        if not vfile.exists():
+            return None
+        try:
+            text = vfile.read_text()
+        except OSError as exc:
+            raise StoreError(f"{vfile}: cannot read the store's version: {exc.strerror}") from exc
+        return check_version(text.strip(), vfile, LAYOUT_VERSION, "store layout")
+
+    def _needs_migration(self, version: int | None) -> bool:
+        return (version is not None and version < LAYOUT_VERSION) or bool(
+            legacy.v1_files(self.root))
+
+    def _ready_to_read(self) -> None:
+        """Readers need the parts layout; an older store is migrated first, which needs
+        write access once."""
+        version = self._version()
+        if self._needs_migration(version):
+            try:
+                with self._write_lock():
+                    self._open_for_writing()
+            except StoreError as exc:
+                raise StoreError(f"store {self.root} has the one-file-per-day layout of rca "
+                                 f"0.1 and must be migrated once by a user who can write "
+                                 f"it: run `rca "
+                                 f"compact --store {self.root}` ({exc})") from exc
+
+    # -- reading ---------------------------------------------------------------------
+    def load(self, table: str, since: pd.Timestamp | None = None,
+             until: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Rows of ``table`` with ``since <= time < until`` (either bound optional)."""
+        if table not in record.TABLES:
+            raise StoreError(f"unknown table {table!r}; tables are {', '.join(record.TABLES)}")
+        self._ready_to_read()
+        lo = since.strftime("%Y-%m-%d") if since is not None else ""
+        hi = until.strftime("%Y-%m-%d") if until is not None else "9999"
+        tables = self._read_parts(table, lo, hi)
+        if not tables:
+            return record.empty(table)
+        df = concat(tables).to_pandas()
+        if len(tables) > 1:
+            # A row can be stored more than once (an event whose last_seen passed midnight,
+            # an object whose facts changed): read it once, at its latest write.
+            df = df.sort_values(SEQ, kind="stable")
+            df = df[~df["row_id"].duplicated(keep="last")]
+        df = df.drop(columns=SEQ).sort_index(kind="stable")
+        if since is not None:
+            df = df[df.index >= since]
+        if until is not None:
+            df = df[df.index < until]
+        try:
+            return record.validate(table, df)
+        except record.RecordError as exc:
+            raise StoreError(f"{self.root / table}: does not match the {table} schema: "
+                             f"{exc}") from exc
+
+    def _read_parts(self, table: str, lo: str, hi: str) -> list[pa.Table]:
+        """Every committed part of the days, verified. A part that vanished was replaced
+        by a compaction after we read the manifest: read the new manifest, once more."""
+        for attempt in range(3):
+            parts = Manifest.read(self.root).of(table, lo, hi)
+            try:
+                return [read_part(resolve(self.root, p), p.sha256) for p in parts]
+            except FileNotFoundError as exc:
+                missing = exc.filename
+                if attempt == 2:
+                    raise StoreError(f"{missing}: listed in the store's manifest but missing; "
+                                     f"restore it, or run `rca compact --drop-corrupt`") from exc
+        return []
+
+    def tables(self) -> dict[str, int]:
+        """Rows per table (a row stored again in another day counts in each)."""
+        parts = Manifest.read(self.root).parts if self.exists() else []
+        return {t: sum(p.rows - p.replaces for p in parts if p.table == t)
+                for t in record.TABLES}
+
+    def collections(self) -> list[dict]:
+        """The record of every collection, oldest first."""
+        return read_records(self.root)
