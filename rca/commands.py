@@ -369,10 +369,12 @@ def demo(args, config: Config) -> int:
 
 def replay_flags(scenario: Path) -> list[str]:
     """The ``rca collect`` source flags that read a generated scenario directory."""
-    return [*(f for p in sorted((scenario / "kube").glob("*.json")) for f in ("--kube", str(p))),
-            *(f for p in sorted((scenario / "metrics").glob("*.om"))
-              for f in ("--metrics-file", str(p))),
-            "--logs", str(scenario / "logs" / "*")]
+    flags = [*(f for p in sorted((scenario / "kube").glob("*.json")) for f in ("--kube", str(p))),
+             *(f for p in sorted((scenario / "metrics").glob("*.om"))
+               for f in ("--metrics-file", str(p)))]
+    if any(p.is_file() for p in (scenario / "logs").glob("*")):  # seed 001 had no logs
+        flags += ["--logs", str(scenario / "logs" / "*")]
+    return flags
 
 
 def evaluate(args, config: Config) -> int:

@@ -262,6 +262,67 @@ SIGNALS: dict[str, Signal] = {
             on=(*_NODE, "device"),
         ),
         Signal(
+            "node_transmit_utilization_ratio",
+            "Busiest physical NIC's transmit rate over its link speed: a node serving a big "
+            "transfer (an RGW download) saturates its uplink, and every answer it sends, "
+            "probe replies included, waits in the queue.",
+            "rate_per_gauge",
+            "node_network_transmit_bytes_total",
+            by=_NODE,
+            agg="max",
+            range="1m",
+            matchers=(_VIRTUAL_NICS,),
+            denominator="node_network_speed_bytes",
+            on=(*_NODE, "device"),
+        ),
+        Signal(
+            "node_network_drop_per_second",
+            "Packets the node's physical NICs dropped on receive: the queue overflowed, the "
+            "sign a link is past saturation rather than merely busy.",
+            "rate",
+            "node_network_receive_drop_total",
+            by=_NODE,
+            range="1m",
+            matchers=(_VIRTUAL_NICS,),
+        ),
+        Signal(
+            "node_procs_blocked",
+            "Processes in uninterruptible sleep (D state), waiting on disk or NFS: a hung "
+            "mount leaves them piling up while the CPUs sit idle.",
+            "gauge",
+            "node_procs_blocked",
+            by=_NODE,
+            agg="max",
+        ),
+        Signal(
+            "node_disk_io_time_ratio",
+            "Share of time the busiest disk had IO in flight: near 1 every read on the node "
+            "queues behind it.",
+            "rate",
+            "node_disk_io_time_seconds_total",
+            by=_NODE,
+            agg="max",
+            range="1m",
+        ),
+        Signal(
+            "container_cpu_cfs_throttled_periods_per_second",
+            "CFS periods in which a container wanted CPU but had used its quota: divided by "
+            "container_cpu_cfs_periods_per_second it is the share of time the limit held it.",
+            "rate",
+            "container_cpu_cfs_throttled_periods_total",
+            by=("namespace", "pod", "container"),
+            matchers=(("container", "!~", "|POD"),),
+        ),
+        Signal(
+            "container_cpu_cfs_periods_per_second",
+            "CFS periods in which a container ran at all: the denominator of its throttled "
+            "share.",
+            "rate",
+            "container_cpu_cfs_periods_total",
+            by=("namespace", "pod", "container"),
+            matchers=(("container", "!~", "|POD"),),
+        ),
+        Signal(
             "node_load1",
             "1-minute load average: runnable plus uninterruptible (often disk-waiting) "
             "tasks; far above the CPU count means work queues on the node.",

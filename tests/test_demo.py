@@ -83,3 +83,24 @@ def test_recollect_does_not_duplicate(tmp_path, capsys):
     assert sum(summary["rows"].values()) > 1000
     assert sum(summary["new_rows"].values()) == 0
     assert store.tables() == before
+
+
+def test_rgw_day_without_request_logs_ranks_the_probe_first(tmp_path, capsys):
+    # seed 001 had only kube and node data: the demo collects no logs and still finds it
+    result, expected, work = _run_demo(tmp_path, "rgw-probe-storm", capsys)
+    assert not any((work / "rgw-probe-storm" / "logs").iterdir())
+    (inc,) = result["incidents"]
+    assert _overlaps(inc, expected["incidents"][0])
+    top, second = inc["causes"][:2]
+    assert top["id"] == "probe.timeout_too_tight"
+    assert top["entity"] == "deployment/rook-ceph/rook-ceph-rgw-my-store-a"
+    assert "network.saturation" in top["summary"]  # the driver is named
+    assert second["id"] == "network.saturation" and second["score"] < top["score"]
+    assert "dns.resolver_timeout" not in [c["id"] for c in inc["causes"] if c["score"] > 0]
+
+
+def test_dataloader_day_names_throttling_then_nfs(tmp_path, capsys):
+    result, expected, _ = _run_demo(tmp_path, "dataloader-nfs-stall", capsys)
+    assert [i["causes"][0]["id"] for i in result["incidents"]] == [
+        e["cause"] for e in expected["incidents"]] == ["cpu.throttling", "storage.io_stall"]
+    assert result["incidents"][1]["causes"][0]["entity"] == "node/gpu-node-2"

@@ -11,7 +11,14 @@ th) -> Finding``, a pure function. A new cause is three files: its module, its e
 
 from __future__ import annotations
 
-from rca.causes import app_slow_response, dns_resolver_timeout
+from rca.causes import (
+    app_slow_response,
+    cpu_throttling,
+    dns_resolver_timeout,
+    network_saturation,
+    probe_timeout_too_tight,
+    storage_io_stall,
+)
 from rca.causes.base import Cause
 
 __all__ = ["REGISTRY", "Cause", "select"]
@@ -19,6 +26,10 @@ __all__ = ["REGISTRY", "Cause", "select"]
 REGISTRY: dict[str, Cause] = {c.id: c for c in (
     dns_resolver_timeout.CAUSE,
     app_slow_response.CAUSE,
+    network_saturation.CAUSE,
+    probe_timeout_too_tight.CAUSE,
+    storage_io_stall.CAUSE,
+    cpu_throttling.CAUSE,
 )}
 
 

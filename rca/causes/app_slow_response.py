@@ -14,6 +14,12 @@ most direct evidence there is), plus up to 0.3 as the ratio grows to twice
 ``ratio_min``, plus up to 0.2 for the share of failing services that are slow (one slow
 service among several failing ones explains only its own share).
 
+When the slowness is explained by a resource the service was denied — its pods
+CPU-throttled, or its nodes' IO stalled (the ``explained_*`` thresholds, the same edges as
+``cpu.throttling`` and ``storage.io_stall``) — the score is capped at ``explained_cap``
+(0.6): the service is slow, but the fix is the limit or the storage, and those causes
+rank above it.
+
 It needs server-side request logs: without them the engine reports *no data* — the
 absence of server logs never clears the application.
 """
@@ -23,7 +29,14 @@ from __future__ import annotations
 from rca.causes._evidence import during_evidence, rows_of
 from rca.causes.base import Cause, Threshold, rows_where
 from rca.finding import Finding, Window
-from rca.measure import latency_split, server_latency
+from rca.measure import (
+    latency_split,
+    scope_nodes,
+    scope_pods,
+    server_latency,
+    signal_peaks,
+    throttled_share,
+)
 
 ID = "app.slow_response"
 FIX = (
@@ -36,6 +49,14 @@ THRESHOLDS = {
                            "or a stalled read multiplies it"),
     "min_slow_s": Threshold(1.0, "below a second no caller with a sane timeout gives up, "
                             "whatever the ratio"),
+    "explained_cap": Threshold(0.6, "a slow service whose CPU or IO was taken away is still "
+                               "slow, but below the cause that took it (those score 0.8+)"),
+    "explained_throttled_min": Threshold(0.25, "cpu.throttling's edge: throttled a quarter "
+                                         "of its periods"),
+    "explained_blocked_min": Threshold(10.0, "storage.io_stall's edge: ten processes in D "
+                                       "state on its node"),
+    "explained_io_busy_min": Threshold(0.9, "storage.io_stall's edge: the disk busy 90 % of "
+                                       "the time"),
 }
 
 
@@ -61,11 +82,30 @@ def judge(window: Window, th: dict) -> Finding:
         share = len(slow_services) / max(len(lat.per_service_p95), 1)
         strength = min(1.0, (ratio if ratio == ratio else th["ratio_min"]) / (2 * th["ratio_min"]))
         score = 0.5 + 0.3 * strength + 0.2 * share
+        explained = _explained_by_resources(window, th)
+        if explained:
+            evidence.append(during_evidence(window, False, f"explained by {explained}",
+                                            "signals"))
+            score = min(score, float(th["explained_cap"]))
     entity = f"service/{slow_services[0]}" if slow_services else (
         f"service/{services[0]}" if services else "")
     summary = (f"{', '.join(slow_services)} answered slowly: {text}" if slow
                else f"the applications stayed fast: {text}")
     return Finding(ID, score, summary, entity=entity, evidence=evidence, fix=FIX)
+
+
+def _explained_by_resources(window: Window, th: dict) -> str:
+    """What denied the slow services CPU or IO, if anything: '' when nothing did."""
+    for pod, peak in throttled_share(window).items():
+        if pod in scope_pods(window) and peak.during >= float(th["explained_throttled_min"]):
+            return f"CPU throttling of {pod} ({peak.during:.0%} of periods)"
+    nodes = scope_nodes(window)
+    for name, edge, what in (("node_procs_blocked", "explained_blocked_min", "blocked processes"),
+                             ("node_disk_io_time_ratio", "explained_io_busy_min", "disk busy")):
+        for node, peak in signal_peaks(window, name).items():
+            if node in nodes and peak.during >= float(th[edge]):
+                return f"an IO stall on {node} ({what} {peak.during:.3g})"
+    return ""
 
 
 def _split_evidence(window: Window) -> list:
@@ -86,4 +126,7 @@ def _split_evidence(window: Window) -> list:
 CAUSE = Cause(ID, judge, FIX,
               needs=(rows_where("requests", "server-side request logs",
                                 lambda df: df["side"] == "server"),),
+              wants=("container_cpu_cfs_throttled_periods_per_second",
+                     "container_cpu_cfs_periods_per_second", "node_procs_blocked",
+                     "node_disk_io_time_ratio"),
               thresholds=THRESHOLDS)

@@ -15,7 +15,7 @@ from typing import Any
 
 from rca.entities import app_requests, nodes_for_services, same_service
 from rca.finding import Incident
-from rca.incidents import failed_requests
+from rca.incidents import failed_requests, latency_regression, restarts
 from rca.incidents.base import Detector, Inputs, Symptom
 from rca.incidents.failed_requests import failures
 from rca.incidents.merge import merge
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 DETECTORS: dict[str, Detector] = {d.name: d for d in (
     failed_requests.DETECTOR,
+    restarts.DETECTOR,
+    latency_regression.DETECTOR,
 )}
 
 #: ``thresholds.incidents``: how symptoms merge and how much time around them is evidence.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rca.replay import day_20210823, variants
+from rca.replay import dataloader, day_20210823, rgw, variants
 from rca.replay.generate import World, generate
 from rca.replay.spec import ScenarioSpec
 
@@ -22,6 +22,8 @@ _FACTORIES: dict[str, Callable[[int], ScenarioSpec | World]] = {
     day_20210823.NAME: day_20210823.spec,
     "decoy-app-slow": variants.decoy_app_slow,
     "quiet": variants.quiet,
+    rgw.NAME: rgw.spec,
+    dataloader.NAME: dataloader.spec,
 }
 
 BUILTINS: tuple[str, ...] = tuple(_FACTORIES)

@@ -108,6 +108,37 @@ def _write_openmetrics(path) -> None:
             speed.append(("node_network_speed_bytes", f'device="{dev}",{NODES[n]}',
                           _stamps(rng, jit[n]), np.full(N, bps)))
     _family(out, "node_network_receive_bytes", "counter", "Received bytes.", rx)
+    tx, drops, io, blocked = [], [], [], []
+    for n in NODES:
+        for dev, mean in (("eth0", 9e7), ("lo", 3e8)):
+            rate = mean * (1 + 0.9 * np.cos(np.arange(N) / 25.0)) * SCRAPE_S
+            tx.append(("node_network_transmit_bytes_total", f'device="{dev}",{NODES[n]}',
+                       _stamps(rng, jit[n]), 5e11 + np.cumsum(rng.poisson(rate))))
+            drops.append(("node_network_receive_drop_total", f'device="{dev}",{NODES[n]}',
+                          _stamps(rng, jit[n]), _counter(rng, 3.0)))
+        for dev in ("sda", "nvme0n1"):
+            busy = np.clip(rng.normal(0.4, 0.3, N), 0, 1) * SCRAPE_S
+            io.append(("node_disk_io_time_seconds_total", f'device="{dev}",{NODES[n]}',
+                       _stamps(rng, jit[n]), 1e5 + np.cumsum(busy)))
+        blocked.append(("node_procs_blocked", NODES[n], _stamps(rng, jit[n]),
+                        rng.poisson(2.0, N).astype(float)))
+    _family(out, "node_network_transmit_bytes", "counter", "Transmitted bytes.", tx)
+    _family(out, "node_network_receive_drop", "counter", "Dropped on receive.", drops)
+    _family(out, "node_disk_io_time_seconds", "counter", "Time doing IO.", io)
+    _family(out, "node_procs_blocked", "gauge", "Blocked processes.", blocked)
+    cfs, throttled = [], []
+    kubelet = 'instance="10.0.0.11:10250",job="kubelet",metrics_path="/metrics/cadvisor"'
+    for pod, container in (("trainer-0", "trainer"), ("trainer-0", ""), ("trainer-0", "POD"),
+                           ("rgw-a-5d9f7c-x2k4p", "rgw")):
+        labels = f'container="{container}",{kubelet},namespace="ml",pod="{pod}"'
+        periods = _counter(rng, 150.0, reset_at=300 if container == "rgw" else None)
+        cfs.append(("container_cpu_cfs_periods_total", labels, _stamps(rng, False), periods))
+        throttled.append(("container_cpu_cfs_throttled_periods_total", labels,
+                          _stamps(rng, False), np.floor(periods * rng.uniform(0.1, 0.8))))
+    _family(out, "container_cpu_cfs_periods", "counter", "CFS periods.", cfs)
+    _family(out, "container_cpu_cfs_throttled_periods", "counter", "Throttled periods.",
+            throttled)
+
     _family(out, "node_network_speed_bytes", "gauge", "Link speed.", speed, unit="bytes")
     _family(out, "node_load1", "gauge", "1m load average.", [
         ("node_load1", NODES["a"], _stamps(rng, False), rng.gamma(2.0, 1.5, N)),

@@ -30,7 +30,7 @@ NODE_B = '{"instance":"10.0.0.12:9100","node":"worknode2"}'
 def samples() -> pd.DataFrame:
     ctx = ParseContext(file="test", zone=UTC)
     return pd.concat([read_metrics_file(DATA / f, ctx).frames["metrics"]
-                      for f in ("node_exporter.om", "coredns.om")])
+                      for f in ("node_exporter.om", "coredns.om", "node_io_cadvisor.om")])
 
 
 def at(name: str, samples: pd.DataFrame, seconds: float) -> dict[str, float]:
@@ -53,6 +53,19 @@ def test_promql_of_every_declared_signal():
         '(rate(node_network_receive_bytes_total{device!~"lo|veth.*|cali.*|flannel.*|cni.*'
         '|docker.*"}[1m]) / on (instance, node, device) node_network_speed_bytes)',
         "node_load1": "max by (instance, node) (node_load1)",
+        "node_transmit_utilization_ratio": "max by (instance, node) "
+        '(rate(node_network_transmit_bytes_total{device!~"lo|veth.*|cali.*|flannel.*|cni.*'
+        '|docker.*"}[1m]) / on (instance, node, device) node_network_speed_bytes)',
+        "node_network_drop_per_second": "sum by (instance, node) "
+        '(rate(node_network_receive_drop_total{device!~"lo|veth.*|cali.*|flannel.*|cni.*'
+        '|docker.*"}[1m]))',
+        "node_procs_blocked": "max by (instance, node) (node_procs_blocked)",
+        "node_disk_io_time_ratio": "max by (instance, node) "
+        "(rate(node_disk_io_time_seconds_total[1m]))",
+        "container_cpu_cfs_throttled_periods_per_second": "sum by (namespace, pod, container) "
+        '(rate(container_cpu_cfs_throttled_periods_total{container!~"|POD"}[5m]))',
+        "container_cpu_cfs_periods_per_second": "sum by (namespace, pod, container) "
+        '(rate(container_cpu_cfs_periods_total{container!~"|POD"}[5m]))',
     }
 
 
@@ -200,3 +213,21 @@ def test_signal_declarations_are_checked(bad):
 def test_evaluation_times_must_carry_a_zone(samples):
     with pytest.raises(ValueError, match="zone"):
         evaluate(SIGNALS["node_load1"], samples, pd.Timestamp("2021-08-23"), T0, 60)
+
+
+def test_infrastructure_signals_by_hand(samples):
+    # eth0 sent 1.8 GB per 15 s = 120 MB/s of its 125 MB/s: 96 %
+    assert at("node_transmit_utilization_ratio", samples, 60) == {
+        '{"instance":"10.0.0.11:9100"}': pytest.approx(0.96)}
+    assert at("node_network_drop_per_second", samples, 60) == {
+        '{"instance":"10.0.0.11:9100"}': pytest.approx(10.0)}
+    # the busiest disk (sda, 59.4 s of IO in 60 s), not the sum with sdb
+    assert at("node_disk_io_time_ratio", samples, 60) == {
+        '{"instance":"10.0.0.11:9100"}': pytest.approx(0.99)}
+    assert at("node_procs_blocked", samples, 60) == {'{"instance":"10.0.0.11:9100"}': 37.0}
+    # the pod-level series (container="") is left out: only the trainer container counts
+    key = '{"container":"trainer","namespace":"ml","pod":"trainer-0"}'
+    throttled = at("container_cpu_cfs_throttled_periods_per_second", samples, 60)
+    periods = at("container_cpu_cfs_periods_per_second", samples, 60)
+    assert list(throttled) == list(periods) == [key]
+    assert throttled[key] / periods[key] == pytest.approx(480 / 600)  # 80 % throttled

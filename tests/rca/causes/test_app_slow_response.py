@@ -73,3 +73,24 @@ def test_ratio_min_edge(during, fires):
 ])
 def test_min_slow_s_edge(during, fires):
     assert (judge(cause.CAUSE, _flat_window(0.2, during), TH).score > 0) is fires
+
+
+# -- deferring to the resource that slowed it (explained_* thresholds) -------------------
+from tests.rca.causes import _infra  # noqa: E402
+
+
+@pytest.mark.parametrize("signals, capped", [
+    ({"container_cpu_cfs_throttled_periods_per_second": _infra.series(0.0, 2.4, _infra.POD),
+      "container_cpu_cfs_periods_per_second": _infra.series(10.0, 10.0, _infra.POD)}, False),
+    ({"container_cpu_cfs_throttled_periods_per_second": _infra.series(0.0, 2.5, _infra.POD),
+      "container_cpu_cfs_periods_per_second": _infra.series(10.0, 10.0, _infra.POD)}, True),
+    ({"node_procs_blocked": _infra.series(0.0, 9.0)}, False),
+    ({"node_procs_blocked": _infra.series(0.0, 10.0)}, True),
+    ({"node_disk_io_time_ratio": _infra.series(0.1, 0.89)}, False),
+    ({"node_disk_io_time_ratio": _infra.series(0.1, 0.9)}, True),
+])
+def test_explained_edges_cap_the_score(signals, capped):
+    w = _infra.window(signals, _infra.server_requests(0.1, 3.0))
+    f = judge(cause.CAUSE, w, TH)
+    assert (f.score == pytest.approx(TH["explained_cap"])) is capped
+    assert f.score >= TH["explained_cap"]
