@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install system-deps lint bench clean
+.PHONY: demo test soak install system-deps lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: install
 test: system-deps install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# Long fuzz of every reader: >= 1e6 mutated lines per format (make test runs a short one).
+soak: install
+	$(BIN)/python -m tests.collectors.fuzz --lines $(or $(SOAK_LINES),1000000)
 
 lint: install
 	$(BIN)/ruff check .

@@ -6,6 +6,10 @@ everything that gives an item meaning works on plain dicts (``shape_document`` a
 ``ApiClient().sanitize_for_serialization(...)`` output, which has the same camelCase shape,
 so a file collected by hand and a live collection produce the same rows and row ids.
 
+Also read: the JSON lines that kubernetes-event-exporter's stdout sink prints (one Event a
+line, without ``kind``; its own ``{"level":…}`` log lines are skipped), whatever wraps
+them (``kubectl logs --timestamps``, CRI, Docker json-file: ``collectors.logs.wrappers``).
+
 The ``kind`` of each item decides its rows (``kube_events`` for Events and container
 terminations, ``kube_objects`` for pods, workloads and nodes, ``kube_services`` for
 services and their backends). Any other kind is counted
@@ -25,10 +29,19 @@ from typing import Any
 
 import pandas as pd
 
-from collectors.base import Batch, LineError, Malformed, ParseContext, RowBuffer
-from collectors.kube_events import event_row, termination_rows
+from collectors.base import (
+    MAX_LINE,
+    Batch,
+    LineError,
+    Malformed,
+    ParseContext,
+    RowBuffer,
+    check_row,
+)
+from collectors.kube_events import condition_rows, event_row, termination_rows
 from collectors.kube_objects import WORKLOAD_KINDS, node_row, pod_rows, workload_row
 from collectors.kube_services import SERVICE_KINDS, service_rows
+from collectors.logs.wrappers import unwrap
 
 __all__ = ["KubeBatch", "read_kube", "shape_document", "shape_items"]
 
@@ -37,12 +50,17 @@ _TEXT_MAX = 200
 
 @dataclass
 class KubeBatch(Batch):
-    """A ``Batch`` that also says which kinds were seen but not stored, and how many.
+    """A ``Batch`` whose ``skipped`` counts the kinds seen but not stored.
 
     Without it, a dump whose pods are all ``Secret``s would look like an empty file.
     """
 
     skipped: Counter[str] = field(default_factory=Counter)
+
+
+#: What an Event looks like when it comes without its ``kind`` (event exporters).
+_EVENT_KEYS = ("involvedObject", "regarding")
+_EXPORTER_LOG = "not an Event: event exporter's own log line"
 
 
 def read_kube(path: str | os.PathLike, ctx: ParseContext, keep: int = 3) -> KubeBatch:
@@ -57,12 +75,84 @@ def read_kube(path: str | os.PathLike, ctx: ParseContext, keep: int = 3) -> Kube
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
+        if _one_object_a_line(text):
+            _read_json_lines(text, ctx, batch, keep)  # event exporters
+            return batch
+        if exc.msg == "Extra data":  # `kubectl get … -o json >> file`, run twice
+            _read_documents(text, ctx, batch, keep)
+            return batch
         # position only, never the text: a broken dump may be a Secret's
         where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        batch.lines += 1
         batch.add_malformed(Malformed(ctx.file, exc.lineno, "json", where, ""), keep)
+        return batch
+    except RecursionError:
+        batch.lines += 1
+        batch.add_malformed(Malformed(ctx.file, 1, "json", "nested too deeply", ""), keep)
         return batch
     shape_document(doc, ctx, batch, keep)
     return batch
+
+
+def _one_object_a_line(text: str) -> bool:
+    """Whether the first non-blank line is a whole JSON object (once unwrapped)."""
+    first = next((x.strip() for x in text.splitlines() if x.strip()), "")
+    try:
+        return isinstance(json.loads(unwrap(first[:MAX_LINE], keep_time_prefix=False)), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _read_documents(text: str, ctx: ParseContext, batch: KubeBatch, keep: int) -> None:
+    """Documents one after the other; a broken one ends the reading, counted."""
+    decoder, pos = json.JSONDecoder(), 0
+    while (pos := _skip_space(text, pos)) < len(text):
+        try:
+            doc, pos = decoder.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            where = getattr(exc, "msg", "nested too deeply")
+            line = text.count("\n", 0, pos) + 1
+            batch.lines += 1
+            batch.add_malformed(Malformed(ctx.file, line, "json", where, ""), keep)
+            return
+        shape_document(doc, ctx, batch, keep)
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+def _read_json_lines(text: str, ctx: ParseContext, batch: KubeBatch, keep: int) -> None:
+    """One item a line (event exporters), numbered by line; each line on its own."""
+    shaper = _Shaper(ctx, batch, keep)
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            if len(line) > MAX_LINE:
+                raise LineError("line", f"longer than {MAX_LINE} characters")
+            item = json.loads(unwrap(line, keep_time_prefix=False))
+        except LineError as exc:
+            batch.lines += 1
+            shaper.malformed(lineno, exc.field, exc.message, "")
+            continue
+        except (ValueError, RecursionError):
+            batch.lines += 1
+            shaper.malformed(lineno, "json", "not a JSON object", "")
+            continue
+        if isinstance(item, Mapping) and "level" in item and not _looks_like_event(item):
+            batch.lines += 1
+            batch.skipped[_EXPORTER_LOG] += 1
+            continue
+        shaper.item(item, index=lineno, at="", default_kind="")
+    shaper.finish()
+
+
+def _looks_like_event(item: Mapping) -> bool:
+    return any(isinstance(item.get(k), Mapping) for k in _EVENT_KEYS)
 
 
 def shape_document(doc: Any, ctx: ParseContext, batch: KubeBatch, keep: int = 3) -> None:
@@ -113,20 +203,23 @@ class _Shaper:
     def item(self, item: Any, index: int, at: str, default_kind: str) -> None:
         self.batch.lines += 1
         if not isinstance(item, Mapping):
-            self._malformed(index, at.rstrip(".") or "document", "not an object", "")
+            self.malformed(index, at.rstrip(".") or "document", "not an object", "")
             return
-        kind = str(item.get("kind") or default_kind)
-        if not kind:
-            self._malformed(index, f"{at}kind", "missing", _identity(item, "?"))
+        kind = item.get("kind") or default_kind or ("Event" if _looks_like_event(item) else "")
+        if not kind or not isinstance(kind, str):
+            self.malformed(index, f"{at}kind", "missing or not text", _identity(item, "?"))
             return
         try:
             rows = self._rows(kind, item, at)
+            for _table, row in rows or []:
+                check_row(row)
         except LineError as exc:
-            self._malformed(index, exc.field, exc.message, _identity(item, kind))
+            self.malformed(index, exc.field, exc.message, _identity(item, kind))
             return
         if rows is None:
             self.batch.skipped[kind] += 1
             return
+        self.batch.kept += 1
         for table, row in rows:
             self.rows.add(table, row)
 
@@ -137,7 +230,7 @@ class _Shaper:
         if kind == "Pod":
             return [("objects", r) for r in pod_rows(item, at, zone, now)] + [
                 ("events", r) for r in termination_rows(item, at, zone)
-            ]
+            ] + [("events", r) for r in condition_rows(item, at, zone, now)]
         if kind in WORKLOAD_KINDS:
             return [("objects", workload_row(item, kind, at, now))]
         if kind == "Node":
@@ -146,7 +239,7 @@ class _Shaper:
             return [("objects", service_rows(item, kind, at, now))]
         return None
 
-    def _malformed(self, index: int, field_path: str, message: str, text: str) -> None:
+    def malformed(self, index: int, field_path: str, message: str, text: str) -> None:
         self.batch.add_malformed(Malformed(self.ctx.file, index, field_path, message, text),
                                  self.keep)
 

@@ -18,19 +18,23 @@ from typing import Any
 
 import pandas as pd
 
-from collectors.base import LineError
+from collectors.base import LineError, check_time
 from rca import record
 from rca.timeutil import TimeError, parse_instant
 
 __all__ = [
+    "condition_rows",
     "event_row",
     "identify",
     "instant",
     "mapping",
     "object_name",
+    "sequence",
     "termination_rows",
     "whole",
 ]
+
+_INT64_MAX = 2**63 - 1
 
 
 # -- shared field readers ------------------------------------------------------------------
@@ -40,6 +44,15 @@ def mapping(value: Any, field: str) -> Mapping:
         return {}
     if not isinstance(value, Mapping):
         raise LineError(field, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def sequence(value: Any, field: str) -> list:
+    """``value`` as a list; JSON ``null`` or absence reads as empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise LineError(field, f"expected a list, got {type(value).__name__}")
     return value
 
 
@@ -54,17 +67,20 @@ def instant(value: Any, field: str, zone: tzinfo) -> pd.Timestamp | None:
     if not isinstance(value, str):
         raise LineError(field, f"not a timestamp: {value!r}")
     try:
-        return parse_instant(value, zone)
+        return check_time(parse_instant(value, zone), field)
     except TimeError as exc:
-        raise LineError(field, str(exc)) from exc
+        raise LineError(field, str(exc)[:200]) from exc
+    except (ValueError, OverflowError, ArithmeticError) as exc:  # 1677-2262, dateutil
+        raise LineError(field, f"{value[:40]!r} is out of range: {exc}") from exc
 
 
 def whole(value: Any, field: str) -> int | None:
     """A non-negative integer (count, restarts, replicas, seconds), or None when absent."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise LineError(field, f"not a non-negative integer: {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _INT64_MAX:
+        shown = f"{value!r}"[:40] if not isinstance(value, int) or value < 10**30 else "huge"
+        raise LineError(field, f"not an integer in 0..2^63-1: {shown}")
     return value
 
 
@@ -185,7 +201,8 @@ def termination_rows(pod: Mapping, at: str, zone: tzinfo) -> list[dict]:
     obj = object_name("Pod", namespace, name)
     node = str(mapping(pod.get("spec"), f"{at}spec").get("nodeName") or "")
     uid = _uid(pod) or f"{namespace}/{name}"
-    statuses = mapping(pod.get("status"), f"{at}status").get("containerStatuses") or []
+    statuses = sequence(mapping(pod.get("status"), f"{at}status").get("containerStatuses"),
+                        f"{at}status.containerStatuses")
     rows = []
     for j, status in enumerate(statuses):
         path = f"{at}status.containerStatuses[{j}]"
@@ -225,3 +242,43 @@ def _termination_message(container: str, term: Mapping) -> str:
     if term.get("signal"):
         message += f", signal {term['signal']}"
     return message
+
+
+# -- pod conditions ------------------------------------------------------------------------
+def condition_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) -> list[dict]:
+    """An ``events`` row for a pod the scheduler cannot place (``PodScheduled=False``).
+
+    Why: the ``FailedScheduling`` Events ("0/2 nodes are available: 2 Insufficient
+    nvidia.com/gpu") expire after an hour, while the pod keeps the condition for as long as
+    it is Pending, so it is often the only trace left. The row reads like that Event:
+    ``reason`` is the condition's (``Unschedulable``), ``message`` the scheduler's,
+    ``first_seen`` the condition's ``lastTransitionTime`` and ``last_seen`` (the index) the
+    collection time, as the pod was still unschedulable then; ``source`` is ``kube``.
+    Its row id holds the transition time, so later collections update the same row.
+    """
+    namespace, name = identify(pod, at)
+    status = mapping(pod.get("status"), f"{at}status")
+    rows = []
+    for i, cond in enumerate(sequence(status.get("conditions"), f"{at}status.conditions")):
+        path = f"{at}status.conditions[{i}]"
+        cond = mapping(cond, path)
+        if cond.get("type") != "PodScheduled" or cond.get("status") != "False":
+            continue
+        since = instant(cond.get("lastTransitionTime"), f"{path}.lastTransitionTime", zone)
+        rows.append({
+            "time": collected_at,
+            "row_id": record.row_id("kube-condition", _uid(pod) or f"{namespace}/{name}",
+                                    "PodScheduled", since),
+            "source": "kube",
+            "type": "Warning",
+            "kind": "Pod",
+            "reason": str(cond.get("reason") or "Unschedulable"),
+            "object": object_name("Pod", namespace, name),
+            "namespace": namespace,
+            "node": "",
+            "message": str(cond.get("message") or ""),
+            "count": 1,
+            "first_seen": since or collected_at,
+            "last_seen": collected_at,
+        })
+    return rows

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from collectors.base import LineError
-from collectors.kube_events import identify, instant, mapping, object_name, whole
+from collectors.kube_events import identify, instant, mapping, object_name, sequence, whole
 from rca import record
 
 __all__ = ["WORKLOAD_KINDS", "node_row", "pod_rows", "workload_row"]
@@ -61,8 +61,8 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
         path = f"{at}spec.containers[{i}]"
         container = mapping(container, path)
         cname = container.get("name")
-        if not cname:
-            raise LineError(f"{path}.name", "missing")
+        if not cname or not isinstance(cname, str):
+            raise LineError(f"{path}.name", "missing or not text")
         probes = {
             kind: _probe(container.get(f"{kind}Probe"), f"{path}.{kind}Probe")
             for kind in ("liveness", "readiness", "startup")
@@ -74,6 +74,7 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
             "resources": _resources(container.get("resources"), f"{path}.resources"),
             "probes": {k: p for k, p in probes.items() if p},
             "phase": str(status.get("phase") or ""),
+            **_unscheduled(status, at),
             **st.get("detail", {}),
             **_resolver(spec),
         }
@@ -98,10 +99,26 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
     return rows
 
 
+def _unscheduled(status: Mapping, at: str) -> dict:
+    """``{"unschedulable": {reason, message, since}}`` for a pod the scheduler cannot place
+    (``PodScheduled=False``), else ``{}``; the same fact as ``kube_events.condition_rows``,
+    kept with the pod's facts too."""
+    for i, cond in enumerate(sequence(status.get("conditions"), f"{at}status.conditions")):
+        cond = mapping(cond, f"{at}status.conditions[{i}]")
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return {"unschedulable": {
+                "reason": str(cond.get("reason") or ""),
+                "message": str(cond.get("message") or ""),
+                "since": str(cond.get("lastTransitionTime") or ""),
+            }}
+    return {}
+
+
 def _container_statuses(status: Mapping, at: str, zone: tzinfo) -> dict[str, dict]:
     """Per container name: restarts, last termination and current state, validated."""
     out = {}
-    for j, cs in enumerate(status.get("containerStatuses") or []):
+    css = sequence(status.get("containerStatuses"), f"{at}status.containerStatuses")
+    for j, cs in enumerate(css):
         path = f"{at}status.containerStatuses[{j}]"
         cs = mapping(cs, path)
         restarts = whole(cs.get("restartCount"), f"{path}.restartCount")
@@ -155,7 +172,7 @@ def _handler(probe: Mapping) -> str:
         return f"tcp-socket {_host_port(tcp)}"
     if isinstance(exec_ := probe.get("exec"), Mapping):
         # the program only: arguments carry passwords (curl -u user:pass, mysql -p…)
-        argv = [str(a) for a in exec_.get("command") or []]
+        argv = [str(a) for a in sequence(exec_.get("command"), "exec.command")]
         return f"exec [{argv[0]} …{len(argv) - 1} args]" if argv else "exec []"
     if isinstance(grpc := probe.get("grpc"), Mapping):
         return f"grpc <pod>:{grpc.get('port', '')} {grpc.get('service') or ''}".rstrip()
@@ -211,7 +228,8 @@ def workload_row(item: Mapping, kind: str, at: str, collected_at: pd.Timestamp) 
     template = mapping(spec.get("template"), f"{at}spec.template")
     pod_spec = mapping(template.get("spec"), f"{at}spec.template.spec")
     containers = []
-    for i, c in enumerate(pod_spec.get("containers") or []):
+    specs = sequence(pod_spec.get("containers"), f"{at}spec.template.spec.containers")
+    for i, c in enumerate(specs):
         path = f"{at}spec.template.spec.containers[{i}]"
         c = mapping(c, path)
         containers.append({
@@ -241,7 +259,7 @@ def node_row(item: Mapping, at: str, collected_at: pd.Timestamp) -> dict:
                      f"{at}metadata.labels")
     info = mapping(status.get("nodeInfo"), f"{at}status.nodeInfo")
     conditions = {}
-    for i, cond in enumerate(status.get("conditions") or []):
+    for i, cond in enumerate(sequence(status.get("conditions"), f"{at}status.conditions")):
         cond = mapping(cond, f"{at}status.conditions[{i}]")
         conditions[str(cond.get("type"))] = str(cond.get("status"))
     detail = {

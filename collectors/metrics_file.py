@@ -10,6 +10,15 @@ seconds), anything else Prometheus text (timestamps in milliseconds). Timestamps
 truncated to milliseconds the way promtool does (``int64(seconds * 1000)``) so a sample
 sits at the same instant here and in a backfilled TSDB.
 
+A sample without a timestamp (a plain ``curl :9100/metrics`` dump) has no time of its
+own: it is refused, line by line, unless the user says when the file was scraped
+(``ctx.settings["metrics_time"]``, config ``metrics.time``). Stamping it at the end of the
+collection window would silently put it where nothing happened.
+
+Entities are decided per metric family: node_exporter's NUMA families
+(``node_memory_numa_*``, ``node_zoneinfo_*``) carry a ``node`` label that is a NUMA node
+number, not a Kubernetes node, so it is left out when deciding where the sample sits.
+
 Speed matters (node_exporter dumps run to millions of samples), so a sample line is one
 regex match and the label block of a series is parsed once and cached: every later
 sample of the series costs a dict lookup, a float parse and a hash.
@@ -23,7 +32,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from collectors.base import Batch, LineError, Malformed, ParseContext
+from collectors.base import Batch, LineError, Malformed, ParseContext, bounded_lines
 from rca import record
 from rca.entities import entity_of
 
@@ -42,18 +51,24 @@ _UNESCAPED = {"\\": "\\", '"': '"', "n": "\n"}
 # pandas' nanosecond range, in milliseconds: a timestamp outside it cannot be stored.
 _MIN_MS, _MAX_MS = -9_223_372_036_854, 9_223_372_036_853
 _TEXT_MAX = 200
+#: Families whose ``node`` label is a NUMA node id.
+_NUMA_FAMILIES = ("node_memory_numa_", "node_zoneinfo_")
+_NO_TIME = ("no timestamp, so its time is unknown: export with timestamps, or set "
+            "metrics.time to when this file was scraped")
 
 
 def read_metrics_file(path: str | os.PathLike, ctx: ParseContext, keep: int = 3) -> Batch:
     """Read one metrics file into the ``metrics`` table; bad lines are counted, not fatal.
 
     ``keep`` is how many malformed lines to keep as examples (all are counted). A sample
-    without a timestamp is stamped with ``ctx.settings["collected_at"]``.
+    without a timestamp is stamped with ``ctx.settings["metrics_time"]`` if given, else
+    refused. ``lines`` counts sample lines and undecodable or over-long lines (comments
+    and blank lines are not lines of data).
     """
     openmetrics = _ends_with_eof(path)
     collected_ms = _collected_at_ms(ctx)
     batch = Batch(source=str(path))
-    series: dict[str, tuple[str, str]] = {}  # label block -> (labels JSON, entity)
+    series: dict[tuple[bool, str], tuple[str, str]] = {}  # -> (labels JSON, entity)
     names: list[str] = []
     label_col: list[str] = []
     entities: list[str] = []
@@ -61,10 +76,15 @@ def read_metrics_file(path: str | os.PathLike, ctx: ParseContext, keep: int = 3)
     stamps: list[int] = []
     seen_eof = False
     with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
+        for number, raw in bounded_lines(fh):
+            if raw is None:
+                batch.lines += 1
+                _bad(batch, ctx, keep, number, "", LineError("line", _TOO_LONG))
+                continue
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
+                batch.lines += 1
                 _bad(batch, ctx, keep, number, raw.decode("utf-8", "replace"),
                      LineError("encoding", str(exc)))
                 continue
@@ -76,12 +96,14 @@ def read_metrics_file(path: str | os.PathLike, ctx: ParseContext, keep: int = 3)
                 if seen_eof:
                     raise LineError("eof", "sample after '# EOF'")
                 name, block, value, stamp_ms = _parse_sample(line, openmetrics, collected_ms)
-                cached = series.get(block)
+                key = (name.startswith(_NUMA_FAMILIES), block)
+                cached = series.get(key)
                 if cached is None:
-                    cached = series[block] = _series_key(block)
+                    cached = series[key] = _series_key(*key)
             except LineError as exc:
                 _bad(batch, ctx, keep, number, line, exc)
                 continue
+            batch.kept += 1
             names.append(name)
             label_col.append(cached[0])
             entities.append(cached[1])
@@ -100,11 +122,17 @@ def _ends_with_eof(path: str | os.PathLike) -> bool:
     return tail == b"# EOF" or tail.endswith(b"\n# EOF")
 
 
+_TOO_LONG = "longer than 64 KiB: not read (no sample line is this long)"
+
+
 def _collected_at_ms(ctx: ParseContext) -> int | None:
-    stamp = ctx.settings.get("collected_at")
-    if stamp is None:
+    stamp = ctx.settings.get("metrics_time")
+    if stamp is None or stamp == "":
         return None
-    return pd.Timestamp(stamp).as_unit("ns").value // 1_000_000
+    stamp = pd.Timestamp(stamp)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize(ctx.zone)
+    return stamp.as_unit("ns").value // 1_000_000
 
 
 def _parse_sample(line: str, openmetrics: bool, collected_ms: int | None):
@@ -121,7 +149,7 @@ def _parse_sample(line: str, openmetrics: bool, collected_ms: int | None):
         raise LineError("value", f"not a number: {value_text!r}") from None
     if stamp_text is None:
         if collected_ms is None:
-            raise LineError("timestamp", "no timestamp and no collected_at setting")
+            raise LineError("timestamp", _NO_TIME)
         return name, block or "", value, collected_ms
     return name, block or "", value, _parse_stamp(stamp_text, openmetrics)
 
@@ -170,10 +198,12 @@ def _diagnose(line: str) -> LineError:
     return LineError("line", "unexpected text after the timestamp")
 
 
-def _series_key(block: str) -> tuple[str, str]:
-    """Canonical labels JSON and entity for a label block such as ``{a="1",b="x\\"y"}``."""
+def _series_key(numa: bool, block: str) -> tuple[str, str]:
+    """Canonical labels JSON and entity for a label block such as ``{a="1",b="x\\"y"}``;
+    ``numa``: the family's ``node`` label is a NUMA node, not where the sample sits."""
     labels = _parse_labels(block[1:-1]) if block else {}
-    return record.canonical_labels(labels), entity_of(labels)
+    placed = {k: v for k, v in labels.items() if k != "node"} if numa else labels
+    return record.canonical_labels(labels), entity_of(placed)
 
 
 def _parse_labels(text: str) -> dict[str, str]:

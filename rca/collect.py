@@ -90,7 +90,9 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
     summary = Summary(since, until)
     keep = int(config.get("logs.show_malformed"))
     collected_at = min(until, pd.Timestamp.now(tz="UTC")) - pd.Timedelta(microseconds=1)
-    settings = {"jsonl_fields": config.get("logs.jsonl_fields"), "collected_at": collected_at}
+    settings = {"jsonl_fields": config.get("logs.jsonl_fields"), "collected_at": collected_at,
+                "log_zone": config.get("logs.zone"), "log_zones": config.get("logs.zones"),
+                "metrics_time": config.get("metrics.time")}
     pending: dict[str, list[pd.DataFrame]] = {}
 
     def flush_when_full(txn: Transaction) -> None:

@@ -47,6 +47,16 @@ DEFAULTS: dict[str, Any] = {
         },
         # How many malformed lines to show per file (all are counted).
         "show_malformed": 3,
+        # Zone of zone-less times in container logs (RGW before Pacific, pod logs):
+        # containers log in UTC unless their image sets TZ. ``zones`` overrides it per
+        # file: glob (matched against the path) -> zone name.
+        "zone": "UTC",
+        "zones": {},
+    },
+    "metrics": {
+        # When a metrics file without timestamps was scraped (ISO time); empty: samples
+        # without a timestamp are refused rather than placed at a guessed time.
+        "time": "",
     },
     # Every rule's thresholds, defaults from the rules themselves (see _rule_defaults).
     "thresholds": {},
@@ -123,7 +133,8 @@ class Config:
 
 
 # Mappings whose keys are the user's own (not validated against defaults).
-_OPEN_MAPS = {"logs.jsonl_fields", "sources.prometheus.headers", "sources.loki.headers"}
+_OPEN_MAPS = {"logs.jsonl_fields", "logs.zones", "sources.prometheus.headers",
+              "sources.loki.headers"}
 
 
 def _merge(base: dict, over: Mapping, origin: str, origins: dict, prefix: str = "") -> None:

@@ -48,6 +48,7 @@ __all__ = [
     "canonical_labels",
     "empty",
     "frame",
+    "request_start",
     "row_id",
     "validate",
 ]
@@ -216,6 +217,17 @@ def _coerce(table: str, col: Column, values, n: int):
         return values.fillna("").astype(str).array
     except (ValueError, TypeError) as exc:
         raise RecordError(f"{table}.{col.name}: cannot read as {col.dtype}: {exc}") from exc
+
+
+def request_start(requests: pd.DataFrame) -> pd.Series:
+    """When each request began: ``time - latency_s`` (the logged time if latency is NaN).
+
+    Why: nginx, ingress-nginx, RGW and CoreDNS log a request when it *ends*, and the
+    ``requests`` table keeps the time as logged. Two 504s logged at 03:01:00 after 15 s
+    began at 03:00:45: incident windows and client/server matching should use this.
+    """
+    latency = pd.to_timedelta(requests["latency_s"].fillna(0.0).clip(lower=0.0), unit="s")
+    return pd.Series(requests.index - latency.to_numpy(), index=requests.index, name="start")
 
 
 def between(df: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None

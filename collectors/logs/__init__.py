@@ -1,39 +1,62 @@
 """Log parsers: one module per format, a registry, and format detection.
 
 Each format module exposes ``NAME``, ``sniff(line) -> bool`` (cheap recognition of one
-line) and ``parse(line, ctx) -> [(table, row), ...]``; ``read_log`` turns a file into a
-``Batch`` with any of them.
+line) and ``parse(line, ctx) -> [(table, row), ...]`` (``[]``: a valid line holding
+nothing for the record); optionally ``skip_reason(line)`` (why such a line was skipped,
+for the accounting) and ``READS_TIME_PREFIX`` (keep the CRI / kubectl time on the line,
+see ``wrappers``). ``read_log`` turns a file into a ``Batch`` with any of them.
 
-Why detection votes over many lines instead of trusting the first: log files start with
-banners, reload notices and the odd truncated line; the format whose ``sniff`` accepts the
-most of the first ``DETECT_LINES`` non-blank lines wins (ties go to registry order).
+Why detection votes over the first lines that *some* format recognises instead of the
+first lines of the file: a controller's log starts with banners and dozens of klog lines
+before the first access line. The format whose ``sniff`` accepts the most of the first
+``DETECT_LINES`` recognised lines wins (ties go to registry order); at most
+``DETECT_SCAN`` lines are looked at.
 """
 
 from __future__ import annotations
 
 import os
-from itertools import islice
 from types import ModuleType
 
+from collectors.base import LineError
 from collectors.logs import coredns, ingress_nginx, jsonl, nginx_combined, rgw
 from collectors.logs.reader import iter_lines, read_log
+from collectors.logs.wrappers import unwrap
 
-__all__ = ["DETECT_LINES", "FORMATS", "detect", "read_log"]
+__all__ = ["DETECT_LINES", "DETECT_SCAN", "FORMATS", "detect", "read_log"]
 
 FORMATS: dict[str, ModuleType] = {
     m.NAME: m for m in (ingress_nginx, nginx_combined, jsonl, coredns, rgw)
 }
 DETECT_LINES = 50
+DETECT_SCAN = 10_000
 
 
 def detect(path: str | os.PathLike) -> str:
-    """The name of the format that recognises most of the file's first lines."""
-    lines = [text for _, text in islice(iter_lines(path), DETECT_LINES)]
-    votes = {name: sum(map(module.sniff, lines)) for name, module in FORMATS.items()}
+    """The name of the format that recognises most of the file's first recognised lines."""
+    votes = dict.fromkeys(FORMATS, 0)
+    lines = iter_lines(path)
+    scanned = recognised = 0
+    for _, text in lines:
+        scanned += 1
+        hits = [name for name, module in FORMATS.items() if _sniff(module, text)]
+        for name in hits:
+            votes[name] += 1
+        recognised += bool(hits)
+        if recognised >= DETECT_LINES or scanned >= DETECT_SCAN:
+            break
     best = max(votes, key=votes.__getitem__)
     if votes[best] == 0:
+        total = scanned + sum(1 for _ in lines)
         raise ValueError(
-            f"{os.fspath(path)}: no known log format recognised in its first {len(lines)} "
-            f"non-blank lines; pass --log-format ({', '.join(FORMATS)})"
+            f"{os.fspath(path)}: {total} non-blank lines, none of the first {scanned} in a "
+            f"known log format; pass --log-format ({', '.join(FORMATS)})"
         )
     return best
+
+
+def _sniff(module: ModuleType, text: str) -> bool:
+    try:
+        return module.sniff(unwrap(text, getattr(module, "READS_TIME_PREFIX", False)))
+    except LineError:
+        return False

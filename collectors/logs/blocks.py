@@ -26,9 +26,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.base import Batch, LineError, Malformed, ParseContext, RowBuffer
+from collectors.base import MAX_LINE, Batch, LineError, Malformed, ParseContext, RowBuffer
 from collectors.logs.occurrences import Occurrences
-from collectors.logs.reader import LINE_SOURCED
+from collectors.logs.reader import LINE_SOURCED, TOO_LONG, skip_reason
 from rca import record
 
 __all__ = ["BLOCK_BYTES", "ColumnParser", "iter_blocks", "read_blocks"]
@@ -103,11 +103,15 @@ class _BlockReader:
         starts = np.concatenate(([0], ends[:-1] + 1))
         numbers = np.arange(lineno + 1, lineno + 1 + len(ends))
         plain, quoted = _plain_lines(data, starts, ends)
+        plain &= (ends - starts) <= MAX_LINE
         # lines that are not plain ASCII: decoded and stripped as the per-line reader does
+        # (a line over MAX_LINE characters is not read at all: TOO_LONG)
         other = np.flatnonzero(~plain & (ends > starts))
-        texts = {int(i): block[starts[i]:ends[i]].decode("utf-8", "replace").strip()
-                 for i in other}
-        blank = [i for i, t in texts.items() if not t]
+        texts = {}
+        for i in other.tolist():
+            raw = block[starts[i]:ends[i]].decode("utf-8", "replace")
+            texts[i] = None if len(raw) > MAX_LINE else raw.strip()
+        blank = [i for i, t in texts.items() if t == ""]
         keep_line = plain.copy()
         keep_line[other] = True
         keep_line[blank] = False
@@ -121,6 +125,7 @@ class _BlockReader:
         frames = self._fallback(block, starts, ends, numbers, lines, accepted, texts,
                                 occurrence, ids)
         if len(fast):
+            self.batch.kept += len(fast)
             at = np.flatnonzero(accepted)  # positions in ``lines``
             fast = self._identify(fast, block, starts, ends, lines[at], numbers, occurrence[at],
                                   ids.take(pa.array(at)))
@@ -177,12 +182,20 @@ class _BlockReader:
             i = int(lines[pos])
             text = self._text(block, starts, ends, texts, i)
             lineno = int(numbers[i])
+            if text is None:
+                sample = Malformed(str(self.path), lineno, "line", TOO_LONG, "")
+                self.batch.add_malformed(sample, self.keep)
+                continue
             try:
-                pairs = self.parse_line(self.module, text, self.ctx)
+                pairs, line = self.parse_line(self.module, text, self.ctx)
             except LineError as exc:
                 sample = Malformed(str(self.path), lineno, exc.field, exc.message, text[:200])
                 self.batch.add_malformed(sample, self.keep)
                 continue
+            if not pairs:
+                self.batch.skipped[skip_reason(self.module, line)] += 1
+                continue
+            self.batch.kept += 1
             occ = int(occurrence[pos])
             for index, (table, row) in enumerate(pairs):
                 row["row_id"] = (ids[pos].as_py() if occ == 0 and index == 0

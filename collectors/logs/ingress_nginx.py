@@ -10,6 +10,9 @@ usual symptom of a pod timing out behind a Service) it logs every attempt, e.g.
 ``10.244.1.17:8080, 10.244.2.9:8080``; that text is kept whole in ``upstream`` because
 the retry itself is evidence. ``$proxy_upstream_name`` is ``<namespace>-<service>-<port>``;
 the port is dropped so the service matches the other sources.
+
+The controller's own output (klog lines, the startup banner, nginx error-log lines) is
+interleaved with the access lines: those lines are skipped with their reason.
 """
 
 from __future__ import annotations
@@ -18,9 +21,15 @@ import re
 from functools import lru_cache
 
 from collectors.base import ParseContext
-from collectors.logs.nginx_combined import COMBINED_PIECES, FieldPattern, parse_time_local
+from collectors.logs.nginx_combined import (
+    COMBINED_PIECES,
+    FieldPattern,
+    not_a_request,
+    parse_time_local,
+    skip_reason,
+)
 
-__all__ = ["NAME", "parse", "sniff"]
+__all__ = ["NAME", "parse", "skip_reason", "sniff"]
 
 NAME = "ingress-nginx"
 
@@ -54,6 +63,8 @@ def sniff(line: str) -> bool:
 
 def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
     fields = _fields(line)
+    if fields is None:
+        return []
     upstream_addr = fields[12]
     return [
         (
@@ -65,7 +76,7 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
                 "service": _service(fields[10]),
                 "latency_s": float(fields[9]),
                 "status": fields[4],
-                "bytes": int(fields[5]),
+                "bytes": float(fields[5]),
                 "request_id": fields[16],
                 "upstream": "" if upstream_addr == "-" else upstream_addr,
             },
@@ -73,7 +84,7 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
     ]
 
 
-def _fields(line: str) -> tuple[str, ...]:
+def _fields(line: str) -> tuple[str, ...] | None:
     head = _HEAD.match(line)
     if head is not None:
         rest = head[13]
@@ -83,6 +94,8 @@ def _fields(line: str) -> tuple[str, ...]:
                 return head.groups()[:-1] + tuple(tail)
     fields = _PATTERN.match(line)
     if fields is None:
+        if not_a_request(line):
+            return None
         raise _PATTERN.explain(line)
     return fields
 

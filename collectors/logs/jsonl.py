@@ -16,7 +16,7 @@ import json
 import math
 from datetime import UTC, datetime
 
-from collectors.base import LineError, ParseContext
+from collectors.base import LineError, ParseContext, check_time
 from rca.timeutil import TimeError, parse_instant
 
 __all__ = ["DEFAULT_FIELDS", "NAME", "parse", "sniff"]
@@ -41,7 +41,9 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
     try:
         obj = json.loads(line)
     except ValueError as exc:
-        raise LineError("json", f"not valid JSON: {exc}") from exc
+        raise LineError("json", f"not valid JSON: {str(exc)[:120]}") from exc
+    except RecursionError:
+        raise LineError("json", "nested too deeply to be a request record") from None
     if not isinstance(obj, dict):
         raise LineError("json", f"expected a JSON object, got {type(obj).__name__}")
 
@@ -51,8 +53,8 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
     side = get("side")
     if side is None:
         side = "client"
-    if side not in _SIDES:
-        raise LineError(names["side"], f"must be 'client' or 'server', got {side!r}")
+    if not isinstance(side, str) or side not in _SIDES:
+        raise LineError(names["side"], f"must be 'client' or 'server', got {_short(side)}")
     status = _status(get("status"), names["status"])
     # a request the caller gave up on may carry no latency: keep it (NaN), it is the
     # very row an incident is made of
@@ -80,16 +82,18 @@ def _time(value, name: str, ctx: ParseContext) -> datetime:
         raise LineError(name, "missing (every line needs a time)")
     if isinstance(value, str):
         try:
-            return parse_instant(value, ctx.zone).to_pydatetime()
+            return check_time(parse_instant(value, ctx.zone).to_pydatetime(), name)
         except TimeError as exc:
-            raise LineError(name, str(exc)) from exc
+            raise LineError(name, str(exc)[:200]) from exc
+        except (ValueError, OverflowError, ArithmeticError) as exc:  # 2262+, dateutil
+            raise LineError(name, f"{_short(value)} is out of range: {exc}") from exc
     seconds = _number(value, name, required=True)
     if seconds > _EPOCH_MS_ABOVE:
         seconds /= 1000.0
     try:
-        return datetime.fromtimestamp(seconds, UTC)
+        return check_time(datetime.fromtimestamp(seconds, UTC), name)
     except (OverflowError, OSError, ValueError) as exc:
-        raise LineError(name, f"epoch {value!r} out of range") from exc
+        raise LineError(name, f"epoch {_short(value)} out of range") from exc
 
 
 def _number(value, name: str, required: bool) -> float:
@@ -98,14 +102,14 @@ def _number(value, name: str, required: bool) -> float:
         if required:
             raise LineError(name, "missing")
         return math.nan
-    if isinstance(value, bool):
-        raise LineError(name, f"expected a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise LineError(name, f"expected a number, got {_short(value)}")
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise LineError(name, f"expected a number, got {value!r}") from None
+    except (ValueError, OverflowError):
+        raise LineError(name, f"expected a finite number, got {_short(value)}") from None
     if not math.isfinite(number) or number < 0:
-        raise LineError(name, f"expected a finite number >= 0, got {value!r}")
+        raise LineError(name, f"expected a finite number >= 0, got {_short(value)}")
     return number
 
 
@@ -117,12 +121,20 @@ def _status(value, name: str) -> str:
         return str(value)
     if isinstance(value, str):
         text = value.strip()
-        if len(text) == 3 and text.isdigit() and 100 <= int(text) <= 599:
+        if len(text) == 3 and text.isascii() and text.isdigit() and 100 <= int(text) <= 599:
             return text
         if text.lower() in _GAVE_UP:
             return text.lower()
-    raise LineError(name, f"expected an HTTP code, 'timeout' or 'error', got {value!r}")
+    raise LineError(name, f"expected an HTTP code, 'timeout' or 'error', got {_short(value)}")
 
 
 def _text(value) -> str:
     return "" if value is None else str(value)
+
+
+def _short(value) -> str:
+    """A value for an error message, cut: a bad line may hold megabytes of it."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return f"a number of ~{int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,9 +1,21 @@
-"""nginx ``combined`` access log with ``$request_time`` appended.
+"""nginx ``combined`` access log, and the endings people append to it.
 
-Why ``$request_time`` is required: plain ``combined`` has no latency, and a requests row
-without latency cannot show a timeout. So a plain combined line is reported as malformed
-with a message saying what to append, instead of being read as a row that can never
-explain anything.
+Read, all as the same format (each ending optional, in this order)::
+
+    combined  '$remote_addr - $remote_user [$time_local] "$request" $status '
+              '$body_bytes_sent "$http_referer" "$http_user_agent"'
+    main      combined + ' "$http_x_forwarded_for"'     (nginx's stock nginx.conf)
+    timed     ... + ' $request_time' [+ ' $upstream_response_time']
+
+Why plain ``combined`` is read although it has no latency: its 4xx/5xx waves are still
+evidence (most 413s in the wild are in plain combined logs); the row's latency is NaN.
+
+nginx logs a request when it **ends**: the time is kept as logged, and the start is
+``time - latency_s`` (``rca.record.request_start``).
+
+Lines a controller prints between its access lines (klog lines, the startup banner, nginx
+error-log lines) are valid lines with no request in them: counted as skipped, never as
+malformed (``skip_reason``).
 
 Shared with ``ingress_nginx``: the ``$time_local`` reader and ``FieldPattern`` (a line
 format as named fields, so a line that does not match says *which* field broke).
@@ -20,7 +32,15 @@ from functools import lru_cache
 
 from collectors.base import LineError, ParseContext
 
-__all__ = ["NAME", "FieldPattern", "parse", "parse_time_local", "sniff"]
+__all__ = [
+    "NAME",
+    "FieldPattern",
+    "not_a_request",
+    "parse",
+    "parse_time_local",
+    "skip_reason",
+    "sniff",
+]
 
 NAME = "nginx-combined"
 
@@ -59,9 +79,9 @@ def parse_time_local(text: str) -> datetime:
             int(sec),
             tzinfo=timezone(-offset if sign == "-" else offset),
         )
-    except ValueError as exc:
+        return local.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise LineError("time", f"cannot read {text!r}: {exc}") from exc
-    return local.astimezone(UTC)
 
 
 class FieldPattern:
@@ -110,15 +130,40 @@ COMBINED_PIECES = [
     ("http_user_agent", r' "([^"]*)"'),
 ]
 
+_SECONDS = r"\d+(?:\.\d+)?"
 _PATTERN = FieldPattern(
-    [*COMBINED_PIECES, ("request_time", r" (\d+(?:\.\d+)?)")],
-    hints={
-        "request_time": "line ends without $request_time: this format is nginx 'combined' "
-        "with ' $request_time' appended to the log_format (plain combined has no latency)",
-    },
+    [
+        *COMBINED_PIECES,
+        ("http_x_forwarded_for", r'(?: "([^"]*)")?'),
+        ("request_time", rf"(?: ({_SECONDS}))?"),
+        # one time per upstream tried (", "), "-" when no upstream answered
+        ("upstream_response_time", rf"(?: ((?:{_SECONDS}|-)(?:(?:, | : )(?:{_SECONDS}|-))*))?"),
+    ],
 )
-#: Plain combined too, so detection picks this format and each line explains the fix.
-_SNIFF = re.compile(r'\S+ - \S+ \[[^\]]*\] "[^"]*" \d{3} \d+ "[^"]*" "[^"]*"(?: \d+(?:\.\d+)?)?\Z')
+_SNIFF = re.compile(r'\S+ - \S+ \[[^\]]*\] "[^"]*" \d{3} \d+ "[^"]*" "[^"]*"')
+
+#: What else a controller or an nginx container prints to the same stream, by reason.
+_NOT_REQUESTS = [
+    ("klog line", re.compile(r"[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+ +\d+ \S+:\d+\] ")),
+    ("nginx error log", re.compile(
+        r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \[(?:debug|info|notice|warn|error|crit|alert|emerg)\]"
+    )),
+    ("startup banner", re.compile(
+        r"-{10,}\Z|NGINX Ingress controller\Z|(?:Release|Build|Repository|nginx version):"
+    )),
+]
+
+
+def not_a_request(line: str) -> str | None:
+    """Why a line that is no access line is still a valid line of the stream, or None."""
+    for reason, pattern in _NOT_REQUESTS:
+        if pattern.match(line):
+            return reason
+    return None
+
+
+def skip_reason(line: str) -> str:
+    return f"not a request: {not_a_request(line) or 'other'}"
 
 
 def sniff(line: str) -> bool:
@@ -128,8 +173,11 @@ def sniff(line: str) -> bool:
 def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
     fields = _PATTERN.match(line)
     if fields is None:
+        if not_a_request(line):
+            return []
         raise _PATTERN.explain(line)
-    addr, _user, time_local, request, status, size, _referer, _agent, request_time = fields
+    addr, _user, time_local, request, status, size, _referer, _agent = fields[:8]
+    request_time = fields[9]
     return [
         (
             "requests",
@@ -138,9 +186,9 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
                 "side": "server",
                 "station": addr,
                 "service": _first_segment(request),
-                "latency_s": float(request_time),
+                "latency_s": float("nan") if request_time is None else float(request_time),
                 "status": status,
-                "bytes": int(size),
+                "bytes": float(size),
             },
         )
     ]

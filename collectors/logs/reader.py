@@ -23,10 +23,21 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 
-from collectors.base import Batch, LineError, Malformed, ParseContext, RowBuffer
+from collectors.base import (
+    MAX_LINE,
+    Batch,
+    LineError,
+    Malformed,
+    ParseContext,
+    RowBuffer,
+    bounded_lines,
+    check_row,
+)
+from collectors.logs.wrappers import unwrap
 from rca import record
 
-__all__ = ["iter_lines", "parse_line", "read_log", "read_log_blocks", "stream_name"]
+__all__ = ["iter_lines", "numbered_lines", "parse_line", "read_log", "read_log_blocks",
+           "skip_reason", "stream_name"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: Rows are turned into frames every this many, so memory holds at most this many dict
@@ -57,9 +68,20 @@ def _raw_chunks(path: Path, size: int) -> Iterator[bytes]:
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """``(line number, stripped text)`` for each non-blank line, numbered from 1."""
+    """``(line number, stripped text)`` for each non-blank line, numbered from 1
+    (over-long lines left out: see ``numbered_lines``)."""
+    for lineno, text in numbered_lines(path):
+        if text is not None:
+            yield lineno, text
+
+
+def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None]]:
+    """Like ``iter_lines``, but an over-long line (``MAX_LINE``) yields ``None``."""
     with _open_text(Path(path)) as fh:
-        for lineno, raw in enumerate(fh, 1):
+        for lineno, raw in bounded_lines(fh):
+            if raw is None:
+                yield lineno, None
+                continue
             text = raw.strip()
             if text:
                 yield lineno, text
@@ -100,9 +122,20 @@ def read_log_blocks(path: str | os.PathLike, fmt: str, ctx: ParseContext,
     return batch, _gc_paused_over(blocks)
 
 
-def parse_line(module: ModuleType, text: str, ctx: ParseContext) -> list[tuple[str, dict]]:
-    """One line's rows by the format's own parser (raises ``LineError``)."""
-    return module.parse(text, ctx)
+def parse_line(module: ModuleType, text: str,
+               ctx: ParseContext) -> tuple[list[tuple[str, dict]], str]:
+    """One line's rows by the format's own parser, each checked for physical sense, and
+    the line as parsed (its CRI/docker wrapper taken off); raises ``LineError``."""
+    line = unwrap(text, getattr(module, "READS_TIME_PREFIX", False))
+    pairs = module.parse(line, ctx)
+    for _table, row in pairs:
+        check_row(row)
+    return pairs, line
+
+
+def skip_reason(module: ModuleType, line: str) -> str:
+    """Why a valid line gave no row, for the accounting."""
+    return getattr(module, "skip_reason", _no_record)(line)
 
 
 def _no_columns(lines, ctx: ParseContext) -> tuple[np.ndarray, pd.DataFrame]:
@@ -140,14 +173,21 @@ def read_log_per_line(path: str | os.PathLike, fmt: str, ctx: ParseContext,
     seen: dict[bytes, int] = {}
     on_lines = ctx.settings.get("on_lines")  # progress on a long file: lines read so far
     with _gc_paused():
-        for lineno, text in iter_lines(path):
+        for lineno, text in numbered_lines(path):
             batch.lines += 1
+            if text is None:
+                batch.add_malformed(Malformed(str(path), lineno, "line", TOO_LONG, ""), keep)
+                continue
             try:
-                pairs = parse_line(module, text, ctx)
+                pairs, line = parse_line(module, text, ctx)
             except LineError as exc:
                 sample = Malformed(str(path), lineno, exc.field, exc.message, text[:200])
                 batch.add_malformed(sample, keep)
                 continue
+            if not pairs:
+                batch.skipped[skip_reason(module, line)] += 1
+                continue
+            batch.kept += 1
             key = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
             occurrence = seen.get(key, 0)
             seen[key] = occurrence + 1
@@ -177,6 +217,13 @@ def stream_name(path: Path) -> str:
     is not stored twice, while ``0.log`` of two different pods stay apart."""
     folders = "/".join(path.resolve().parent.parts[-2:])
     return f"{folders}/{_ROTATION.sub('', path.name)}"
+
+
+TOO_LONG = f"longer than {MAX_LINE} characters: not read (no log line is this long)"
+
+
+def _no_record(line: str) -> str:
+    return "no record in line"
 
 
 def _module(path: Path, fmt: str) -> ModuleType:

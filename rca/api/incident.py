@@ -11,7 +11,7 @@ Example (``s`` as in ``rca.api.session``)::
     ['dns.resolver_timeout', 'ok']
     >>> bool(inc.evidence["supports"].any()), inc.requests().index[0].isoformat()[-6:]
     (True, '+08:00')
-    >>> inc.signals()   # the top causes' declared signals: the plot's panels
+    >>> inc.signals()[:2]   # the top causes' declared signals, first cause's first
     ['conntrack_insert_failed_per_second', 'coredns_request_p99_seconds']
 """
 

@@ -324,7 +324,9 @@ def test_keep_limits_samples_not_the_count():
 
 def test_broken_json_is_one_malformed_entry():
     b = read("broken.json")
-    assert (b.lines, b.malformed, b.frames) == (0, 1, {})
+    # one document read, one malformed (lines was 0: issue 10 D5, every read is counted)
+    assert (b.lines, b.malformed, b.frames) == (1, 1, {})
+    assert b.unaccounted() == 0
     (m,) = b.samples
     assert (m.line, m.field) == (57, "json")
     assert m.message.startswith("Expecting ',' delimiter at line 57 column")

@@ -55,7 +55,7 @@ def test_openmetrics_samples_read_exactly():
 def test_entity_comes_from_node_then_pod_then_instance():
     om = read(DATA / "node_exporter.om").frames["metrics"]
     dns = read(DATA / "coredns.om").frames["metrics"]
-    text = read(DATA / "node_exporter.prom", collected_at=COLLECTED_AT).frames["metrics"]
+    text = read(DATA / "node_exporter.prom", metrics_time=COLLECTED_AT).frames["metrics"]
     assert set(rows(om, "node_load1", instance="10.0.0.12:9100")["entity"]) == {"node/worknode2"}
     assert set(rows(om, "node_load1", instance="10.0.0.11:9100")["entity"]) == {"node/10.0.0.11"}
     assert set(rows(dns, "coredns_dns_requests_total", pod="coredns-558bd4d5db-q9m4d")["entity"]) \
@@ -92,7 +92,7 @@ def test_malformed_lines_counted_with_line_numbers_and_field():
 
 
 def test_text_format_has_millisecond_timestamps_and_special_values():
-    batch = read(DATA / "node_exporter.prom", collected_at=COLLECTED_AT)
+    batch = read(DATA / "node_exporter.prom", metrics_time=COLLECTED_AT)
     df = batch.frames["metrics"]
     load = rows(df, "node_load1", instance="10.0.0.13:9100")
     assert load.index.tolist() == [T0] and load["value"].tolist() == [1.25]
@@ -102,12 +102,14 @@ def test_text_format_has_millisecond_timestamps_and_special_values():
     assert (batch.lines, batch.malformed) == (7, 1)
 
 
-def test_sample_without_timestamp_is_stamped_at_collection():
-    df = read(DATA / "node_exporter.prom", collected_at=COLLECTED_AT).frames["metrics"]
+def test_sample_without_timestamp_is_stamped_only_at_a_time_the_user_gives():
+    # Issue 7 item 7: such samples were stamped at the window's end without a word
+    df = read(DATA / "node_exporter.prom", metrics_time=COLLECTED_AT).frames["metrics"]
     bare = df[(df["name"] == "node_load1") & (df["labels"] == "{}")]
     assert bare.index.tolist() == [COLLECTED_AT] and bare["value"].tolist() == [0.75]
-    batch = read(DATA / "node_exporter.prom")  # no collected_at: counted, not guessed
-    assert (4, "timestamp") in [(m.line, m.field) for m in batch.samples]
+    batch = read(DATA / "node_exporter.prom", collected_at=COLLECTED_AT)  # not a user's time
+    (refused,) = [m for m in batch.samples if m.line == 4]
+    assert refused.field == "timestamp" and "metrics.time" in refused.message
 
 
 def test_openmetrics_seconds_truncate_to_milliseconds_like_promtool(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from collectors.base import ParseContext
+from collectors.base import MAX_LINE, ParseContext
 from collectors.logs import blocks, reader
 from collectors.logs.nginx_columns import read_time_local
 from rca.timeutil import get_zone
@@ -59,6 +59,10 @@ ODD = [
     '{"ts": "2021-08-23T11:03:05+08:00", "station": "s1", "latency_ms": 12, "status": 200}',
     "garbage line that is not an access log",
     "",
+    # a CRI-wrapped access line, and a line too long to be read
+    '2021-08-23T03:03:05.123456789Z stdout F 10.0.0.1 - - [23/Aug/2021:11:03:06 +0800] '
+    '"GET / HTTP/1.1" 200 1 "-" "a" 0.010',
+    "x" * (MAX_LINE + 10),
 ]
 
 
@@ -89,6 +93,7 @@ def _equal(path: Path, fmt: str) -> None:
     fast = reader.read_log(path, fmt, ctx(path), keep=50)
     slow = reader.read_log_per_line(path, fmt, ctx(path), keep=50)
     assert (fast.lines, fast.malformed) == (slow.lines, slow.malformed)
+    assert (fast.kept, fast.skipped) == (slow.kept, slow.skipped)
     assert fast.samples == slow.samples
     assert fast.frames.keys() == slow.frames.keys()
     for table, frame in slow.frames.items():
@@ -110,6 +115,7 @@ def test_blocks_equal_per_line_on_mixed_files(tmp_path, monkeypatch, fmt, block_
     _equal(path, fmt)
     slow = reader.read_log_per_line(path, fmt, ctx(path))
     assert slow.malformed > 100 and sum(len(f) for f in slow.frames.values()) > 1000
+    assert slow.skipped  # the klog lines
 
 
 def test_gzip_rotated_file_equals_per_line(tmp_path):

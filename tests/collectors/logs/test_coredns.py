@@ -50,12 +50,22 @@ def test_ipv6_client_and_go_duration():
     assert (row["client_ip"], row["client_port"], row["latency_s"]) == ("fd00::17", 53, 0.0015)
 
 
-@pytest.mark.parametrize("line", [QUERY, "CoreDNS-1.8.0", "[INFO] plugin/reload: Running"])
-def test_line_without_timestamp_asks_for_kubectl_timestamps(line):
+def test_query_without_timestamp_asks_for_kubectl_timestamps():
     with pytest.raises(LineError) as err:
-        coredns.parse(line, ctx())
+        coredns.parse(QUERY, ctx())
     assert err.value.field == "time"
     assert "kubectl logs --timestamps" in err.value.message
+
+
+# Issue 7 item 10 changed this: banner and reload lines without a time were malformed;
+# they carry nothing for the record, so they are skipped (counted with a reason).
+# "[INFO] Reloading" as pasted in coredns/coredns#4804.
+@pytest.mark.parametrize(
+    "line", ["CoreDNS-1.8.0", "[INFO] plugin/reload: Running", "[INFO] Reloading",
+             "[INFO] Reloading complete", ".:53", "linux/amd64, go1.13.6, da7f65b"]
+)
+def test_banner_and_reload_lines_without_timestamp_are_skipped(line):
+    assert coredns.parse(line, ctx()) == []
 
 
 @pytest.mark.parametrize(
@@ -64,7 +74,6 @@ def test_line_without_timestamp_asks_for_kubectl_timestamps(line):
         ".:53",
         "[INFO] plugin/reload: Running configuration MD5 = db32ca3650231d74073ff4cf814959a7",
         "[WARNING] plugin/kubernetes: Kubernetes API connection failure",
-        "[ERROR] plugin/errors: 2 example.com. A: read udp 10.0.0.1:5->10.0.0.2:53: i/o timeout",
     ],
 )
 def test_other_timestamped_lines_carry_nothing(rest):
@@ -97,16 +106,21 @@ def test_sample_file_kubectl_timestamps():
     (bad,) = batch.samples
     assert (bad.line, bad.field) == (17, "time")
     assert "requests" not in batch.frames  # lookups are not application requests
+    # line 15, "[ERROR] plugin/errors ... i/o timeout", is a dns row (CoreDNS's query
+    # upstream) and an UpstreamTimeout event since issue 7 item 11
     df = batch.frames["dns"]
-    assert len(df) == 15
-    assert df["rcode"].value_counts().to_dict() == {"NOERROR": 11, "NXDOMAIN": 3, "SERVFAIL": 1}
+    assert len(df) == 16
+    assert df["rcode"].value_counts().to_dict() == {"NOERROR": 11, "NXDOMAIN": 3, "SERVFAIL": 2}
+    assert batch.frames["events"]["reason"].tolist() == ["UpstreamTimeout"]
+    assert batch.skipped == {"not a query: CoreDNS banner, reload or plugin message": 5}
+    assert batch.unaccounted() == 0
     retry = df[(df["client_port"] == 41234) & (df["query_id"] == 20571)]
     assert list(retry.index) == [
         datetime(2021, 8, 23, 3, 3, 1, 123519, tzinfo=UTC),
         datetime(2021, 8, 23, 3, 3, 6, 124870, tzinfo=UTC),
     ]
     assert set(retry["qtype"] + " " + retry["name"]) == {"A neishi.inference.svc.cluster.local."}
-    servfail = df[df["rcode"] == "SERVFAIL"].iloc[0]
+    servfail = df[(df["rcode"] == "SERVFAIL") & (df["latency_s"] > 0)].iloc[0]
     assert (servfail["latency_s"], servfail["source"]) == (2.001325, "coredns.log:16")
 
 

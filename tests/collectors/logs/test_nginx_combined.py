@@ -1,5 +1,6 @@
-"""nginx combined + $request_time: service from the path, plain combined explained."""
+"""nginx combined (+ main, + $request_time): service from the path, every ending read."""
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,13 +54,14 @@ def test_service_is_first_path_segment(request_, service):
     assert row["service"] == service
 
 
-def test_plain_combined_asks_for_request_time():
-    plain = LINE.rsplit(" ", 1)[0]
-    assert nginx_combined.sniff(plain)  # detected, so every line explains the fix
-    with pytest.raises(LineError) as err:
-        nginx_combined.parse(plain, ctx())
-    assert err.value.field == "request_time"
-    assert "$request_time" in err.value.message
+def test_plain_combined_is_read_with_unknown_latency():
+    # Issue 7 item 5 changed this: plain combined was malformed ("append $request_time"),
+    # but its 4xx/5xx waves are evidence, so it is a row with NaN latency.
+    plain = LINE.rsplit(" ", 1)[0].replace(" 200 498 ", " 413 183 ")
+    assert nginx_combined.sniff(plain)
+    ((_, row),) = nginx_combined.parse(plain, ctx())
+    assert row["status"] == "413" and row["bytes"] == 183
+    assert math.isnan(row["latency_s"])
 
 
 def test_bad_status_names_status():
@@ -90,13 +92,17 @@ def test_bad_time_local(text):
 
 def test_sample_file():
     batch = read_log(SAMPLE, "nginx-combined", ctx())
-    assert (batch.lines, batch.malformed) == (21, 1)
+    # line 12 is plain combined: a row with unknown latency since issue 7 item 5;
+    # line 23 is cut short
+    assert (batch.lines, batch.malformed) == (22, 1)
     (bad,) = batch.samples
-    assert (bad.file, bad.line, bad.field) == (str(SAMPLE), 12, "request_time")
+    assert (bad.file, bad.line, bad.field) == (str(SAMPLE), 23, "status")
     df = batch.frames["requests"]
-    assert len(df) == 20
+    assert len(df) == 21
+    assert df["latency_s"].isna().sum() == 1
+    assert df[df["latency_s"].isna()]["source"].tolist() == ["nginx-combined.log:12"]
     assert df["service"].value_counts().to_dict() == {
-        "neishi": 11,
+        "neishi": 12,
         "waishi": 5,
         "": 2,
         "nginx_status": 1,

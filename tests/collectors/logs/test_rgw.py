@@ -11,19 +11,25 @@ from collectors.logs import read_log, rgw
 from rca.timeutil import get_zone
 
 SAMPLE = Path(__file__).parents[2] / "data" / "logs" / "rgw.log"
-SETTINGS = {"service": "ceph-rgw", "object": "pod/rook-ceph/rook-ceph-rgw-store-a-5c9f7d-8kq2x"}
+SETTINGS = {
+    "service": "ceph-rgw",
+    "object": "pod/rook-ceph/rook-ceph-rgw-store-a-5c9f7d-8kq2x",
+    "log_zone": "Asia/Shanghai",  # these samples were written in a TZ=Asia/Shanghai pod
+}
 
 
 def ctx(zone: str = "Asia/Shanghai", **settings) -> ParseContext:
     return ParseContext("rgw.log", get_zone(zone), settings)
 
 
-def test_nautilus_req_done_zoneless_in_ctx_zone():
+# Issue 7 item 2 changed this: zone-less RGW times were read in --tz (8 h off for
+# Asia/Shanghai); a container logs in UTC unless told otherwise (logs.zone / logs.zones).
+def test_nautilus_req_done_zoneless_is_utc_unless_the_source_says_otherwise():
     line = (
         "debug 2019-10-25 02:35:14.549 7f4880b98700  1 ====== req done req=0x55aa678c48e0 op "
         "status=0 http_status=200 latency=1.076s ======"
     )
-    assert rgw.parse(line, ctx()) == [
+    assert rgw.parse(line, ctx(log_zone="Asia/Shanghai")) == [
         (
             "requests",
             {
@@ -33,11 +39,16 @@ def test_nautilus_req_done_zoneless_in_ctx_zone():
                 "request_id": "0x55aa678c48e0",
                 "status": "200",
                 "latency_s": 1.076,
+                "upstream": "op status=0 http_status=200",
             },
         )
     ]
-    ((_, in_utc),) = rgw.parse(line, ctx("UTC"))
+    ((_, in_utc),) = rgw.parse(line, ctx("Asia/Shanghai"))  # --tz does not apply
     assert in_utc["time"] == datetime(2019, 10, 25, 2, 35, 14, 549000, tzinfo=UTC)
+    per_source = ctx(log_zones={"*/rgw*.log": "Asia/Shanghai"}, log_zone="UTC")
+    per_source.file = "/var/log/ceph/rgw.log"
+    ((_, row),) = rgw.parse(line, per_source)
+    assert row["time"] == datetime(2019, 10, 24, 18, 35, 14, 549000, tzinfo=UTC)
 
 
 def test_newer_format_carries_its_offset():
@@ -128,7 +139,8 @@ def test_sample_file():
     (bad,) = batch.samples
     assert (bad.line, bad.field) == (17, "time")
     requests = batch.frames["requests"]
-    assert list(requests["status"]) == ["200", "200", "200", "404", "503", "200"]
+    # line 10 (op status=-32, http_status=200) is a client abort since issue 7 item 6
+    assert list(requests["status"]) == ["200", "200", "499", "404", "503", "200"]
     assert set(requests["service"]) == {"ceph-rgw"}
     slow = requests[requests["latency_s"] > 10]
     assert list(slow.index) == [datetime(2021, 8, 23, 3, 3, 15, 512000, tzinfo=UTC)]
