@@ -31,11 +31,13 @@ from collectors.logs.occurrences import Occurrences
 from collectors.logs.reader import LINE_SOURCED, TOO_LONG, skip_reason
 from rca import record
 
-__all__ = ["BLOCK_BYTES", "ColumnParser", "iter_blocks", "read_blocks"]
+__all__ = ["BLOCK_BYTES", "READ_BYTES", "ColumnParser", "iter_blocks", "read_blocks"]
 
-#: Bytes read per block. Why 4 MB: ~20,000 access lines, large enough that Arrow's
+#: Bytes parsed per block. Why 4 MB: ~20,000 access lines, large enough that Arrow's
 #: per-call overhead vanishes, small enough that a block's frames stay a few tens of MB.
 BLOCK_BYTES = 4 << 20
+#: Bytes read at a time: an over-long line is seen and skipped a read at a time.
+READ_BYTES = 1 << 20
 
 #: ``parse(lines, ctx) -> (accepted, frame)``: ``lines`` are ASCII lines, each ending in
 #: ``\n``; ``accepted`` the positions of the lines read, ``frame`` their requests rows
@@ -48,11 +50,23 @@ _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 def iter_blocks(raw: Iterator[bytes]) -> Iterator[bytes]:
-    """Whole lines, ``BLOCK_BYTES`` at a time, ``\\r\\n`` and lone ``\\r`` turned into
-    ``\\n`` (Python's universal newlines, which the per-line reader numbers lines by)."""
+    """Whole lines, ``BLOCK_BYTES`` at a time, ``\r\n`` and lone ``\r`` turned into
+    ``\n`` (Python's universal newlines, which the per-line reader numbers lines by).
+
+    A line that grows past what ``MAX_LINE`` characters can take in UTF-8 is not kept:
+    the rest of it is skipped as it streams by, and a placeholder just over ``MAX_LINE``
+    stands in its place, so it is counted and reported as too long in bounded memory."""
     tail = b""
     first = True
+    skipping = False
+    pieces: list[bytes] = []
+    size = 0
     for chunk in raw:
+        if skipping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                continue
+            chunk, skipping = _OVER_LONG + chunk[end:], False
         data = tail + chunk if tail else chunk
         if first:
             data = data.removeprefix(_BOM)
@@ -60,13 +74,28 @@ def iter_blocks(raw: Iterator[bytes]) -> Iterator[bytes]:
         cut = data.rfind(b"\n") + 1
         if data.endswith(b"\r"):  # may be half of a "\r\n": wait for the next chunk
             cut = min(cut, len(data) - 1) if cut else 0
-        if cut == 0:
-            tail = data
-            continue
-        block, tail = data[:cut], data[cut:]
-        yield _universal_newlines(block)
-    if tail:
-        yield _universal_newlines(tail if tail.endswith(b"\n") else tail + b"\n")
+        if len(data) - cut > _LONGEST_BYTES:
+            tail, skipping = b"", True
+        else:
+            tail = data[cut:]
+        if cut:
+            pieces.append(data[:cut] if cut < len(data) else data)
+            size += cut
+        del data, chunk
+        if size >= BLOCK_BYTES:
+            yield _universal_newlines(b"".join(pieces))
+            pieces, size = [], 0
+    if skipping:
+        pieces.append(_OVER_LONG + b"\n")
+    elif tail:
+        pieces.append(tail if tail.endswith(b"\n") else tail + b"\n")
+    if pieces:
+        yield _universal_newlines(b"".join(pieces))
+
+
+#: Bytes a line of ``MAX_LINE`` characters can take at most (4 per character in UTF-8).
+_LONGEST_BYTES = 4 * (MAX_LINE + 1)
+_OVER_LONG = b"x" * (MAX_LINE + 1)
 
 
 def _universal_newlines(block: bytes) -> bytes:

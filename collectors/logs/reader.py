@@ -108,7 +108,7 @@ def read_log_blocks(path: str | os.PathLike, fmt: str, ctx: ParseContext,
                     keep: int = 3) -> tuple[Batch, Iterator[dict[str, pd.DataFrame]]]:
     """``read_log`` as a stream: the batch (its counts complete once the stream is
     consumed) and the frames of each block of lines, so memory holds one block."""
-    from collectors.logs.blocks import BLOCK_BYTES, read_blocks
+    from collectors.logs.blocks import READ_BYTES, read_blocks
     from collectors.logs.nginx_columns import COLUMN_PARSERS
 
     path = Path(path)
@@ -117,7 +117,7 @@ def read_log_blocks(path: str | os.PathLike, fmt: str, ctx: ParseContext,
         return batch, iter(())  # an empty file: nothing to detect, nothing lost
     module = _module(path, fmt)
     columns = COLUMN_PARSERS.get(module.NAME, _no_columns)
-    blocks = read_blocks(_raw_chunks(path, BLOCK_BYTES), path, module, columns, ctx, batch,
+    blocks = read_blocks(_raw_chunks(path, READ_BYTES), path, module, columns, ctx, batch,
                          keep, stream_name(path), parse_line)
     return batch, _gc_paused_over(blocks)
 

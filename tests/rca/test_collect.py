@@ -163,6 +163,7 @@ def test_streamed_collection_stores_what_one_piece_stores(tmp_path, capsys, monk
     monkeypatch.setattr(Transaction, "write",
                         lambda self, t, df: writes.append(t) or write(self, t, df))
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 1500)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
     monkeypatch.setattr(collect, "FLUSH_ROWS", 5)
     streamed = _collect(tmp_path / "streamed", capsys, *sources)
     assert writes.count("requests") > 5

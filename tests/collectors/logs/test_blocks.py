@@ -104,6 +104,7 @@ def _equal(path: Path, fmt: str) -> None:
 @pytest.mark.parametrize("block_bytes", [4000, 64 << 10])
 def test_blocks_equal_per_line_on_mixed_files(tmp_path, monkeypatch, fmt, block_bytes):
     monkeypatch.setattr(blocks, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
     calls = []
     per_line = reader.parse_line
     monkeypatch.setattr(reader, "parse_line", lambda *a: calls.append(1) or per_line(*a))
@@ -130,6 +131,7 @@ def test_gzip_rotated_file_equals_per_line(tmp_path):
                                        ("coredns-cri.log", "coredns"), ("rgw.log", "rgw")])
 def test_formats_without_columns_read_in_blocks_alike(tmp_path, monkeypatch, name, fmt):
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 500)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
     path = tmp_path / name
     lines = _sample(name)
     path.write_text("\n".join(lines * 3 + ["garbage"] + lines) + "\n")
@@ -138,6 +140,7 @@ def test_formats_without_columns_read_in_blocks_alike(tmp_path, monkeypatch, nam
 
 def test_repeated_lines_keep_distinct_row_ids_across_blocks(tmp_path, monkeypatch):
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 500)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
     path = tmp_path / "access.log"
     line = _sample("ingress-nginx.log")[0]
     path.write_text((line + "\n") * 9)
