@@ -55,7 +55,9 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
     containers = spec.get("containers")
     if not isinstance(containers, list) or not containers:
         raise LineError(f"{at}spec.containers", "missing")
-    app = _app(mapping(pod.get("metadata"), f"{at}metadata").get("labels"))
+    meta = mapping(pod.get("metadata"), f"{at}metadata")
+    app = _app(meta.get("labels"))
+    placement = _placement(meta, status)
     rows = []
     for i, container in enumerate(containers):
         path = f"{at}spec.containers[{i}]"
@@ -74,6 +76,7 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
             "resources": _resources(container.get("resources"), f"{path}.resources"),
             "probes": {k: p for k, p in probes.items() if p},
             "phase": str(status.get("phase") or ""),
+            **placement,
             **_unscheduled(status, at),
             **st.get("detail", {}),
             **_resolver(spec),
@@ -97,6 +100,22 @@ def pod_rows(pod: Mapping, at: str, zone: tzinfo, collected_at: pd.Timestamp) ->
             "detail": _json(detail),
         })
     return rows
+
+
+def _placement(meta: Mapping, status: Mapping) -> dict:
+    """Where the pod sits and why it may not: its IP (what a balancer's ``upstream_addr``
+    names), its controller's kind (a Job's crash is the Job's result, a Deployment's is an
+    outage) and whether it is being deleted (drained on purpose). Why it is not placed is
+    ``_unscheduled``'s."""
+    out: dict[str, Any] = {}
+    if status.get("podIP"):
+        out["podIP"] = str(status["podIP"])
+    owners = meta.get("ownerReferences")
+    if isinstance(owners, list) and owners and isinstance(owners[0], Mapping):
+        out["owner"] = f"{owners[0].get('kind', '')}/{owners[0].get('name', '')}"
+    if meta.get("deletionTimestamp"):
+        out["deleting"] = True
+    return out
 
 
 def _unscheduled(status: Mapping, at: str) -> dict:

@@ -262,6 +262,17 @@ SIGNALS: dict[str, Signal] = {
             on=(*_NODE, "device"),
         ),
         Signal(
+            "cadvisor_memory_working_set_bytes",
+            "Peak working set of a pod's containers: what kubelet and the kernel's OOM "
+            "killer compare with limits.memory (the pod cgroup itself, container=\"\", "
+            "and the pause container are left out).",
+            "gauge",
+            "container_memory_working_set_bytes",
+            by=("namespace", "pod"),
+            agg="max",
+            matchers=(("container", "!=", ""), ("container", "!=", "POD")),
+        ),
+        Signal(
             "node_transmit_utilization_ratio",
             "Busiest physical NIC's transmit rate over its link speed: a node serving a big "
             "transfer (an RGW download) saturates its uplink, and every answer it sends, "

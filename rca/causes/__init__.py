@@ -13,10 +13,15 @@ from __future__ import annotations
 
 from rca.causes import (
     app_slow_response,
+    config_wrong_target,
     cpu_throttling,
     dns_resolver_timeout,
+    http_body_too_large,
+    lb_dead_backend,
+    memory_oom_kill,
     network_saturation,
     probe_timeout_too_tight,
+    scheduling_gpu_fragmentation,
     storage_io_stall,
 )
 from rca.causes.base import Cause
@@ -26,6 +31,11 @@ __all__ = ["REGISTRY", "Cause", "select"]
 REGISTRY: dict[str, Cause] = {c.id: c for c in (
     dns_resolver_timeout.CAUSE,
     app_slow_response.CAUSE,
+    memory_oom_kill.CAUSE,
+    scheduling_gpu_fragmentation.CAUSE,
+    http_body_too_large.CAUSE,
+    lb_dead_backend.CAUSE,
+    config_wrong_target.CAUSE,
     network_saturation.CAUSE,
     probe_timeout_too_tight.CAUSE,
     storage_io_stall.CAUSE,

@@ -15,7 +15,14 @@ from typing import Any
 
 from rca.entities import app_requests, nodes_for_services, same_service
 from rca.finding import Incident
-from rca.incidents import failed_requests, latency_regression, restarts
+from rca.incidents import (
+    cannot_start,
+    failed_requests,
+    http_4xx_wave,
+    latency_regression,
+    oom_kills,
+    restarts,
+)
 from rca.incidents.base import Detector, Inputs, Symptom
 from rca.incidents.failed_requests import failures
 from rca.incidents.merge import merge
@@ -28,6 +35,9 @@ log = logging.getLogger(__name__)
 
 DETECTORS: dict[str, Detector] = {d.name: d for d in (
     failed_requests.DETECTOR,
+    http_4xx_wave.DETECTOR,
+    cannot_start.DETECTOR,
+    oom_kills.DETECTOR,
     restarts.DETECTOR,
     latency_regression.DETECTOR,
 )}

@@ -17,7 +17,7 @@ import pandas as pd
 
 from rca.entities import app_requests, nodes_for_services, pods_for_services
 from rca.incidents.base import Detector, Inputs, Symptom, Threshold
-from rca.record import DNS_SERVICE
+from rca.record import DNS_SERVICE, request_start
 
 __all__ = ["DETECTOR", "failures"]
 
@@ -68,9 +68,7 @@ def detect(inputs: Inputs, th: dict[str, Any]) -> list[Symptom]:
 
 
 def _symptom(burst: pd.DataFrame, requests: pd.DataFrame, objects: pd.DataFrame) -> Symptom:
-    start = burst.index.min()
-    ends = burst.index + pd.to_timedelta(burst["latency_s"].fillna(0).to_numpy(), unit="s")
-    end = max(ends.max(), burst.index.max() + pd.Timedelta(seconds=1))
+    start, end = _span(burst)
     services = sorted(s for s in burst["service"].unique() if s)
     stations = sorted(s for s in burst["station"].unique() if s)
     scope = {
@@ -92,6 +90,26 @@ def _symptom(burst: pd.DataFrame, requests: pd.DataFrame, objects: pd.DataFrame)
         "statuses": {str(k): int(v) for k, v in burst["status"].value_counts().items()},
     }
     return Symptom("failed_requests", start, end, scope, figures)
+
+
+def _span(burst: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """When the failed requests began and ended. A server's access log (nginx, ingress,
+    RGW) writes a request when it ends, so its start is ``time - latency``; a caller's log
+    is taken as written when the request was sent, so its end is ``time + latency``."""
+    server = (burst["side"] == "server").to_numpy()
+    begun = request_start(burst)
+    starts = np.where(server, begun.to_numpy(), burst.index.to_numpy())
+    latency = pd.to_timedelta(burst["latency_s"].fillna(0).clip(lower=0).to_numpy(), unit="s")
+    ends = np.where(server, burst.index.to_numpy(), (burst.index + latency).to_numpy())
+    start = _utc(starts.min())
+    end = max(_utc(ends.max()),
+              burst.index.max() + pd.Timedelta(seconds=1))
+    return start, end
+
+
+def _utc(value) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _round(x: float) -> float | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rca.replay import dataloader, day_20210823, rgw, variants
+from rca.replay import balancer, dataloader, day_20210823, gpu, oom, rgw, uploads, variants
 from rca.replay.generate import World, generate
 from rca.replay.spec import ScenarioSpec
 
@@ -24,6 +24,10 @@ _FACTORIES: dict[str, Callable[[int], ScenarioSpec | World]] = {
     "quiet": variants.quiet,
     rgw.NAME: rgw.spec,
     dataloader.NAME: dataloader.spec,
+    "upload-413": lambda seed: uploads.UploadWorld(seed=seed),
+    "gpu-fragmentation": lambda seed: gpu.GpuWorld(seed=seed),
+    "dead-backend-dev-target": lambda seed: balancer.BalancerWorld(seed=seed),
+    "oom-loop": lambda seed: oom.OomWorld(seed=seed),
 }
 
 BUILTINS: tuple[str, ...] = tuple(_FACTORIES)

@@ -145,6 +145,18 @@ def _write_openmetrics(path) -> None:
         # node b's exporter stops 30 min early: the last value lives on for the lookback
         ("node_load1", NODES["b"], _stamps(rng, True, count=N - 120),
          rng.gamma(2.0, 1.0, N - 120))])
+    # cAdvisor: two containers of one pod, the pod cgroup (container="") and the pause
+    # container, which the working-set signal must leave out; the second pod restarts
+    pod = 'id="/kubepods/burstable/pod1",image="",job="kubelet",namespace="ml",pod="{}"'
+    ws = []
+    for name, c, mean in (("trainer-0", "trainer", 6e9), ("trainer-0", "sidecar", 5e7),
+                          ("trainer-0", "", 7e9), ("trainer-0", "POD", 7e5),
+                          ("embedder-1", "embedder", 2e9)):
+        ws.append(("container_memory_working_set_bytes",
+                   f'container="{c}",' + pod.format(name), _stamps(rng, False),
+                   mean * (1 + 0.2 * np.sin(np.arange(N) / 25.0))))
+    _family(out, "container_memory_working_set_bytes", "gauge", "Working set.", ws,
+            unit="bytes")
     dns = 'family="1",proto="udp",server="dns://:53",zone="."'
     _family(out, "coredns_dns_requests", "counter", "DNS requests.", [
         ("coredns_dns_requests_total", f'{dns},{PODS["7xk2p"]},type="A"', _stamps(rng, False),

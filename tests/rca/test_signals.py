@@ -30,7 +30,8 @@ NODE_B = '{"instance":"10.0.0.12:9100","node":"worknode2"}'
 def samples() -> pd.DataFrame:
     ctx = ParseContext(file="test", zone=UTC)
     return pd.concat([read_metrics_file(DATA / f, ctx).frames["metrics"]
-                      for f in ("node_exporter.om", "coredns.om", "node_io_cadvisor.om")])
+                      for f in ("node_exporter.om", "coredns.om", "cadvisor.om",
+                                "node_io_cadvisor.om")])
 
 
 def at(name: str, samples: pd.DataFrame, seconds: float) -> dict[str, float]:
@@ -53,6 +54,8 @@ def test_promql_of_every_declared_signal():
         '(rate(node_network_receive_bytes_total{device!~"lo|veth.*|cali.*|flannel.*|cni.*'
         '|docker.*"}[1m]) / on (instance, node, device) node_network_speed_bytes)',
         "node_load1": "max by (instance, node) (node_load1)",
+        "cadvisor_memory_working_set_bytes": "max by (namespace, pod) "
+        '(container_memory_working_set_bytes{container!="", container!="POD"})',
         "node_transmit_utilization_ratio": "max by (instance, node) "
         '(rate(node_network_transmit_bytes_total{device!~"lo|veth.*|cali.*|flannel.*|cni.*'
         '|docker.*"}[1m]) / on (instance, node, device) node_network_speed_bytes)',
@@ -213,6 +216,14 @@ def test_signal_declarations_are_checked(bad):
 def test_evaluation_times_must_carry_a_zone(samples):
     with pytest.raises(ValueError, match="zone"):
         evaluate(SIGNALS["node_load1"], samples, pd.Timestamp("2021-08-23"), T0, 60)
+
+
+def test_working_set_is_the_largest_container_not_the_pod_cgroup(samples):
+    # the pod cgroup (container="", 8.60 GB) holds every container; the largest one,
+    # ranker at 8.53 GB, is what its own limit is compared with
+    df = evaluate(SIGNALS["cadvisor_memory_working_set_bytes"], samples, T0, T0, 15)
+    assert dict(zip(df["entity"], df["value"], strict=True)) == {
+        "pod/search/ranker-6svb59rpsv-jwtms": 8.5311e9}
 
 
 def test_infrastructure_signals_by_hand(samples):

@@ -106,3 +106,12 @@ def test_gap_edge(gap_s, incidents):
 def test_min_failures_edge(n, incidents):
     rows = [req(t * 5, "a", "timeout", 1.0) for t in range(n)]
     assert len(detect(requests(rows), NO_OBJECTS, TH)) == incidents
+
+
+def test_server_logged_failures_began_latency_before_they_were_logged():
+    # two 504s logged at t=60 after 15 s began at t=45; a client timeout sent at t=50
+    rows = [req(60, "a", "504", 15.0, side="server"), req(60, "a", "504", 15.0, side="server"),
+            req(50, "a", "timeout", 5.0)]
+    (inc,) = detect(requests(rows), NO_OBJECTS, TH)
+    assert inc.start == T0 + pd.Timedelta(seconds=45)
+    assert inc.end == T0 + pd.Timedelta(seconds=61)  # the last log line, + 1 s

@@ -332,6 +332,8 @@ def test_other_names_and_zones_flow_through(tmp_path):
 
 def test_builtins_and_bad_specs():
     assert BUILTINS[:3] == ("2021-08-23", "decoy-app-slow", "quiet")
+    assert {"upload-413", "gpu-fragmentation", "dead-backend-dev-target",
+            "oom-loop"} <= set(BUILTINS)
     assert {"rgw-probe-storm", "dataloader-nfs-stall"} <= set(BUILTINS)
     with pytest.raises(ValueError, match="unknown scenario"):
         builtin("2021-08-24")
