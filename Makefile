@@ -36,6 +36,7 @@ lint: install
 
 bench: system-deps install
 	$(BIN)/python bench/bench_collect.py
+	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_analyze.py
 	$(BIN)/python bench/bench_live.py
 

@@ -1,15 +1,16 @@
-"""Collection throughput: lines/s, rows/s and peak memory for a large access log, and
-what the append-only store costs.
+"""Collection throughput: lines/s, rows/s and peak memory for large access logs.
 
-Why a baseline in the same run: absolute figures move with the machine; the ratio to a
-plain "read every line and match one regex" loop, measured in the same run on the same
-file, says how much our parsing and shaping cost on top of the unavoidable work. The
-store's figures are ratios too: a re-collect to the first collect of the same lines, and
-one new hour into a store holding 7 days to the same hour into an empty store.
+Why baselines in the same run: absolute figures move with the machine (and with whoever
+else uses it); ``cat FILE > /dev/null`` and today's per-line parser, measured in the same
+run on the same file, say how much our parsing costs on top of the unavoidable reading,
+and what the block reader gained. CPU seconds are printed beside wall seconds because a
+shared machine stretches wall time but not CPU time.
 
-Each measurement runs in its own process so its peak RSS is its own.
+Each measurement runs in its own process so its peak RSS is its own. The inputs are
+generated on demand under ``build/bench`` (never committed).
 
-    python bench/bench_collect.py            # 1,000,000 lines (BENCH_LINES to change)
+    python bench/bench_collect.py                 # 1 M lines: every format; 10 M: ingress
+    BENCH_LINES=1000000 BENCH_FORMATS=ingress-nginx python bench/bench_collect.py
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import resource
 import shutil
 import subprocess
@@ -26,147 +26,141 @@ import time
 from pathlib import Path
 
 OUT = Path("build/bench")
-LINES = int(os.environ.get("BENCH_LINES", "1000000"))
+SIZES = [int(n) for n in os.environ.get("BENCH_LINES", "1000000,10000000").split(",")]
+FORMATS = os.environ.get("BENCH_FORMATS", "ingress-nginx,nginx-combined,jsonl").split(",")
+#: Formats measured at 10 M lines and above (the per-line parser needs ~5 GB there).
+LARGE_FORMATS = os.environ.get("BENCH_LARGE_FORMATS", "ingress-nginx").split(",")
 _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_SERVICES = ["neishi", "dijiao", "dingbu-luosi", "datiao-pingjiao", "uxingke", "waiguan"]
+_T0 = 1629648000  # 2021-08-23T00:00:00+08:00
 
 
-T0 = 1629648000  # 2021-08-23T00:00:00+08:00
-WINDOW = ["--since", "2021-08-10T00:00:00Z", "--until", "2021-09-10T00:00:00Z"]
-HOUR_LINES = 36_000  # one hour at 10 requests/s
-
-
-def write_log(path: Path, n: int, start: int = T0, per_second: int = 10) -> None:
-    """A seeded ingress-nginx access log: 6 services, ``per_second`` req/s from ``start``
-    (epoch seconds), 0.1 % garbage lines."""
-    rng = random.Random(start)
-    services = ["neishi", "dijiao", "dingbu-luosi", "datiao-pingjiao", "uxingke", "waiguan"]
+def write_log(path: Path, n: int, fmt: str = "ingress-nginx") -> None:
+    """A seeded access log: 6 services, ~10 req/s, 0.1 % garbage lines."""
+    rng = random.Random(1)
+    line = {"ingress-nginx": _ingress, "nginx-combined": _combined, "jsonl": _jsonl}[fmt]
     with path.open("w", encoding="utf-8") as fh:
         for i in range(n):
             if rng.random() < 0.001:
                 fh.write("garbage line that is not an access log\n")
                 continue
-            t = time.gmtime(start + 8 * 3600 + i // per_second)
-            stamp = (f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
-                     f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0800")
-            svc = services[i % 6]
-            lat = 0.2 + rng.random() * 0.4
-            fh.write(
-                f'10.20.1.{30 + i % 5} - - [{stamp}] "POST /predict HTTP/1.1" 200 512 "-" '
-                f'"python-requests/2.25.1" {rng.randint(3_000_000, 10_000_000)} {lat:.3f} '
-                f"[inference-{svc}-8080] [] 10.244.1.{17 + i % 6}:8080 512 {lat - 0.003:.3f} "
-                f"200 {rng.getrandbits(128):032x}\n")
+            fh.write(line(i, rng))
 
 
-def child(mode: str, path: str, store: str) -> dict:
-    if mode != "baseline":  # what Python takes to import rca is not collection work
-        import rca.cli  # noqa: F401
-        from collectors.logs import read_log  # noqa: F401
-    t0 = time.perf_counter()
-    new = None
-    if mode == "baseline":
-        pattern = re.compile(r'^(\S+) - (\S+) \[([^\]]+)\] "([^"]*)" (\d+) (\d+) ')
-        rows = 0
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if pattern.match(line):
-                    rows += 1
-    elif mode == "parse":
+def _stamp(i: int) -> str:
+    t = time.gmtime(_T0 + 8 * 3600 + i // 10)
+    return (f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0800")
+
+
+def _ingress(i: int, rng: random.Random) -> str:
+    lat = 0.2 + rng.random() * 0.4
+    return (f'10.20.1.{30 + i % 5} - - [{_stamp(i)}] "POST /predict HTTP/1.1" 200 512 "-" '
+            f'"python-requests/2.25.1" {rng.randint(3_000_000, 10_000_000)} {lat:.3f} '
+            f"[inference-{_SERVICES[i % 6]}-8080] [] 10.244.1.{17 + i % 6}:8080 512 "
+            f"{lat - 0.003:.3f} 200 {rng.getrandbits(128):032x}\n")
+
+
+def _combined(i: int, rng: random.Random) -> str:
+    lat = 0.2 + rng.random() * 0.4
+    return (f'10.20.1.{30 + i % 5} - - [{_stamp(i)}] "POST /{_SERVICES[i % 6]}/predict?n={i} '
+            f'HTTP/1.1" 200 {rng.randint(100, 900)} "-" "python-requests/2.25.1" {lat:.3f}\n')
+
+
+def _jsonl(i: int, rng: random.Random) -> str:
+    t = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(_T0 + 8 * 3600 + i // 10))
+    return json.dumps({"ts": f"{t}.{i % 10}00+08:00", "station": f"station-{i % 5}",
+                       "service": _SERVICES[i % 6], "latency_ms": round(rng.random() * 600, 1),
+                       "status": 200, "request_id": f"{rng.getrandbits(64):016x}"}) + "\n"
+
+
+def child(mode: str, path: str, fmt: str) -> dict:
+    """One measurement. Parsing is timed after the imports; ``collect`` is the whole
+    command as a user runs it (imports, store writes and all)."""
+    if mode in ("blocks", "per-line"):
         from collectors.base import ParseContext
-        from collectors.logs import read_log
+        from collectors.logs import reader
         from rca.timeutil import get_zone
 
-        batch = read_log(Path(path), "ingress-nginx", ParseContext(path, get_zone("UTC"), {}))
-        rows = sum(len(df) for df in batch.frames.values())
-    else:  # a full `rca collect` into ``store`` (emptied first for the modes that say so)
-        if mode in FRESH:
-            shutil.rmtree(store, ignore_errors=True)
-        import contextlib
-        import io
-
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    if mode in ("blocks", "per-line"):
+        ctx = ParseContext(path, get_zone("UTC"), {"jsonl_fields": {}})
+        if mode == "blocks":  # streamed, as collect reads: the frames of a block at a time
+            batch, blocks = reader.read_log_blocks(Path(path), fmt, ctx)
+            rows = sum(len(df) for frames in blocks for df in frames.values())
+        else:
+            batch = reader.read_log_per_line(Path(path), fmt, ctx)
+            rows = sum(len(df) for df in batch.frames.values())
+    else:
+        store = OUT / "store"
+        shutil.rmtree(store, ignore_errors=True)
         from rca.cli import main
 
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            code = main(["collect", "--store", store, *WINDOW, "--logs", path,
-                         "--log-format", "ingress-nginx", "-o", "json"])
+        code = main(["collect", "--store", str(store), "--since", "2021-08-22T00:00:00Z",
+                     "--until", "2021-09-30T00:00:00Z", "--logs", path,
+                     "--log-format", fmt, "-o", "json"])
         assert code == 0
-        summary = json.loads(out.getvalue())
-        rows, new = summary["rows"].get("requests", 0), summary["new_rows"].get("requests", 0)
+        from rca.store import Store
+
+        rows = Store(store).tables()["requests"]
     seconds = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"mode": mode, "rows": rows, "new": new, "seconds": round(seconds, 2),
-            "peak_mb": round(peak_mb)}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = time.process_time() - (cpu0 if mode != "collect" else 0)
+    return {"mode": mode, "rows": rows, "seconds": round(seconds, 2), "cpu": round(cpu, 2),
+            "peak_mb": round(usage.ru_maxrss / 1024)}
 
 
-#: The collect modes that start from an empty store.
-FRESH = {"collect", "hour-empty", "fill-7days"}
-#: Each timed run is repeated and the fastest kept: the machine is shared, and the
-#: slowest runs measure the neighbours, not rca.
-REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+def _cat(log: Path) -> dict:
+    t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(["cat", str(log)], stdout=subprocess.DEVNULL, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"mode": "cat", "rows": 0, "seconds": round(time.perf_counter() - t0, 3),
+            "cpu": round(cpu, 3), "peak_mb": 0}
 
 
-def _run(mode: str, log: Path, store: Path, copy_of: Path | None = None) -> dict:
-    best = None
-    for _ in range(1 if mode in ("fill-7days",) else REPEAT):
-        if copy_of is not None:  # each run adds the same new rows to the same store
-            shutil.rmtree(store, ignore_errors=True)
-            shutil.copytree(copy_of, store)
-        proc = subprocess.run([sys.executable, __file__, "--child", mode, str(log),
-                               str(store)], capture_output=True, text=True, check=True)
-        got = json.loads(proc.stdout.strip().splitlines()[-1])
-        if best is None or got["seconds"] < best["seconds"]:
-            best = {**got, "peak_mb": max(got["peak_mb"], (best or got)["peak_mb"])}
-    return best
+def measure(lines: int, fmt: str) -> dict[str, dict]:
+    log = OUT / f"{fmt}-{lines}.log"
+    if not log.exists():
+        write_log(log, lines, fmt)
+    results = {"cat": _cat(log)}
+    modes = ["blocks", "per-line"] + (["collect"] if fmt != "jsonl" or lines <= 1_000_000
+                                      else [])
+    for mode in modes:
+        proc = subprocess.run([sys.executable, __file__, "--child", mode, str(log), fmt],
+                              capture_output=True, text=True, check=True)
+        results[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return results
 
 
-def _inputs() -> dict[str, Path]:
-    """The big log, one hour after it, and 7 days (at 1 req/s) ending where that hour
-    starts, so the hour lands in a day the 7-day store already holds."""
-    logs = {"big": OUT / f"ingress-{LINES}.log", "hour": OUT / "ingress-hour.log",
-            "week": OUT / "ingress-7days.log"}
-    week_start = T0 + 86_400 * 10  # after the big log's days
-    hour_start = week_start + 7 * 86_400 - 3600  # the last hour of the 7th day
-    if not logs["big"].exists():
-        write_log(logs["big"], LINES)
-    if not logs["week"].exists():
-        write_log(logs["week"], 7 * 86_400 - 3600, week_start, per_second=1)
-    if not logs["hour"].exists():
-        write_log(logs["hour"], HOUR_LINES, hour_start)
-    return logs
+def report(lines: int, fmt: str, log: Path, results: dict[str, dict]) -> None:
+    print(f"\n{fmt}: {lines:,} lines, {log.stat().st_size / 1e6:.0f} MB ({log})")
+    print(f"{'':9s} {'rows':>10s} {'wall s':>8s} {'cpu s':>7s} {'lines/s':>10s} "
+          f"{'rows/s':>10s} {'lines/cpu-s':>11s} {'peak MB':>8s} {'x cat':>7s} "
+          f"{'x per-line':>10s}")
+    cat, old = results["cat"], results.get("per-line")
+    for mode, r in results.items():
+        rate = lines / max(r["seconds"], 1e-9)
+        rows = r["rows"] / max(r["seconds"], 1e-9)
+        vs_cat = f"{cat['seconds'] / r['seconds']:.3f}" if r["seconds"] else "-"
+        vs_old = f"{old['seconds'] / r['seconds']:.2f}" if old and r["seconds"] else "-"
+        per_cpu = f"{lines / r['cpu']:,.0f}" if r["cpu"] else "-"
+        print(f"{mode:9s} {r['rows']:>10,} {r['seconds']:>8.2f} {r['cpu']:>7.2f} {rate:>10,.0f} "
+              f"{rows:>10,.0f} {per_cpu:>11s} {r['peak_mb']:>8} {vs_cat:>7s} {vs_old:>10s}")
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    logs = _inputs()
-    log = logs["big"]
-    plan = [("baseline", log, OUT / "store", None), ("parse", log, OUT / "store", None),
-            ("collect", log, OUT / "store", None), ("recollect", log, OUT / "store", None),
-            ("hour-empty", logs["hour"], OUT / "store-hour", None),
-            ("fill-7days", logs["week"], OUT / "store-7days", None),
-            ("hour-7days", logs["hour"], OUT / "store-7days-run", OUT / "store-7days")]
-    results = {mode: _run(mode, path, store, copy) for mode, path, store, copy in plan}
-    base = LINES / results["baseline"]["seconds"]
-    print(f"input: {log} ({LINES:,} lines, {log.stat().st_size / 1e6:.0f} MB); "
-          f"fastest of {REPEAT} runs, peak RSS the largest")
-    for mode in ("baseline", "parse", "collect"):
-        r = results[mode]
-        rate = LINES / r["seconds"]
-        print(f"{mode:9s} {r['rows']:>9,} rows  {r['seconds']:7.2f} s  {rate:>10,.0f} lines/s  "
-              f"{r['rows'] / r['seconds']:>10,.0f} rows/s  peak {r['peak_mb']:>5} MB  "
-              f"x{rate / base:.2f} of baseline")
-    print("store (each a full `rca collect`; ratios to a baseline of the same run):")
-    first, again = results["collect"], results["recollect"]
-    empty, week = results["hour-empty"], results["hour-7days"]
-    rows = [("first collect, empty store", first, ""),
-            ("re-collect of the same lines", again,
-             f"x{again['seconds'] / first['seconds']:.2f} of the first collect"),
-            ("one hour into an empty store", empty, ""),
-            ("7 days into an empty store", results["fill-7days"], ""),
-            ("one hour into the 7-day store", week,
-             f"x{week['seconds'] / empty['seconds']:.2f} of the hour into an empty store")]
-    for name, r, ratio in rows:
-        print(f"  {name:31s} {r['rows']:>9,} rows {r['new']:>9,} new  {r['seconds']:7.2f} s  "
-              f"{r['rows'] / r['seconds']:>9,.0f} rows/s  peak {r['peak_mb']:>5} MB  {ratio}")
+    print("x cat: cat's wall time / this one's (1 = as fast as reading the file); "
+          "x per-line: speed-up over today's per-line parser, same run.")
+    for lines in SIZES:
+        for fmt in FORMATS:
+            if lines > 1_000_000 and fmt not in LARGE_FORMATS:
+                continue
+            log = OUT / f"{fmt}-{lines}.log"
+            report(lines, fmt, log, measure(lines, fmt))
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":

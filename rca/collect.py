@@ -21,7 +21,7 @@ import pandas as pd
 from collectors.base import Batch, Malformed, ParseContext
 from rca.config import Config
 from rca.live import Gap, LiveError, LiveSource
-from rca.redact import redact_batch, redact_text
+from rca.redact import redact_batch, redact_frame, redact_text
 from rca.store import Store, Transaction
 
 __all__ = ["CollectError", "Source", "Summary", "check_sources", "collect", "expand_logs"]
@@ -96,10 +96,13 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
                 "metrics_time": config.get("metrics.time")}
     pending: dict[str, list[pd.DataFrame]] = {}
 
-    def take(src, batch: Batch, txn: Transaction, done: bool = True) -> None:
-        _account(batch, summary, pending)
+    def flush_when_full(txn: Transaction) -> None:
         if sum(len(f) for frames in pending.values() for f in frames) > FLUSH_ROWS:
             _flush(txn, pending, summary)
+
+    def take(src, batch: Batch, txn: Transaction, done: bool = True) -> None:
+        _account(batch, summary, pending)
+        flush_when_full(txn)
         if progress:
             progress(src, batch, done)
 
@@ -108,7 +111,10 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
             ctx = ParseContext(str(src.path), zone, dict(settings))
             if on_lines:
                 ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
-            take(src, _read(src, ctx, keep, summary), txn)
+            batch = _read_streaming(src, ctx, keep, summary, pending,
+                                    lambda: flush_when_full(txn))
+            if progress:
+                progress(src, batch)
         for source in live:
             ctx = ParseContext(source.name, zone, {**settings, "show_malformed": keep})
             batch = None
@@ -134,36 +140,52 @@ def check_sources(sources: Iterable[Source]) -> None:
             raise CollectError(f"{src.kind} file {src.path} {why}")
 
 
-def _read(src: Source, ctx: ParseContext, keep: int, summary: Summary) -> Batch:
-    """One source's batch. A file whose content cannot be made sense of (no recognisable
+def _read_streaming(src: Source, ctx: ParseContext, keep: int, summary: Summary,
+                    pending: dict[str, list[pd.DataFrame]],
+                    after_block: Callable[[], None]) -> Batch:
+    """Read one source block by block into ``pending`` (redacted, window-filtered),
+    calling ``after_block`` after each so the caller can flush: memory holds a few
+    blocks, not the file. A file whose content cannot be made sense of (no recognisable
     format) is reported as malformed; one the system will not let us read (permission,
-    I/O error) is an error named in ``summary.unreadable``. Either way the other sources
-    still go in."""
+    I/O error, a gzip cut short) is an error named in ``summary.unreadable``. Either way
+    the rows read before stay and the other sources still go in."""
+    batch = Batch(source=str(src.path))
+    kept: dict[str, int] = {}
     try:
-        if src.kind == "kube":
-            from collectors.kube import read_kube
-
-            return read_kube(src.path, ctx, keep)
-        if src.kind == "metrics":
-            from collectors.metrics_file import read_metrics_file
-
-            return read_metrics_file(src.path, ctx, keep)
-        from collectors.logs import read_log
-
-        return read_log(src.path, src.fmt, ctx, keep)
+        batch, blocks = _open(src, ctx, keep)
+        for frames in blocks:
+            _window(frames, summary, pending, kept)
+            after_block()
     except OSError as exc:
         summary.unreadable[redact_text(str(src.path))] = exc.strerror or str(exc)
-        return Batch(source=str(src.path))
     except ValueError as exc:
-        batch = Batch(source=str(src.path))
         batch.add_malformed(Malformed(str(src.path), 0, "file", str(exc), ""), keep)
-        return batch
+    _account_file(batch, summary, kept)
+    return batch
+
+
+def _open(src: Source, ctx: ParseContext, keep: int):
+    """The source's batch and an iterator over its frames (one block, or the whole file
+    for the small kube and metrics files)."""
+    if src.kind == "logs":
+        from collectors.logs.reader import read_log_blocks
+
+        return read_log_blocks(src.path, src.fmt, ctx, keep)
+    if src.kind == "kube":
+        from collectors.kube import read_kube
+
+        batch = read_kube(src.path, ctx, keep)
+    else:
+        from collectors.metrics_file import read_metrics_file
+
+        batch = read_metrics_file(src.path, ctx, keep)
+    return batch, iter([batch.frames])
 
 
 #: Rows held in memory before handing them to the store. A flush appends to the
-#: collection's staged parts (it rewrites nothing), so the cap only bounds memory; each
-#: flush is compared with the stored rows of its days, so fewer, larger flushes compare
-#: less often.
+#: collection's staged parts (it rewrites nothing), so the cap only bounds memory (a row
+#: of a log costs ~300 bytes in its frame: 500,000 of them ~150 MB); each flush is
+#: compared with the stored rows of its days, so fewer, larger flushes compare less often.
 FLUSH_ROWS = 500_000
 
 
@@ -194,19 +216,33 @@ def _in_window(table: str, df: pd.DataFrame, since: pd.Timestamp,
     return active
 
 
-def _account(batch: Batch, summary: Summary, pending: dict[str, list[pd.DataFrame]]) -> None:
-    redact_batch(batch)  # the one door to the store, the summary and the terminal
-    kept_rows = {}
-    for table, df in batch.frames.items():
+def _window(frames: dict[str, pd.DataFrame], summary: Summary,
+            pending: dict[str, list[pd.DataFrame]], kept: dict[str, int]) -> None:
+    """Keep the rows of one block that fall in the window; count the rest."""
+    for table, df in frames.items():
+        redact_frame(df)  # the one door to the store, the summary and the terminal
         inside = _in_window(table, df, summary.since, summary.until)
         summary.outside_window += len(df) - len(inside)
         summary.read[table] = summary.read.get(table, 0) + len(inside)
         pending.setdefault(table, []).append(inside)
-        kept_rows[table] = len(inside)
+        kept[table] = kept.get(table, 0) + len(inside)
         if len(inside):
             lo, hi = inside.index.min(), inside.index.max()
             summary.first = lo if summary.first is None else min(summary.first, lo)
             summary.last = hi if summary.last is None else max(summary.last, hi)
+
+
+def _account(batch: Batch, summary: Summary, pending: dict[str, list[pd.DataFrame]]) -> None:
+    """A batch that arrives whole (a live source's): its rows and its file entry."""
+    kept: dict[str, int] = {}
+    _window(batch.frames, summary, pending, kept)
+    _account_file(batch, summary, kept)
+
+
+def _account_file(batch: Batch, summary: Summary, kept_rows: dict[str, int]) -> None:
+    frames, batch.frames = batch.frames, {}  # redacted block by block in ``_window``
+    redact_batch(batch)  # its name, samples and gaps
+    batch.frames = frames
     summary.files.append({
         "file": batch.source, "lines": batch.lines, "rows": kept_rows,
         "malformed": batch.malformed, "samples": [str(m) for m in batch.samples],

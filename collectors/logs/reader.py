@@ -20,6 +20,7 @@ from hashlib import blake2b
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pandas as pd
 
 from collectors.base import (
@@ -35,7 +36,8 @@ from collectors.base import (
 from collectors.logs.wrappers import unwrap
 from rca import record
 
-__all__ = ["iter_lines", "numbered_lines", "parse_lines", "read_log", "stream_name"]
+__all__ = ["iter_lines", "numbered_lines", "parse_line", "parse_lines", "read_log",
+           "read_log_blocks", "skip_reason", "stream_name"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: Rows are turned into frames every this many, so memory holds at most this many dict
@@ -44,7 +46,7 @@ CHUNK_ROWS = 50_000
 
 
 #: Tables whose rows point back at their file and line (a finding shows where to look).
-_LINE_SOURCED = ("requests", "dns")
+LINE_SOURCED = ("requests", "dns")
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -54,6 +56,15 @@ def _open_text(path: Path) -> io.TextIOBase:
     if magic == _GZIP_MAGIC:
         return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
     return open(path, encoding="utf-8-sig", errors="replace")
+
+
+def _raw_chunks(path: Path, size: int) -> Iterator[bytes]:
+    """The file's bytes, ``size`` at a time (gzip recognised by content, as above)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    with (gzip.open if magic == _GZIP_MAGIC else open)(path, "rb") as fh:
+        while chunk := fh.read(size):
+            yield chunk
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
@@ -81,14 +92,77 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
 
     Requests rows get ``source = "<file>:<line>"`` so a finding can point at the line;
     events rows get ``source = "log"`` (the events table's source is the kind of origin).
+    Malformed samples name ``path`` as given. The whole file's frames at once: see
+    ``read_log_blocks`` to stream them.
+    """
+    batch, blocks = read_log_blocks(path, fmt, ctx, keep)
+    chunks: dict[str, list[pd.DataFrame]] = defaultdict(list)
+    for frames in blocks:
+        for table, df in frames.items():
+            chunks[table].append(df)
+    batch.frames = {t: dfs[0] if len(dfs) == 1 else pd.concat(dfs) for t, dfs in chunks.items()}
+    return batch
+
+
+def read_log_blocks(path: str | os.PathLike, fmt: str, ctx: ParseContext,
+                    keep: int = 3) -> tuple[Batch, Iterator[dict[str, pd.DataFrame]]]:
+    """``read_log`` as a stream: the batch (its counts complete once the stream is
+    consumed) and the frames of each block of lines, so memory holds one block."""
+    from collectors.logs.blocks import READ_BYTES, read_blocks
+    from collectors.logs.nginx_columns import COLUMN_PARSERS
+
+    path = Path(path)
+    batch = Batch(source=str(path))
+    if fmt == "auto" and next(iter_lines(path), None) is None:
+        return batch, iter(())  # an empty file: nothing to detect, nothing lost
+    module = _module(path, fmt)
+    columns = COLUMN_PARSERS.get(module.NAME, _no_columns)
+    blocks = read_blocks(_raw_chunks(path, READ_BYTES), path, module, columns, ctx, batch,
+                         keep, stream_name(path), parse_line)
+    return batch, _gc_paused_over(blocks)
+
+
+def parse_line(module: ModuleType, text: str,
+               ctx: ParseContext) -> tuple[list[tuple[str, dict]], str]:
+    """One line's rows by the format's own parser, each checked for physical sense, and
+    the line as parsed (its CRI/docker wrapper taken off); raises ``LineError``."""
+    line = unwrap(text, getattr(module, "READS_TIME_PREFIX", False))
+    pairs = module.parse(line, ctx)
+    for _table, row in pairs:
+        check_row(row)
+    return pairs, line
+
+
+def skip_reason(module: ModuleType, line: str) -> str:
+    """Why a valid line gave no row, for the accounting."""
+    return getattr(module, "skip_reason", _no_record)(line)
+
+
+def _no_columns(lines, ctx: ParseContext) -> tuple[np.ndarray, pd.DataFrame]:
+    """For formats without a column parser: every line goes to the per-line parser."""
+    return np.zeros(0, dtype=np.int64), pd.DataFrame()
+
+
+def _gc_paused_over(blocks: Iterator) -> Iterator:
+    with _gc_paused():
+        yield from blocks
+
+
+def read_log_per_line(path: str | os.PathLike, fmt: str, ctx: ParseContext,
+                      keep: int = 3) -> Batch:
+    """Parse ``path`` as ``fmt`` (a name in ``collectors.logs.FORMATS``, or ``"auto"``),
+    one line at a time: the reference ``read_log`` is held equal to (and the fallback
+    ``blocks`` uses for the lines its column parsers leave).
+
+    Requests rows get ``source = "<file>:<line>"`` so a finding can point at the line;
+    events rows get ``source = "log"`` (the events table's source is the kind of origin).
     Malformed samples name ``path`` as given.
     """
     path = Path(path)
     if fmt == "auto" and next(iter_lines(path), None) is None:
         return Batch(source=str(path))  # an empty file: nothing to detect, nothing lost
     module = _module(path, fmt)
-    base = path.name
-    stream = stream_name(path)
+    base, stream = path.name, stream_name(path)
     # occurrences per distinct line, keyed by a 128-bit digest rather than the text, so
     # a large file is not held in memory twice
     seen: dict[bytes, int] = {}
@@ -106,13 +180,11 @@ def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3
 def parse_lines(lines: Iterable[tuple[int, str | None]], module: ModuleType,
                 ctx: ParseContext, keep: int, batch: Batch,
                 identity: Callable[[int, str], tuple], where: Callable[[int], str]) -> Batch:
-    """Parse numbered lines with a format ``module`` into ``batch``: the loop every line
-    source shares (files here, Loki streams in ``collectors.loki``). ``identity(number,
-    text)`` gives the parts of the row id (the line's index within it is added);
-    ``where(number)`` the ``source`` of request rows. Malformed samples name
+    """Parse numbered lines with a format ``module`` into ``batch``, one at a time: the
+    loop every line source shares (files here, Loki streams in ``collectors.loki``).
+    ``identity(number, text)`` gives the parts of the row id (the line's index within it
+    is added); ``where(number)`` the ``source`` of request rows. Malformed samples name
     ``batch.source``."""
-    parse, skip_reason = module.parse, getattr(module, "skip_reason", _no_record)
-    keeps_prefix = getattr(module, "READS_TIME_PREFIX", False)
     chunks: dict[str, list[pd.DataFrame]] = defaultdict(list)
     rows, pending = RowBuffer(), 0
     row_id = record.row_id
@@ -121,26 +193,23 @@ def parse_lines(lines: Iterable[tuple[int, str | None]], module: ModuleType,
         for lineno, text in lines:
             batch.lines += 1
             if text is None:
-                batch.add_malformed(Malformed(batch.source, lineno, "line", _TOO_LONG, ""),
+                batch.add_malformed(Malformed(batch.source, lineno, "line", TOO_LONG, ""),
                                     keep)
                 continue
             try:
-                line = unwrap(text, keeps_prefix)
-                pairs = parse(line, ctx)
-                for _table, row in pairs:
-                    check_row(row)
+                pairs, line = parse_line(module, text, ctx)
             except LineError as exc:
                 sample = Malformed(batch.source, lineno, exc.field, exc.message, text[:200])
                 batch.add_malformed(sample, keep)
                 continue
             if not pairs:
-                batch.skipped[skip_reason(line)] += 1
+                batch.skipped[skip_reason(module, line)] += 1
                 continue
             batch.kept += 1
             ident = identity(lineno, text)
             for index, (table, row) in enumerate(pairs):
                 row["row_id"] = row_id(*ident, index)
-                row["source"] = where(lineno) if table in _LINE_SOURCED else "log"
+                row["source"] = where(lineno) if table in LINE_SOURCED else "log"
                 rows.add(table, row)
             pending += len(pairs)
             if pending >= CHUNK_ROWS:
@@ -168,7 +237,7 @@ def stream_name(path: Path) -> str:
     return f"{folders}/{_ROTATION.sub('', path.name)}"
 
 
-_TOO_LONG = f"longer than {MAX_LINE} characters: not read (no log line is this long)"
+TOO_LONG = f"longer than {MAX_LINE} characters: not read (no log line is this long)"
 
 
 def _no_record(line: str) -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from collectors.base import ParseContext
-from collectors.logs import FORMATS, detect, read_log, reader
+from collectors.logs import FORMATS, blocks, detect, read_log, reader
 from rca import record
 from rca.timeutil import get_zone
 
@@ -161,14 +161,16 @@ def test_empty_file_gives_empty_batch(tmp_path):
 
 def test_chunked_frames_equal_one_frame(monkeypatch):
     whole = read_log(INGRESS, "ingress-nginx", ctx(INGRESS)).frames["requests"]
-    monkeypatch.setattr(reader, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 700)  # a few lines a block
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
     chunked = read_log(INGRESS, "ingress-nginx", ctx(INGRESS)).frames["requests"]
     assert len(whole) == 26
     pd.testing.assert_frame_equal(chunked, whole)
 
 
 def test_long_files_report_progress_in_lines(monkeypatch):
-    monkeypatch.setattr(reader, "CHUNK_ROWS", 5)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 1000)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
     path = DATA / "ingress-nginx.log"
     c = ctx(path)
     seen: list[int] = []

@@ -1,0 +1,309 @@
+"""Read a log in blocks of lines: columns built by Arrow, the per-line parser as fallback.
+
+Why blocks: the per-line reader builds a dict per line and holds every row until the file
+ends, so a 10 M-line log costs minutes and gigabytes. Here a block of ``BLOCK_BYTES`` is
+split into lines with numpy, the lines a format's column parser accepts become Arrow
+columns in one pass, and the block's frames are handed on before the next block is read:
+memory is bounded by the block, not the file.
+
+Why the result is the per-line reader's, row for row (a test holds them equal): a line
+the column parser is not sure about (not plain ASCII, a format variant, garbage) goes to
+the format's per-line ``parse``, with the same row id, ``source`` and malformed sample
+it always had. Row ids are the per-line reader's ``record.row_id(stream, text,
+occurrence, index)``: the hash is computed per line in C over one buffer of the
+``repr`` texts (see ``_digests``), and occurrences are counted in ``Occurrences``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from hashlib import blake2b
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from collectors.base import MAX_LINE, Batch, LineError, Malformed, ParseContext, RowBuffer
+from collectors.logs.occurrences import Occurrences
+from collectors.logs.reader import LINE_SOURCED, TOO_LONG, skip_reason
+from rca import record
+
+__all__ = ["BLOCK_BYTES", "READ_BYTES", "ColumnParser", "iter_blocks", "read_blocks"]
+
+#: Bytes parsed per block. Why 4 MB: ~20,000 access lines, large enough that Arrow's
+#: per-call overhead vanishes, small enough that a block's frames stay a few tens of MB.
+BLOCK_BYTES = 4 << 20
+#: Bytes read at a time: an over-long line is seen and skipped a read at a time.
+READ_BYTES = 1 << 20
+
+#: ``parse(lines, ctx) -> (accepted, frame)``: ``lines`` are ASCII lines, each ending in
+#: ``\n``; ``accepted`` the positions of the lines read, ``frame`` their requests rows
+#: (time index, record columns but ``row_id`` and ``source``) in that order.
+ColumnParser = Callable[[pa.Array, ParseContext], tuple[np.ndarray, pd.DataFrame]]
+
+_NEWLINE, _SPACE, _QUOTE, _BACKSLASH = 10, 32, 39, 92
+_BOM = b"\xef\xbb\xbf"
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def iter_blocks(raw: Iterator[bytes]) -> Iterator[bytes]:
+    """Whole lines, ``BLOCK_BYTES`` at a time, ``\r\n`` and lone ``\r`` turned into
+    ``\n`` (Python's universal newlines, which the per-line reader numbers lines by).
+
+    A line that grows past what ``MAX_LINE`` characters can take in UTF-8 is not kept:
+    the rest of it is skipped as it streams by, and a placeholder just over ``MAX_LINE``
+    stands in its place, so it is counted and reported as too long in bounded memory."""
+    tail = b""
+    first = True
+    skipping = False
+    pieces: list[bytes] = []
+    size = 0
+    for chunk in raw:
+        if skipping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                continue
+            chunk, skipping = _OVER_LONG + chunk[end:], False
+        data = tail + chunk if tail else chunk
+        if first:
+            data = data.removeprefix(_BOM)
+            first = False
+        cut = data.rfind(b"\n") + 1
+        if data.endswith(b"\r"):  # may be half of a "\r\n": wait for the next chunk
+            cut = min(cut, len(data) - 1) if cut else 0
+        if len(data) - cut > _LONGEST_BYTES:
+            tail, skipping = b"", True
+        else:
+            tail = data[cut:]
+        if cut:
+            pieces.append(data[:cut] if cut < len(data) else data)
+            size += cut
+        del data, chunk
+        if size >= BLOCK_BYTES:
+            yield _universal_newlines(b"".join(pieces))
+            pieces, size = [], 0
+    if skipping:
+        pieces.append(_OVER_LONG + b"\n")
+    elif tail:
+        pieces.append(tail if tail.endswith(b"\n") else tail + b"\n")
+    if pieces:
+        yield _universal_newlines(b"".join(pieces))
+
+
+#: Bytes a line of ``MAX_LINE`` characters can take at most (4 per character in UTF-8).
+_LONGEST_BYTES = 4 * (MAX_LINE + 1)
+_OVER_LONG = b"x" * (MAX_LINE + 1)
+
+
+def _universal_newlines(block: bytes) -> bytes:
+    if b"\r" in block:
+        return block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return block
+
+
+def read_blocks(raw: Iterator[bytes], path: Path, module: ModuleType,
+                columns: ColumnParser, ctx: ParseContext, batch: Batch, keep: int,
+                stream: str, parse_line: Callable) -> Iterator[dict[str, pd.DataFrame]]:
+    """The frames of each block of ``raw``; ``batch`` gets the lines and malformed counts."""
+    occurrences = Occurrences()
+    reader = _BlockReader(path, module, columns, ctx, batch, keep, stream, parse_line)
+    lineno = 0
+    for block in iter_blocks(raw):
+        frames, lineno = reader.read(block, lineno, occurrences)
+        yield frames
+
+
+class _BlockReader:
+    def __init__(self, path: Path, module: ModuleType, columns: ColumnParser,
+                 ctx: ParseContext, batch: Batch, keep: int, stream: str,
+                 parse_line: Callable) -> None:
+        self.path, self.module, self.columns, self.ctx = path, module, columns, ctx
+        self.batch, self.keep, self.stream = batch, keep, stream
+        self.parse_line = parse_line
+        self.prefix = f"({stream!r}, '".encode()
+        self.base = path.name
+
+    def read(self, block: bytes, lineno: int, occurrences: Occurrences):
+        data = np.frombuffer(block, dtype=np.uint8)
+        ends = np.flatnonzero(data == _NEWLINE)
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        numbers = np.arange(lineno + 1, lineno + 1 + len(ends))
+        plain, quoted = _plain_lines(data, starts, ends)
+        plain &= (ends - starts) <= MAX_LINE
+        # lines that are not plain ASCII: decoded and stripped as the per-line reader does
+        # (a line over MAX_LINE characters is not read at all: TOO_LONG)
+        other = np.flatnonzero(~plain & (ends > starts))
+        texts = {}
+        for i in other.tolist():
+            raw = block[starts[i]:ends[i]].decode("utf-8", "replace")
+            texts[i] = None if len(raw) > MAX_LINE else raw.strip()
+        blank = [i for i, t in texts.items() if t == ""]
+        keep_line = plain.copy()
+        keep_line[other] = True
+        keep_line[blank] = False
+        lines = np.flatnonzero(keep_line)  # non-blank lines, in order
+        self.batch.lines += len(lines)
+
+        digests = self._digests(block, starts, ends, lines, plain & ~quoted, texts)
+        occurrence = occurrences.count(digests)
+        accepted, fast = self._columns(block, starts, ends, lines, plain)
+        ids = _hex(digests)
+        frames = self._fallback(block, starts, ends, numbers, lines, accepted, texts,
+                                occurrence, ids)
+        if len(fast):
+            self.batch.kept += len(fast)
+            at = np.flatnonzero(accepted)  # positions in ``lines``
+            fast = self._identify(fast, block, starts, ends, lines[at], numbers, occurrence[at],
+                                  ids.take(pa.array(at)))
+            frames.setdefault("requests", []).append(fast)
+        out = {t: _in_line_order(dfs) for t, dfs in frames.items()}
+        on_lines = self.ctx.settings.get("on_lines")
+        if on_lines:
+            on_lines(self.batch.lines)
+        return out, lineno + len(ends)
+
+    def _digests(self, block, starts, ends, lines, simple, texts) -> np.ndarray:
+        """Occurrence-0 row-id digests, (n, 10) uint8, one per non-blank line.
+
+        Why one buffer: the ``repr`` of a plain line without quote or backslash is the
+        line in single quotes, so every such message is built by one Arrow call and hashed
+        from a memoryview; only the other lines build their ``repr`` in Python."""
+        out = np.empty((len(lines), 10), dtype=np.uint8)
+        is_simple = simple[lines]
+        pick = lines[is_simple]
+        if len(pick):
+            body = _line_array(block, starts, pick, pa.binary(), newline=False)
+            msgs = pc.binary_join_element_wise(self.prefix, body, b"', 0, 0)", b"")
+            offsets = np.frombuffer(msgs.buffers()[1], dtype=np.int32)[
+                msgs.offset:msgs.offset + len(msgs) + 1].tolist()
+            view = memoryview(msgs.buffers()[2])
+            out[is_simple] = np.frombuffer(b"".join(
+                [blake2b(view[a:b], digest_size=10).digest()
+                 for a, b in zip(offsets, offsets[1:], strict=False)]), dtype=np.uint8
+            ).reshape(-1, 10)
+        rest = np.flatnonzero(~is_simple)
+        if len(rest):
+            digest = [bytes.fromhex(record.row_id(self.stream, self._text(block, starts, ends,
+                                                                          texts, lines[i]), 0, 0))
+                      for i in rest.tolist()]
+            out[rest] = np.frombuffer(b"".join(digest), dtype=np.uint8).reshape(-1, 10)
+        return out
+
+    def _columns(self, block, starts, ends, lines, plain):
+        """Which of ``lines`` the column parser read, and its frame for them."""
+        accepted = np.zeros(len(lines), dtype=bool)
+        candidates = np.flatnonzero(plain[lines])
+        if not len(candidates):
+            return accepted, pd.DataFrame()
+        body = _line_array(block, starts, lines[candidates], pa.string(), newline=True)
+        read, frame = self.columns(body, self.ctx)
+        accepted[candidates[read]] = True
+        return accepted, frame
+
+    def _fallback(self, block, starts, ends, numbers, lines, accepted, texts, occurrence, ids):
+        """The per-line parser on every line the column parser left, as ``read_log`` does."""
+        rows = RowBuffer()
+        order: dict[str, list[int]] = {}
+        for pos in np.flatnonzero(~accepted).tolist():
+            i = int(lines[pos])
+            text = self._text(block, starts, ends, texts, i)
+            lineno = int(numbers[i])
+            if text is None:
+                sample = Malformed(str(self.path), lineno, "line", TOO_LONG, "")
+                self.batch.add_malformed(sample, self.keep)
+                continue
+            try:
+                pairs, line = self.parse_line(self.module, text, self.ctx)
+            except LineError as exc:
+                sample = Malformed(str(self.path), lineno, exc.field, exc.message, text[:200])
+                self.batch.add_malformed(sample, self.keep)
+                continue
+            if not pairs:
+                self.batch.skipped[skip_reason(self.module, line)] += 1
+                continue
+            self.batch.kept += 1
+            occ = int(occurrence[pos])
+            for index, (table, row) in enumerate(pairs):
+                row["row_id"] = (ids[pos].as_py() if occ == 0 and index == 0
+                                 else record.row_id(self.stream, text, occ, index))
+                row["source"] = f"{self.base}:{lineno}" if table in LINE_SOURCED else "log"
+                rows.add(table, row)
+                order.setdefault(table, []).append(lineno)
+        return {t: [(df, np.asarray(order[t]))] for t, df in rows.frames().items()}
+
+    def _identify(self, frame, block, starts, ends, lines, numbers, occurrence, ids):
+        """``row_id`` and ``source`` for the column parser's rows."""
+        linenos = numbers[lines]
+        again = np.flatnonzero(occurrence)
+        if len(again):  # a repeated line: its row id hashes its occurrence (Python, rare)
+            row_ids = ids.to_pylist()
+            for pos in again.tolist():
+                text = block[starts[lines[pos]]:ends[lines[pos]]].decode("ascii")
+                row_ids[pos] = record.row_id(self.stream, text, int(occurrence[pos]), 0)
+            ids = pa.array(row_ids, pa.string())
+        sources = pc.binary_join_element_wise(f"{self.base}:", pc.cast(pa.array(linenos),
+                                                                        pa.string()), "")
+        frame["row_id"] = ids.to_pandas().array
+        frame["source"] = sources.to_pandas().array
+        return record.validate("requests", frame), linenos
+
+    @staticmethod
+    def _text(block, starts, ends, texts, i: int) -> str:
+        i = int(i)
+        if i in texts:
+            return texts[i]
+        return block[starts[i]:ends[i]].decode("ascii")
+
+
+def _plain_lines(data: np.ndarray, starts: np.ndarray, ends: np.ndarray):
+    """Lines of printable ASCII with no edge spaces (their own stripped text), and which
+    of those hold a quote or backslash (their ``repr`` is not just the line quoted)."""
+    control = (data < 0x20) | (data > 0x7E)
+    control[ends] = False  # the newlines themselves
+    nonempty = ends > starts
+    edge = np.zeros(len(starts), dtype=bool)
+    edge[nonempty] = (data[starts[nonempty]] == _SPACE) | (data[ends[nonempty] - 1] == _SPACE)
+    plain = nonempty & ~edge & ~_lines_holding(control, ends)
+    return plain, _lines_holding((data == _QUOTE) | (data == _BACKSLASH), ends)
+
+
+def _lines_holding(marks: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per line, whether any of its bytes is marked (marks are few: look them up)."""
+    held = np.zeros(len(ends), dtype=bool)
+    held[np.searchsorted(ends, np.flatnonzero(marks))] = True
+    return held
+
+
+def _line_array(block: bytes, starts: np.ndarray, pick: np.ndarray, kind: pa.DataType,
+                newline: bool) -> pa.Array:
+    """The picked lines of ``block`` as one Arrow array (a gather in C), each with its
+    ``\n`` or without it."""
+    offsets = np.append(starts, len(block)).astype(np.int32)
+    whole = pa.Array.from_buffers(kind, len(starts), [
+        None, pa.py_buffer(offsets), pa.py_buffer(block)])
+    lines = whole.take(pa.array(pick))
+    if newline:
+        return lines
+    return pc.binary_slice(lines, 0, -1) if kind == pa.binary() else \
+        pc.utf8_slice_codeunits(lines, 0, -1)
+
+
+def _hex(digests: np.ndarray) -> pa.Array:
+    """Digests as the lowercase hex strings ``hexdigest`` gives, without a loop."""
+    out = np.empty((len(digests), 20), dtype=np.uint8)
+    out[:, 0::2] = _HEX[digests >> 4]
+    out[:, 1::2] = _HEX[digests & 15]
+    offsets = np.arange(len(digests) + 1, dtype=np.int32) * 20
+    return pa.Array.from_buffers(pa.string(), len(digests), [
+        None, pa.py_buffer(offsets), pa.py_buffer(out.tobytes())])
+
+
+def _in_line_order(frames: list[tuple[pd.DataFrame, np.ndarray]]) -> pd.DataFrame:
+    """One frame of ``(frame, line numbers)`` pieces, rows in line order."""
+    if len(frames) == 1:
+        return frames[0][0]
+    df = pd.concat([f for f, _ in frames])
+    return df.iloc[np.argsort(np.concatenate([n for _, n in frames]), kind="stable")]

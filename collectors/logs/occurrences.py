@@ -1,0 +1,82 @@
+"""How many times each line was seen before, over a file of any length, in bounded memory.
+
+Why not a dict of line digests (what the per-line reader keeps): a Python dict entry costs
+~100 bytes, so ten million lines hold about a gigabyte. Here each line costs 10 bytes in
+sorted numpy runs (an LSM: runs of similar size are merged, so a lookup searches
+O(log n) runs); only lines that really repeat go through Python, in a dict of their own.
+
+The key is the 80-bit digest of the line's occurrence-0 row id (``record.row_id(stream,
+text, 0, 0)``), computed anyway for its row: no second hash per line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Occurrences"]
+
+
+class Occurrences:
+    def __init__(self) -> None:
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (h1 sorted, h2 aligned)
+        self._counts: dict[bytes, int] = {}  # lines seen twice or more: how many so far
+
+    def count(self, digests: np.ndarray) -> np.ndarray:
+        """Occurrence index of each row of ``digests`` ((n, 10) uint8, in line order)."""
+        n = len(digests)
+        occurrence = np.zeros(n, dtype=np.int64)
+        if n == 0:
+            return occurrence
+        h1 = np.ascontiguousarray(digests[:, :8]).view("<u8").ravel()
+        h2 = np.ascontiguousarray(digests[:, 8:10]).view("<u2").ravel()
+        order = np.argsort(h1, kind="stable")  # sorted needles: searches walk forward
+        h1, h2 = h1[order], h2[order]
+        before = np.zeros(n, dtype=bool)
+        before[order] = self._seen_before(h1, h2)
+        repeated = np.zeros(n, dtype=bool)
+        same = h1[1:] == h1[:-1]
+        repeated[order[1:][same]] = True
+        repeated[order[:-1][same]] = True
+        for i in np.flatnonzero(before | repeated).tolist():
+            key = digests[i].tobytes()
+            seen = self._counts.get(key)
+            if seen is None:
+                seen = 1 if before[i] else 0
+            occurrence[i] = seen
+            self._counts[key] = seen + 1
+        self._add(h1, h2)
+        return occurrence
+
+    def _seen_before(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        """For sorted ``h1``: which (h1, h2) an earlier block already held."""
+        found = np.zeros(len(h1), dtype=bool)
+        for keys, tails in self._runs:
+            at = np.searchsorted(keys, h1)
+            hit = at < len(keys)
+            hit[hit] = keys[at[hit]] == h1[hit]
+            hits = np.flatnonzero(hit)  # rare: a repeated line (or a 64-bit twin)
+            if not len(hits):
+                continue
+            stop = np.searchsorted(keys, h1[hits], side="right")
+            for i, lo, hi in zip(hits.tolist(), at[hits].tolist(), stop.tolist(), strict=True):
+                found[i] |= bool((tails[lo:hi] == h2[i]).any())
+        return found
+
+    def _add(self, h1: np.ndarray, h2: np.ndarray) -> None:
+        self._runs.append((h1, h2))
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
+            newer = self._runs.pop()
+            older = self._runs.pop()
+            self._runs.append(_merge(older, newer))
+
+
+def _merge(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]):
+    """Two sorted runs as one, without sorting again (linear, no index array kept)."""
+    at = np.searchsorted(a[0], b[0], side="right") + np.arange(len(b[0]))
+    keys = np.empty(len(a[0]) + len(b[0]), dtype=a[0].dtype)
+    tails = np.empty(len(keys), dtype=a[1].dtype)
+    from_b = np.zeros(len(keys), dtype=bool)
+    from_b[at] = True
+    keys[at], tails[at] = b
+    keys[~from_b], tails[~from_b] = a
+    return keys, tails

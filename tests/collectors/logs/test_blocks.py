@@ -1,0 +1,162 @@
+"""The block reader equals the per-line reader: same rows (all columns, row ids, order),
+same malformed counts and samples, on real-shaped files full of variants and garbage."""
+
+import gzip
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from collectors.base import MAX_LINE, ParseContext
+from collectors.logs import blocks, reader
+from collectors.logs.nginx_columns import read_time_local
+from rca.timeutil import get_zone
+
+DATA = Path(__file__).parents[2] / "data" / "logs"
+
+
+def ctx(path: Path) -> ParseContext:
+    return ParseContext(str(path), get_zone("Asia/Shanghai"), {"jsonl_fields": {}})
+
+
+def _sample(name: str) -> list[str]:
+    return [line for line in (DATA / name).read_text().splitlines() if line.strip()]
+
+
+#: Lines the column parsers must hand to the per-line parser, each for its own reason.
+ODD = [
+    # upstream retries: a list in the upstream fields
+    '10.20.1.31 - - [23/Aug/2021:11:03:05 +0800] "POST /predict HTTP/1.1" 504 0 "-" '
+    '"python-requests/2.25.1" 6291754 15.001 [inference-neishi-8080] [] '
+    '10.244.1.17:8080, 10.244.2.9:8080 0, 0 5.000, 10.001 504, 504 0e5a2c7d1b',
+    # nginx escapes a quote in the agent as \x22; a quote in the user
+    '10.0.0.9 - bob"s [23/Aug/2021:11:03:06 +0800] "GET / HTTP/1.1" 200 1 "-" '
+    '"curl \\x22x\\x22" 0.010',
+    "10.0.0.9 - - [23/Aug/2021:11:03:06 +0800] \"GET /it's HTTP/1.1\" 200 1 \"-\" \"a\" 0.010",
+    # times the lenient strptime would read and the per-line parser refuses or differs on
+    '10.0.0.1 - - [31/Feb/2021:11:03:06 +0800] "GET / HTTP/1.1" 200 1 "-" "a" 0.010',
+    '10.0.0.1 - - [23/Aug/2021:11:03:60 +0800] "GET / HTTP/1.1" 200 1 "-" "a" 0.010',
+    '10.0.0.1 - - [23/Aug/2021:24:00:00 +0800] "GET / HTTP/1.1" 200 1 "-" "a" 0.010',
+    '10.0.0.1 - - [23/aug/2021:11:03:06 +0800] "GET / HTTP/1.1" 200 1 "-" "a" 0.010',
+    '10.0.0.1 - - [23/Aug/2021:11:03:06 +2500] "GET / HTTP/1.1" 200 1 "-" "a" 0.010',
+    '10.0.0.1 - - [23/Aug/1969:11:03:06 -0930] "GET / HTTP/1.1" 200 1 "-" "a" 0.010',
+    # absurd numbers
+    '10.0.0.1 - - [23/Aug/2021:11:03:06 +0800] "GET / HTTP/1.1" 200 '
+    '12345678901234567890 "-" "a" 0.010',
+    '10.0.0.1 - - [23/Aug/2021:11:03:06 +0800] "GET / HTTP/1.1" 200 1 "-" "a" '
+    '0.1234567890123',
+    # non-ASCII, a tab, edge spaces: decoded and stripped the way the per-line reader does
+    '10.0.0.1 - - [23/Aug/2021:11:03:06 +0800] "GET /检测 HTTP/1.1" 200 1 "-" "a" 0.010',
+    '10.0.0.1 - -\t[23/Aug/2021:11:03:06 +0800] "GET / HTTP/1.1" 200 1 "-" "a" 0.010',
+    '   10.0.0.1 - - [23/Aug/2021:11:03:06 +0800] "GET / HTTP/1.1" 200 1 "-" "a" 0.010  ',
+    "\u00a0\u3000",
+    "   ",
+    # plain combined (no $request_time), truncated lines, other formats, garbage
+    '10.0.0.1 - - [23/Aug/2021:11:03:06 +0800] "GET / HTTP/1.1" 200 1 "-" "a"',
+    '10.0.0.1 - - [23/Aug/2021:11:03:06 +0800] "GET / HTTP/1.1" 200',
+    'I0823 03:00:01.000000       7 controller.go:165] "Configuration changes detected"',
+    '{"ts": "2021-08-23T11:03:05+08:00", "station": "s1", "latency_ms": 12, "status": 200}',
+    "garbage line that is not an access log",
+    "",
+    # a CRI-wrapped access line, and a line too long to be read
+    '2021-08-23T03:03:05.123456789Z stdout F 10.0.0.1 - - [23/Aug/2021:11:03:06 +0800] '
+    '"GET / HTTP/1.1" 200 1 "-" "a" 0.010',
+    "x" * (MAX_LINE + 10),
+]
+
+
+def _write_mixed(path: Path, lines: int, seed: int, main: str = "ingress-nginx.log") -> None:
+    """Real sample lines, repeated (so identical lines recur across blocks), with every
+    odd line and raw bytes (invalid UTF-8, CR, CRLF) sprinkled in."""
+    rng = random.Random(seed)
+    other = "nginx-combined.log" if main == "ingress-nginx.log" else "ingress-nginx.log"
+    pool = _sample(main) * 4 + _sample(other)
+    out = bytearray("\ufeff".encode())
+    for i in range(lines):
+        roll = rng.random()
+        if roll < 0.15:
+            text = rng.choice(ODD).encode()
+        elif roll < 0.17:
+            text = b"10.0.0.1 - - [23/Aug/2021:11:03:06 +0800] \"GET /\xff\xfe HTTP/1.1\" 200 1 " \
+                   b"\"-\" \"a\" 0.010"
+        else:
+            text = rng.choice(pool).encode()
+        end = rng.choice([b"\n"] * 20 + [b"\r\n", b"\r"])
+        out += text + end
+        if i % 97 == 0:
+            out += b"\n"
+    path.write_bytes(bytes(out))
+
+
+def _equal(path: Path, fmt: str) -> None:
+    fast = reader.read_log(path, fmt, ctx(path), keep=50)
+    slow = reader.read_log_per_line(path, fmt, ctx(path), keep=50)
+    assert (fast.lines, fast.malformed) == (slow.lines, slow.malformed)
+    assert (fast.kept, fast.skipped) == (slow.kept, slow.skipped)
+    assert fast.samples == slow.samples
+    assert fast.frames.keys() == slow.frames.keys()
+    for table, frame in slow.frames.items():
+        pd.testing.assert_frame_equal(fast.frames[table], frame)
+
+
+@pytest.mark.parametrize("fmt", ["ingress-nginx", "nginx-combined"])
+@pytest.mark.parametrize("block_bytes", [4000, 64 << 10])
+def test_blocks_equal_per_line_on_mixed_files(tmp_path, monkeypatch, fmt, block_bytes):
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
+    calls = []
+    per_line = reader.parse_line
+    monkeypatch.setattr(reader, "parse_line", lambda *a: calls.append(1) or per_line(*a))
+    path = tmp_path / "access.log"
+    _write_mixed(path, 2000, seed=len(fmt) + block_bytes, main=f"{fmt}.log")
+    fast = reader.read_log(path, fmt, ctx(path))
+    # the column parser did read most lines: the fallback saw far fewer than all of them
+    assert 0 < len(calls) < fast.lines * 0.6
+    _equal(path, fmt)
+    slow = reader.read_log_per_line(path, fmt, ctx(path))
+    assert slow.malformed > 100 and sum(len(f) for f in slow.frames.values()) > 1000
+    assert slow.skipped  # the klog lines
+
+
+def test_gzip_rotated_file_equals_per_line(tmp_path):
+    plain = tmp_path / "plain.log"
+    _write_mixed(plain, 500, seed=7)
+    path = tmp_path / "access.log.2.gz"
+    path.write_bytes(gzip.compress(plain.read_bytes()))
+    _equal(path, "ingress-nginx")
+
+
+@pytest.mark.parametrize("name, fmt", [("requests.jsonl", "jsonl"), ("coredns.log", "coredns"),
+                                       ("coredns-cri.log", "coredns"), ("rgw.log", "rgw")])
+def test_formats_without_columns_read_in_blocks_alike(tmp_path, monkeypatch, name, fmt):
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 500)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
+    path = tmp_path / name
+    lines = _sample(name)
+    path.write_text("\n".join(lines * 3 + ["garbage"] + lines) + "\n")
+    _equal(path, fmt)
+
+
+def test_repeated_lines_keep_distinct_row_ids_across_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 500)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
+    path = tmp_path / "access.log"
+    line = _sample("ingress-nginx.log")[0]
+    path.write_text((line + "\n") * 9)
+    frame = reader.read_log(path, "ingress-nginx", ctx(path)).frames["requests"]
+    assert frame["row_id"].nunique() == 9
+    _equal(path, "ingress-nginx")
+
+
+@pytest.mark.parametrize("text, utc", [
+    ("23/Aug/2021:11:03:05 +0800", "2021-08-23T03:03:05Z"),
+    ("01/Jan/2022:00:30:00 -0130", "2022-01-01T02:00:00Z"),
+    ("29/Feb/2024:23:59:59 +0000", "2024-02-29T23:59:59Z"),
+    ("29/Feb/2023:23:59:59 +0000", None),  # no such day: left to the per-line parser
+    ("23/Aug/2021:11:03:60 +0800", None),
+    ("23/aug/2021:11:03:05 +0800", None),
+])
+def test_time_local_column(text, utc):
+    got = read_time_local(__import__("pyarrow").array([text]))[0].as_py()
+    assert got == (None if utc is None else pd.Timestamp(utc).to_pydatetime())
