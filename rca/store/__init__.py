@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rca import record
 from rca.store import legacy
@@ -189,17 +190,21 @@ class Store:
         tables = self._read_parts(table, lo, hi)
         if not tables:
             return record.empty(table)
-        df = concat(tables).to_pandas()
-        if len(tables) > 1:
-            # A row can be stored more than once (an event whose last_seen passed midnight,
-            # an object whose facts changed): read it once, at its latest write.
+        arrow = concat([_in_window(t, since, until) for t in tables])
+        n_parts = len(tables)
+        del tables
+        # A row can be stored more than once (an event whose last_seen passed midnight, an
+        # object whose facts changed): read it once, at its latest write. Counted in Arrow
+        # first, so the common case (no row stored twice) makes no extra copy of a week.
+        repeated = n_parts > 1 and pc.count_distinct(arrow["row_id"]).as_py() < len(arrow)
+        df = arrow.to_pandas()
+        del arrow
+        if repeated:
             df = df.sort_values(SEQ, kind="stable")
             df = df[~df["row_id"].duplicated(keep="last")]
-        df = df.drop(columns=SEQ).sort_index(kind="stable")
-        if since is not None:
-            df = df[df.index >= since]
-        if until is not None:
-            df = df[df.index < until]
+        df = df.drop(columns=SEQ)
+        if not df.index.is_monotonic_increasing:
+            df = df.sort_index(kind="stable")
         try:
             return record.validate(table, df)
         except record.RecordError as exc:
@@ -229,3 +234,24 @@ class Store:
     def collections(self) -> list[dict]:
         """The record of every collection, oldest first."""
         return read_records(self.root)
+
+
+def _in_window(table: pa.Table, since: pd.Timestamp | None,
+               until: pd.Timestamp | None) -> pa.Table:
+    """A part's rows with ``since <= time < until``, cut in Arrow before pandas sees them:
+    a day's part holds the whole day, the window may want an hour of it. A part wholly
+    inside is returned as it is (no copy)."""
+    if since is None and until is None:
+        return table
+    time = table["time"]
+    span = pc.min_max(time)
+    lo, hi = span["min"].as_py(), span["max"].as_py()
+    if lo is None or ((since is None or lo >= since) and (until is None or hi < until)):
+        return table  # all inside: no copy of what may be a week
+    keep = None
+    for bound, op in ((since, pc.greater_equal), (until, pc.less)):
+        if bound is not None:
+            scalar = pa.scalar(pd.Timestamp(bound).tz_convert("UTC"), type=time.type)
+            cond = op(time, scalar)
+            keep = cond if keep is None else pc.and_(keep, cond)
+    return table.filter(keep)
