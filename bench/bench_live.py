@@ -139,7 +139,10 @@ def fetch_only(url: str) -> dict:
     batches = list(PrometheusSource(Settings(url)).fetch(
         until - pd.Timedelta(hours=24), until, ParseContext("bench", get_zone("UTC"))))
     seconds = time.perf_counter() - t0
-    assert not any(b.gaps for b in batches), [g for b in batches for g in b.gaps]
+    # the synthetic day has node_exporter and CoreDNS families only: signals of cAdvisor,
+    # disks and the NIC's speed are "no series" gaps; any other gap is a failure
+    failed = [g for b in batches for g in b.gaps if not g.reason.startswith("no series")]
+    assert not failed, failed
     return {"mode": "fetch", "seconds": round(seconds, 2),
             "rows": sum(len(b.frames["metrics"]) for b in batches),
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}

@@ -1,5 +1,6 @@
 """The record schema: coercion, unknown columns, row ids."""
 
+import pandas as pd
 import pytest
 
 from rca import record
@@ -36,3 +37,13 @@ def test_canonical_labels_sorts_keys():
 def test_row_id_parts_cannot_run_together():
     assert record.row_id("a", "b") != record.row_id("a\x1fb")
     assert record.row_id("1:a", "") != record.row_id("1", ":a")
+
+
+def test_a_frame_already_in_the_schema_is_not_copied_and_one_that_is_not_is_coerced():
+    df = record.frame("requests", [{"time": "2021-08-23T03:00:00Z", "row_id": "a",
+                                    "status": "200", "latency_s": 0.3}])
+    assert record.validate("requests", df) is df  # the store's week is not copied again
+    holed = df.copy()
+    holed["station"] = pd.Series([None], index=df.index, dtype=object)
+    fixed = record.validate("requests", holed)
+    assert fixed is not holed and fixed["station"].tolist() == [""]
