@@ -350,9 +350,13 @@ def _local_midnight(day: date, zone: tzinfo) -> pd.Timestamp:
 
 
 def demo(args, config: Config) -> int:
-    """Generate the replay's raw telemetry, then run the same commands a user runs."""
-    from rca import cli
+    """Generate the replay's raw telemetry, then run the same commands a user runs: each
+    step is printed as the command line to type, read by the same parser, and handed to
+    the same command function (not re-entering ``cli.main``)."""
+    from rca.cli import build_parser
+    from rca.config import load as load_config
     from rca.replay import builtin, generate
+    from rca.timeutil import get_zone, parse_instant
 
     work = _directory("--workdir", args.workdir, "the replay writes a folder there")
     _report_dir(args.reports)
@@ -374,9 +378,13 @@ def demo(args, config: Config) -> int:
     steps = [["collect", *common, *replay_flags(scenario)],
              ["analyze", *common, "-o", args.output],
              ["report", *common, "-o", args.reports]]
+    config = load_config(args.config, {"tz": zone_name, "store": store})
+    zone = get_zone(zone_name)
+    window = (parse_instant(since, zone), parse_instant(until, zone))
+    handlers = {"collect": collect, "analyze": analyze, "report": report}
     for step in steps:
         print("$ rca " + " ".join(step), file=sys.stderr)
-        code = cli.main(step)
+        code = handlers[step[0]](build_parser().parse_args(step), config, zone, *window)
         if code:
             return code
     return 0
