@@ -16,7 +16,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# Debian packages the integration tests use: a real Prometheus (+ promtool) and Chromium.
+# Debian packages the integration tests use: real Prometheus (+ promtool) and
+# VictoriaMetrics, Chromium, Debian's kubectl and openssl (scripts/install-system-deps.sh).
 system-deps:
 	scripts/install-system-deps.sh
 
