@@ -241,9 +241,12 @@ def _write_report(folder: Path, config: Config, zone: tzinfo, since, until,
     from rca.report import render_report, write_report
 
     session, result = _analysis(config, zone, since, until, only)
+    causes = list(select_causes(None).values())
     html = render_report(result, session.analysis.timeline, config.get("tz"),
                          max_evidence_rows=int(config.get("report.max_evidence_rows")),
-                         cause_signals={c.id: c.signals() for c in select_causes(None).values()})
+                         cause_signals={c.id: c.signals() for c in causes},
+                         cause_lines={c.id: c.lines(config.thresholds(c.config_key))
+                                      for c in causes})
     try:
         path = write_report(html, folder / _report_name(since, until, zone))
     except OSError as exc:

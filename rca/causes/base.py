@@ -73,6 +73,9 @@ class Cause:
     needs: tuple[Need, ...] = ()
     wants: tuple[str, ...] = ()  # signal names read when present
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
+    #: signal -> threshold key: the line the report draws on that signal's panel, so a
+    #: reader sees the value against the edge the cause judged it by
+    marks: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def config_key(self) -> str:
@@ -86,6 +89,11 @@ class Cause:
 
     def defaults(self) -> dict[str, Any]:
         return {k: t.default for k, t in self.thresholds.items()}
+
+    def lines(self, th: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """Signal -> threshold value to draw, from the config in effect (else defaults)."""
+        values = {**self.defaults(), **dict(th or {})}
+        return {sig: float(values[key]) for sig, key in self.marks.items()}
 
     def missing(self, window: Window) -> list[str]:
         """Labels of the needs that do not hold: non-empty means *no data*."""

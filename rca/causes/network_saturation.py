@@ -113,4 +113,5 @@ def _server_normal(window: Window, ratio_max: float) -> tuple[bool, str] | None:
 CAUSE = Cause(ID, judge, FIX,
               needs=(any_of("NIC use (node_network_*_bytes_total and "
                             "node_network_speed_bytes)", signal(_RX), signal(_TX)),),
-              wants=(_DROPS,), thresholds=THRESHOLDS)
+              wants=(_DROPS,), thresholds=THRESHOLDS,
+              marks={_RX: "util_min", _TX: "util_min"})

@@ -100,4 +100,5 @@ def _base(peak: Peak, fmt: str) -> str:
 CAUSE = Cause(ID, judge, FIX,
               needs=(any_of("node IO metrics (node_procs_blocked, node_disk_io_time_seconds)",
                             signal(_BLOCKED), signal(_IO)),),
-              thresholds=THRESHOLDS)
+              thresholds=THRESHOLDS,
+              marks={_BLOCKED: "blocked_min", _IO: "io_busy_min"})

@@ -72,25 +72,31 @@ def timeline_figure(
     zone: tzinfo,
     zone_name: str,
     compact: bool = False,
+    lines: Mapping[str, float] | None = None,
 ) -> Plot:
     """Request latency on top, one panel per signal in ``names`` below, one time axis.
 
     ``t0``/``t1`` are UTC; tick labels are in ``zone``. Incident ``spans`` are shaded on
     every panel so a reader can see what each signal did during each incident. ``compact``
-    is for the per-incident zooms, which sit under the text they illustrate.
+    is for the per-incident zooms, which sit under the text they illustrate. ``lines``
+    (signal -> value) are the thresholds the top causes judged each signal by, drawn dashed.
     """
+    lines = dict(lines or {})
     fig, no_data = draw_timeline(requests, signals, names, spans, t0, t1, zone, zone_name,
-                                 compact)
+                                 compact, lines)
     panels = [("request latency", "requests"), *((n, n) for n in names)]
     alt = "Timeline: " + ", ".join(
-        f"{title} (no data)" if key in no_data else title for title, key in panels)
+        f"{title} (no data)" if key in no_data
+        else f"{title} (threshold {lines[key]:g} drawn)" if key in lines else title
+        for title, key in panels)
     return Plot(_to_uri(fig), alt, no_data)
 
 
 def draw_timeline(requests: pd.DataFrame | None, signals: Mapping[str, pd.DataFrame | None],
                   names: Sequence[str], spans: Sequence[Span], t0: pd.Timestamp,
                   t1: pd.Timestamp, zone: tzinfo, zone_name: str,
-                  compact: bool = False) -> tuple[Figure, list[str]]:
+                  compact: bool = False,
+                  lines: Mapping[str, float] | None = None) -> tuple[Figure, list[str]]:
     """The figure of ``timeline_figure`` and the panels drawn as "no data": the report
     embeds it, the Python API (``rca.open(...).incident(id).plot()``) hands it back, so
     the notebook and the page draw one incident the same way."""
@@ -104,7 +110,7 @@ def draw_timeline(requests: pd.DataFrame | None, signals: Mapping[str, pd.DataFr
     if not _draw_requests(axes[0], requests, t0, t1, 18 if compact else 9):
         no_data.append("requests")
     for ax, name in zip(axes[1:], names, strict=True):
-        if not _draw_signal(ax, name, signals.get(name), t0, t1):
+        if not _draw_signal(ax, name, signals.get(name), t0, t1, (lines or {}).get(name)):
             no_data.append(name)
     for ax in axes:
         _shade(ax, spans, t0, t1, label=ax is axes[0])
@@ -168,7 +174,8 @@ def _draw_requests(ax, req: pd.DataFrame | None, t0, t1, size: float) -> bool:
     return True
 
 
-def _draw_signal(ax, name: str, df: pd.DataFrame | None, t0, t1) -> bool:
+def _draw_signal(ax, name: str, df: pd.DataFrame | None, t0, t1,
+                 line: float | None = None) -> bool:
     ax.set_title(_txt(name), loc="left", fontsize=8.5, pad=3, color="#343a40")
     if df is None or df.empty or "value" not in df:
         return _no_data(ax, "not collected")
@@ -184,6 +191,9 @@ def _draw_signal(ax, name: str, df: pd.DataFrame | None, t0, t1) -> bool:
         ax.plot(_num(part.index), part.to_numpy(dtype=float), color=colour, linewidth=1.2,
                 marker="." if len(part) < 60 else None, markersize=4,
                 label=_txt(ent or "(no entity)"))
+    if line is not None:
+        ax.axhline(line, color=_TIMEOUT, linestyle="--", linewidth=1.0,
+                   label=_txt(f"threshold {line:g}"))
     if values.min() >= 0:
         ax.set_ylim(bottom=0)  # a rate or a latency read from zero, not magnified noise
     title = f"top {MAX_ENTITIES} of {len(peaks)}" if len(peaks) > MAX_ENTITIES else None

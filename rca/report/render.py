@@ -50,12 +50,15 @@ _ENV = Environment(
 
 def render_report(result: dict, timeline: dict[str, pd.DataFrame], zone_name: str, *,
                   max_evidence_rows: int = 20, top_causes: int = 2,
-                  cause_signals: Mapping[str, Sequence[str]] | None = None) -> str:
+                  cause_signals: Mapping[str, Sequence[str]] | None = None,
+                  cause_lines: Mapping[str, Mapping[str, float]] | None = None) -> str:
     """The report page. ``timeline`` frames have a UTC index; signal keys may carry the
     engine's ``signal:`` prefix or not. Causes keep the engine's ranking (the report never
     re-ranks); those ranked ``top_causes`` or better show their evidence open. The signal
     panels are those the top causes declare they read (``cause_signals``: cause id ->
-    signal names), drawn as "no data" when absent, then those the evidence cites."""
+    signal names), drawn as "no data" when absent, then those the evidence cites. In each
+    incident's zoom the top causes' thresholds (``cause_lines``: cause id -> signal ->
+    value) are drawn on their signals' panels."""
     key = _key_signals(result, cause_signals or {}, top_causes)
     zone = get_zone(zone_name)
     frames = {str(k).removeprefix("signal:"): v for k, v in (timeline or {}).items()}
@@ -77,7 +80,8 @@ def render_report(result: dict, timeline: dict[str, pd.DataFrame], zone_name: st
             names = _signal_names({}, [src], MAX_ZOOM_SIGNALS, key([src]))
             inc["zoom"] = timeline_figure(frames.get("requests"), frames, names, spans,
                                           inc["_start"] - ZOOM_PAD, inc["_end"] + ZOOM_PAD,
-                                          zone, zone_name, compact=True)
+                                          zone, zone_name, compact=True,
+                                          lines=_lines(src, cause_lines or {}, top_causes))
     context = str(result.get("context") or "unknown")
     return _ENV.get_template("report.html.j2").render(
         context=context,
@@ -152,6 +156,17 @@ def _evidence(e: Mapping, zone: tzinfo, max_rows: int) -> dict:
         "rows": [[_value(_get(r, c), zone) for c in columns] for r in shown],
         "more": len(rows) - len(shown),
     }
+
+
+def _lines(inc: Mapping, cause_lines: Mapping[str, Mapping[str, float]],
+           top: int) -> dict[str, float]:
+    """The thresholds of the incident's top causes, per signal (the first cause's wins)."""
+    out: dict[str, float] = {}
+    for c in (inc.get("causes") or [])[:top]:
+        if isinstance(c, Mapping):
+            for sig, value in cause_lines.get(str(c.get("id")), {}).items():
+                out.setdefault(sig, value)
+    return out
 
 
 def _key_signals(result: Mapping, cause_signals: Mapping[str, Sequence[str]], top: int):

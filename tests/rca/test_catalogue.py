@@ -53,3 +53,11 @@ def test_detector_has_test_config_and_reasons(name):
         assert len(th.reason) > 20, f"{name}.{key}: a threshold needs its reason"
     for sig in det.wants_signals:
         assert sig in signals.SIGNALS
+
+
+@pytest.mark.parametrize("cause_id", sorted(REGISTRY))
+def test_marks_name_a_declared_signal_and_a_threshold(cause_id):
+    cause = REGISTRY[cause_id]
+    for sig, key in cause.marks.items():
+        assert sig in cause.signals() and key in cause.thresholds
+    assert set(cause.lines()) == set(cause.marks)

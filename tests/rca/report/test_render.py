@@ -263,3 +263,16 @@ def test_unexplained_incident_says_so_and_lists_its_suspects(page):
     suspects = page.split("rule-free suspects", 1)[1].split("</table>", 1)[0]
     assert "node/w1" in suspects and "41.5" in suspects
     assert page.count("Unexplained:") == 1  # the explained incident does not say it
+
+
+def test_zoom_draws_the_top_causes_threshold_on_its_signal():
+    lines = {"dns.resolver_timeout": {"conntrack_insert_failed_per_second": 35.0}}
+    html = render_report(make_result(), make_timeline(), "UTC", cause_signals=CAUSE_SIGNALS,
+                         cause_lines=lines)
+    zoom = html.split('id="inc-1"')[1]
+    assert "conntrack_insert_failed_per_second (threshold 35 drawn)" in zoom
+    # a cause that is not among the incident's top ones draws nothing
+    other = {"made.up": {"conntrack_insert_failed_per_second": 35.0}}
+    html = render_report(make_result(), make_timeline(), "UTC", cause_signals=CAUSE_SIGNALS,
+                         cause_lines=other)
+    assert "threshold 35 drawn" not in html
