@@ -23,7 +23,7 @@ from rca.config import Config
 from rca.finding import Analysis, Finding, Incident, Record, Window
 from rca.incidents import DETECTORS, Detector, Inputs
 from rca.measure import latency_split
-from rca.record import between
+from rca.record import between, empty
 from rca.suspects import suspects, unexplained
 
 __all__ = ["Analysis", "analyze", "judge", "load_record", "lookback", "signal_timeline"]
@@ -55,7 +55,7 @@ def analyze(record: Record, config: Config, causes: Mapping[str, Cause] | None =
     causes = REGISTRY if causes is None else causes
     detectors = DETECTORS if detectors is None else detectors
     since, until = record.since, record.until
-    tables = {t: _sorted(record.tables.get(t, _empty(t))) for t in TABLES}
+    tables = {t: _sorted(record.tables.get(t, empty(t))) for t in TABLES}
     start = since - lookback(config)
     wanted = _wanted_signals(causes, detectors)
     series = {n: _sorted(df) for n, df in
@@ -81,12 +81,6 @@ def analyze(record: Record, config: Config, causes: Mapping[str, Cause] | None =
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     """Time-sorted, so every per-incident cut is a binary search (``record.between``)."""
     return df if df.index.is_monotonic_increasing else df.sort_index(kind="stable")
-
-
-def _empty(table: str) -> pd.DataFrame:
-    from rca.record import empty
-
-    return empty(table)
 
 
 def _wanted_signals(causes: Mapping[str, Cause], detectors: Mapping[str, Detector]) -> list[str]:
@@ -174,18 +168,18 @@ def judge(cause: Cause, window: Window, th: dict | None = None) -> Finding:
         log.exception("cause %s failed", cause.id)
         return Finding(cause.id, 0.0, f"cause failed: {type(exc).__name__}: {exc}",
                        status="error", fix=cause.fix)
-    if missing or finding.status == "no_data":
-        return _no_data(cause, missing or [finding.summary], finding.evidence, finding.entity)
+    if missing:
+        return _no_data(cause, missing, finding.evidence, finding.entity)
+    if finding.status == "no_data":  # the cause found its input empty where it looked
+        finding.score, finding.missing = 0.0, finding.missing or [finding.summary]
     return finding
 
 
 def _no_data(cause: Cause, missing: list[str], evidence: list, entity: str = "") -> Finding:
     hints = "; ".join(e.text for e in evidence if e.supports)
     summary = f"not judged: {', '.join(missing)}" + (f" ({hints})" if hints else "")
-    if summary.startswith("not judged: not judged"):
-        summary = summary[len("not judged: "):]
     return Finding(cause.id, 0.0, summary, entity=entity, status="no_data",
-                   evidence=list(evidence), fix=cause.fix)
+                   evidence=list(evidence), fix=cause.fix, missing=list(missing))
 
 
 def _rank(findings: list[Finding]) -> list[Finding]:

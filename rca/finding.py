@@ -71,6 +71,7 @@ class Finding:
     status: Status = "ok"
     evidence: list[Evidence] = field(default_factory=list)
     fix: str = ""
+    missing: list[str] = field(default_factory=list)  # no_data: what was not collected
 
     def __post_init__(self) -> None:
         self.score = float(min(1.0, max(0.0, self.score)))

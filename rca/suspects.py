@@ -47,7 +47,7 @@ def suspects(metrics: pd.DataFrame, window: Window, th: dict[str, Any]) -> list[
         return []
     scored = []
     for (name, labels), series in part.groupby(["name", "labels"], sort=False):
-        values = _as_rate(name, series["value"]) if _is_counter(name) else series["value"]
+        values = _as_rate(series["value"]) if _is_counter(name) else series["value"]
         before = values[values.index < window.start].to_numpy(dtype=float)
         during = values[values.index >= window.start].to_numpy(dtype=float)
         before, during = before[np.isfinite(before)], during[np.isfinite(during)]
@@ -73,7 +73,7 @@ def _is_counter(name: str) -> bool:
         "node_nf_conntrack_stat_")
 
 
-def _as_rate(name: str, values: pd.Series) -> pd.Series:
+def _as_rate(values: pd.Series) -> pd.Series:
     values = values.sort_index()
     dv = values.diff()
     dv = dv.where(dv >= 0, values)  # a reset starts again from zero
@@ -98,8 +98,7 @@ def unexplained(causes: list, th: dict[str, Any]) -> str:
     best = max(judged, key=lambda f: f.score, default=None)
     if best is not None and best.score >= float(th["explained_min_score"]):
         return ""
-    lacking = sorted({f.summary.removeprefix("not judged: ").split(" (")[0]
-                      for f in causes if f.status == "no_data"})
+    lacking = sorted({m for f in causes if f.status == "no_data" for m in f.missing})
     text = (f"no cause is convincing (best: {best.id} {best.score:.2f})" if best is not None
             else "no cause could be judged")
     return text + (f"; missing: {'; '.join(lacking)}" if lacking else "")

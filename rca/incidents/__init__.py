@@ -29,7 +29,7 @@ from rca.incidents.merge import merge
 from rca.rule import Threshold
 
 __all__ = ["DETECTORS", "MERGE_THRESHOLDS", "Detector", "Inputs", "Symptom", "app_requests",
-           "detect", "failures", "nodes_for_services", "same_service", "symptom_kinds"]
+           "detect", "failures", "nodes_for_services", "same_service"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,3 @@ def detect(inputs: Inputs, thresholds: Mapping[str, Mapping[str, Any]],
                 **dict(thresholds.get("incidents", {}))}
     return merge(symptoms, merge_th), gaps
 
-
-def symptom_kinds(incident: Incident) -> list[str]:
-    return list(incident.symptoms.get("kinds", []))

@@ -89,3 +89,18 @@ def test_baseline_leaves_out_an_earlier_incident():
     second = seen[max(seen)]
     assert not (second["status"] == "timeout").any()  # the first burst is not "normal"
     assert len(second) > 50  # the rest of the hour is still there
+
+
+def test_a_cause_that_finds_its_input_empty_is_no_data_with_what_it_lacked():
+    def judge_(window, th):
+        return Finding("e.empty", 0.7, "no server-side log of the failing services",
+                       status="no_data")
+
+    from rca.finding import Window
+
+    window = Window(T0 + pd.Timedelta(hours=1), T0 + pd.Timedelta(hours=2), T0,
+                    {"requests": requests(_rows())})
+    f = engine.judge(Cause("e.empty", judge_, "fix", needs=(table("requests"),)), window)
+    assert (f.status, f.score) == ("no_data", 0.0)
+    assert f.summary == "no server-side log of the failing services"  # said once, as is
+    assert f.missing == ["no server-side log of the failing services"]

@@ -69,7 +69,8 @@ def test_min_score_edge(min_score, found):
 
 def test_unexplained_names_the_best_guess_and_the_missing_data():
     causes = [Finding("a.weak", 0.3, "x"),
-              Finding("b.blind", 0.0, "not judged: signal s not collected", status="no_data")]
+              Finding("b.blind", 0.0, "not judged: signal s not collected", status="no_data",
+                      missing=["signal s not collected"])]
     text = unexplained(causes, TH)
     assert "a.weak 0.30" in text and "signal s not collected" in text
 
