@@ -48,6 +48,7 @@ __all__ = [
     "canonical_labels",
     "empty",
     "frame",
+    "repeating",
     "request_start",
     "row_id",
     "validate",
@@ -72,6 +73,10 @@ class Column:
     name: str
     dtype: str  # "string", "float", "int", "time"
     doc: str
+    #: few distinct values over many rows (metric names, entities, label sets): the store reads
+    #: the column as a pandas categorical (a code per row), a tenth of the memory of a
+    #: string per row on a week of samples. Rules read it as they read strings.
+    repeats: bool = False
 
 
 _COMMON = (Column("row_id", "string", "identity of the row in its source; the store dedupes"),)
@@ -93,9 +98,10 @@ TABLES: dict[str, tuple[Column, ...]] = {
     ),
     "metrics": _COMMON
     + (
-        Column("name", "string", "raw metric name or signal name"),
-        Column("entity", "string", "where the sample sits, kubectl style: node/x, pod/ns/name"),
-        Column("labels", "string", "canonical JSON of the sample's labels"),
+        Column("name", "string", "raw metric name or signal name", repeats=True),
+        Column("entity", "string",
+               "where the sample sits, kubectl style: node/x, pod/ns/name", repeats=True),
+        Column("labels", "string", "canonical JSON of the sample's labels", repeats=True),
         Column("value", "float", "sample value"),
     ),
     "requests": _COMMON
@@ -215,10 +221,25 @@ def _conforms(table: str, df: pd.DataFrame) -> bool:
         if col.dtype in _DTYPES:
             if str(values.dtype) != _DTYPES[col.dtype]:
                 return False
-        elif not pd.api.types.is_string_dtype(values.dtype) or values.dtype == object \
-                or values.isna().any():
+        elif not _is_text(values, col):
             return False
     return not df["row_id"].eq("").any()
+
+
+def _is_text(values: pd.Series, col: Column) -> bool:
+    """Strings without missing values: pandas strings, or for a column that ``repeats``
+    the categorical the store reads it as (categories strings, no missing code)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return col.repeats and pd.api.types.is_string_dtype(dtype.categories.dtype) \
+            and dtype.categories.dtype != np.dtype("O") and not (values.cat.codes < 0).any()
+    return pd.api.types.is_string_dtype(dtype) and dtype != np.dtype("O") \
+        and not values.isna().any()
+
+
+def repeating(table: str) -> list[str]:
+    """The table's columns the store reads as categoricals (``Column.repeats``)."""
+    return [c.name for c in TABLES[table] if c.repeats]
 
 
 def _coerce(table: str, col: Column, values, n: int):
@@ -237,6 +258,8 @@ def _coerce(table: str, col: Column, values, n: int):
             return pd.DatetimeIndex(pd.to_datetime(values, utc=True)).as_unit("ns")
         if values is None:
             return [""] * n
+        if isinstance(values.dtype, pd.CategoricalDtype):  # "" may not be a category
+            values = values.astype(object)
         return values.fillna("").astype(str).array
     except (ValueError, TypeError) as exc:
         raise RecordError(f"{table}.{col.name}: cannot read as {col.dtype}: {exc}") from exc

@@ -143,11 +143,13 @@ def read_part_bytes(path: Path, sha256: str | None) -> bytes:
     return data
 
 
-def read_part(path: Path, sha256: str | None) -> pa.Table:
-    """The part's rows, verified against its manifest hash and its page checksums."""
+def read_part(path: Path, sha256: str | None, dictionary: tuple[str, ...] = ()) -> pa.Table:
+    """The part's rows, verified against its manifest hash and its page checksums; the
+    ``dictionary`` columns read dictionary-encoded (a code per row, each value once)."""
     data = read_part_bytes(path, sha256)
     try:
-        table = pq.read_table(pa.BufferReader(data), page_checksum_verification=True)
+        table = pq.read_table(pa.BufferReader(data), page_checksum_verification=True,
+                              read_dictionary=list(dictionary) or None)
     except (OSError, pa.ArrowException) as exc:
         raise CorruptPartError(f"{path}: corrupt part: cannot read Parquet: {exc}") from exc
     meta = table.schema.metadata or {}

@@ -47,3 +47,16 @@ def test_a_frame_already_in_the_schema_is_not_copied_and_one_that_is_not_is_coer
     holed["station"] = pd.Series([None], index=df.index, dtype=object)
     fixed = record.validate("requests", holed)
     assert fixed is not holed and fixed["station"].tolist() == [""]
+
+
+def test_a_categorical_is_the_schema_only_for_a_column_that_repeats():
+    df = record.frame("metrics", [{"time": "2021-08-23T03:00:00Z", "row_id": "a",
+                                   "name": "up", "entity": "node/a", "value": 1.0}])
+    cats = df.astype({"name": "category", "entity": "category", "labels": "category"})
+    assert record.validate("metrics", cats) is cats  # as the store reads a week of samples
+    ids = cats.astype({"row_id": "category"})
+    fixed = record.validate("metrics", ids)  # row_id does not repeat: back to strings
+    assert fixed is not ids and fixed["row_id"].dtype == "str"
+    holed = cats.copy()
+    holed["entity"] = pd.Categorical([None], categories=["node/a"])
+    assert record.validate("metrics", holed)["entity"].tolist() == [""]

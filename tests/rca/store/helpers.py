@@ -2,7 +2,16 @@
 
 from pathlib import Path
 
+import pandas as pd
+
 from rca import record
+
+
+def as_strings(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its categoricals (the store reads repeating columns so) as strings: the
+    types a collector's frame has."""
+    cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
+    return df.astype({c: "str" for c in cats}) if cats else df
 
 
 def requests(times, ids, latency=0.3):

@@ -201,3 +201,74 @@ def test_a_stored_hour_is_compared_with_its_row_groups_only(tmp_path, monkeypatc
     hour = requests(times[50:60], [f"r{i}" for i in range(50, 60)])
     assert store.write("requests", hour) == 0
     assert decoded == [5]
+
+
+def _samples(times, names, entities, ids):
+    return record.frame("metrics", [
+        {"time": t, "row_id": i, "name": n, "entity": e, "labels": "{}", "value": 1.0}
+        for t, n, e, i in zip(times, names, entities, ids, strict=True)])
+
+
+def test_repeating_metric_columns_load_as_sorted_categories_with_none_unused(tmp_path):
+    """A week of samples repeats a few hundred names, entities and label sets millions of
+    times: they load as categoricals, ordered as strings sort, holding only what the window
+    kept, and equal to what was written."""
+    store = Store(tmp_path)
+    store.write("metrics", _samples(["2021-08-23T03:00:00Z", "2021-08-23T04:00:00Z",
+                                     "2021-08-23T05:00:00Z"],
+                                    ["zeta", "alpha", "cut"], ["node/b", "node/a", "node/c"],
+                                    ["s1", "s2", "s3"]))
+    got = store.load("metrics", None, pd.Timestamp("2021-08-23T04:30:00Z"))
+    for col in ("name", "entity", "labels"):
+        assert isinstance(got[col].dtype, pd.CategoricalDtype)
+    assert list(got["name"].cat.categories) == ["alpha", "zeta"]  # sorted; "cut" not kept
+    assert got["name"].tolist() == ["zeta", "alpha"] and got["entity"].tolist() == [
+        "node/b", "node/a"]
+    assert got.sort_values("name")["name"].tolist() == ["alpha", "zeta"]
+    assert got["row_id"].dtype == "str"  # unique per row: a category would save nothing
+    assert record.validate("metrics", got) is got
+    assert store.load("requests").empty and not isinstance(
+        store.load("metrics")["value"].dtype, pd.CategoricalDtype)
+
+
+def test_a_repeating_column_missing_from_older_parts_loads_as_empty_category(tmp_path,
+                                                                             monkeypatch):
+    from rca.store import transaction
+
+    store = Store(tmp_path)
+    real = transaction.arrow_of
+    monkeypatch.setattr(transaction, "arrow_of", lambda df, seq: real(df, seq).drop(["labels"]))
+    store.write("metrics", _samples(["2021-08-23T03:00:00Z"], ["m"], ["node/a"], ["old"]))
+    monkeypatch.undo()
+    store.write("metrics", _samples(["2021-08-23T04:00:00Z"], ["m"], ["node/a"], ["new"]))
+    got = store.load("metrics")
+    assert got["labels"].tolist() == ["", "{}"]
+    assert record.validate("metrics", got) is got
+
+
+def test_parts_interleaved_in_time_load_in_time_order_the_earlier_write_first_on_a_tie(
+        tmp_path):
+    """Two collections of the same day (two metric files) interleave in time: the load is
+    time-sorted, stably, as rules cutting by binary search need."""
+    store = Store(tmp_path)
+    store.write("metrics", _samples(["2021-08-23T03:00:00Z", "2021-08-23T03:02:00Z"],
+                                    ["a", "a"], ["node/x", "node/x"], ["a1", "a2"]))
+    store.write("metrics", _samples(["2021-08-23T03:00:00Z", "2021-08-23T03:01:00Z"],
+                                    ["b", "b"], ["node/x", "node/x"], ["b1", "b2"]))
+    got = store.load("metrics")
+    assert got.index.is_monotonic_increasing
+    assert got["row_id"].tolist() == ["a1", "b1", "b2", "a2"]
+
+
+@pytest.mark.parametrize("days", [["2021-08-23", "2021-08-23"], ["2021-08-23", "2021-08-24"]])
+def test_a_sample_stored_twice_loads_once_whether_or_not_its_day_holds_other_parts(tmp_path,
+                                                                                   days):
+    """The repeat check counts a time-keyed table's ids a day at a time: a copy of a row
+    has its time, so it sits in a part of the same day."""
+    store = Store(tmp_path)
+    store.write("metrics", _samples([f"{days[0]}T03:00:00Z"], ["m"], ["node/a"], ["s1"]))
+    changed = _samples([f"{days[0]}T03:00:00Z"], ["m"], ["node/a"], ["s1"]).assign(value=2.0)
+    store.write("metrics", changed)  # same row, new value: the latest write wins
+    store.write("metrics", _samples([f"{days[1]}T05:00:00Z"], ["m"], ["node/a"], ["s2"]))
+    got = store.load("metrics")
+    assert got["row_id"].tolist() == ["s1", "s2"] and got["value"].tolist() == [2.0, 1.0]
