@@ -8,7 +8,7 @@ JSON contract (stable)::
 
     {"incidents": [{"id", "start", "end", "scope": {...}, "symptoms": {...},
                     "causes": [{"id", "entity", "score", "status", "summary",
-                                "evidence": [...], "fix"}]}],
+                                "evidence": [...], "fix", "chart"?}]}],
      "gaps": [...]}
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-__all__ = ["Analysis", "Evidence", "Finding", "Incident", "Record", "Window"]
+__all__ = ["Analysis", "Chart", "Evidence", "Finding", "Incident", "Record", "Window"]
 
 Status = Literal["ok", "no_data", "error"]
 
@@ -63,6 +63,26 @@ class Evidence:
 
 
 @dataclass
+class Chart:
+    """What a cause judged, as the report draws it beside its evidence: the values it
+    compared and the edge it compared them with (``line``), for the causes whose verdict is
+    not one signal against a threshold (those mark their signal panel: ``Cause.marks``).
+
+    Either ``series`` (label -> [(UTC time, value)], drawn over time with the incident
+    shaded and ``marks`` as instants, e.g. kills) or ``bars`` (group -> {label: value},
+    e.g. free GPUs per node, requests per backend). Kept small: a point a minute at most.
+    """
+
+    title: str
+    unit: str = ""
+    line: float | None = None
+    line_label: str = ""
+    series: dict[str, list[tuple[pd.Timestamp, float]]] = field(default_factory=dict)
+    bars: dict[str, dict[str, float]] = field(default_factory=dict)
+    marks: list[tuple[pd.Timestamp, str]] = field(default_factory=list)
+
+
+@dataclass
 class Finding:
     id: str
     score: float
@@ -72,6 +92,7 @@ class Finding:
     evidence: list[Evidence] = field(default_factory=list)
     fix: str = ""
     missing: list[str] = field(default_factory=list)  # no_data: what was not collected
+    chart: Chart | None = None  # what it judged, drawn in the report
 
     def __post_init__(self) -> None:
         self.score = float(min(1.0, max(0.0, self.score)))

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from rca.engine import Analysis
-from rca.finding import Evidence, Finding, Incident
+from rca.finding import Chart, Evidence, Finding, Incident
 from rca.timeutil import to_display
 
 __all__ = ["analysis_to_dict"]
@@ -45,7 +45,7 @@ def _incident(inc: Incident, zone: tzinfo) -> dict[str, Any]:
 
 
 def _finding(f: Finding, zone: tzinfo) -> dict[str, Any]:
-    return {
+    out = {
         "id": f.id,
         "entity": f.entity,
         "score": round(f.score, 3),
@@ -53,6 +53,19 @@ def _finding(f: Finding, zone: tzinfo) -> dict[str, Any]:
         "summary": f.summary,
         "evidence": [_evidence(e, zone) for e in f.evidence],
         "fix": f.fix,
+    }
+    if f.chart is not None:
+        out["chart"] = _chart(f.chart, zone)
+    return out
+
+
+def _chart(c: Chart, zone: tzinfo) -> dict[str, Any]:
+    return {
+        "title": c.title, "unit": c.unit, "line": c.line, "line_label": c.line_label,
+        "series": {k: [[to_display(t, zone), float(v)] for t, v in pts]
+                   for k, pts in c.series.items()},
+        "bars": {g: {k: float(v) for k, v in vals.items()} for g, vals in c.bars.items()},
+        "marks": [[to_display(t, zone), str(label)] for t, label in c.marks],
     }
 
 

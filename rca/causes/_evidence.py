@@ -7,7 +7,7 @@ import pandas as pd
 from rca.entities import app_requests
 from rca.finding import Evidence, Window
 
-__all__ = ["app_requests", "during_evidence", "rows_of", "series_peak"]
+__all__ = ["app_requests", "during_evidence", "per_minute", "rows_of", "series_peak"]
 
 
 def series_peak(df: pd.DataFrame) -> tuple[float, str]:
@@ -39,3 +39,13 @@ def _plain(v):
 def during_evidence(window: Window, supports: bool, text: str, source: str,
                     rows: list[dict] | None = None) -> Evidence:
     return Evidence(supports, text, window.start, window.end, source, rows or [])
+
+
+def per_minute(values: pd.Series, how: str = "max") -> list[tuple[pd.Timestamp, float]]:
+    """A time-indexed series as one point a minute (``max``, ``sum``, ``median``…): what a
+    cause's chart carries, small whatever the request rate."""
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if values.empty:
+        return []
+    binned = values.groupby(values.index.floor("min")).agg(how)
+    return [(t, float(v)) for t, v in binned.items()]

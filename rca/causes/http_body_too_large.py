@@ -21,9 +21,11 @@ proxy answering without an upstream.
 
 from __future__ import annotations
 
-from rca.causes._evidence import during_evidence, rows_of
+import pandas as pd
+
+from rca.causes._evidence import during_evidence, per_minute, rows_of
 from rca.causes.base import Cause, Threshold, table
-from rca.finding import Finding, Window
+from rca.finding import Chart, Finding, Window
 from rca.record import DNS_SERVICE
 
 ID = "http.body_too_large"
@@ -84,7 +86,25 @@ def judge(window: Window, th: dict) -> Finding:
         score += 0.2
     summary = f"{n} uploads rejected with 413 on {where} from {who}"
     return Finding(ID, score, summary, entity=f"service/{where.split(', ')[0]}",
-                   evidence=evidence, fix=FIX)
+                   evidence=evidence, fix=FIX, chart=_chart(window, rejected, limit))
+
+
+def _chart(window: Window, rejected: pd.DataFrame, limit: float) -> Chart:
+    """Body sizes the clients sent, rejected and accepted, against the proxy's limit; the
+    413s per minute when no client logged its sizes (a proxy-only day)."""
+    services = set(rejected["service"])
+    calls = window.tables["requests"]
+    calls = calls[(calls["side"] == "client") & calls["service"].isin(services)
+                  & calls["bytes"].notna()]
+    if calls.empty:
+        return Chart("413 answers per minute (no client logged its body sizes)", "413s",
+                     series={"413": per_minute(pd.Series(1.0, index=rejected.index), "sum")})
+    mib = calls["bytes"] / 1048576
+    is_413 = (calls["status"] == "413").to_numpy()
+    return Chart("request body sizes vs the proxy's body limit", "MiB",
+                 line=limit / 1048576, line_label=f"body limit {limit / 1048576:g} MiB",
+                 series={"rejected 413 (largest per minute)": per_minute(mib[is_413]),
+                         "accepted (largest per minute)": per_minute(mib[~is_413])})
 
 
 CAUSE = Cause(ID, judge, FIX, needs=(table("requests"),), thresholds=THRESHOLDS)

@@ -29,7 +29,7 @@ import pandas as pd
 from rca.causes._evidence import during_evidence
 from rca.causes.base import Cause, Threshold, rows_where
 from rca.entities import app_requests, same_service, workload_of
-from rca.finding import Finding, Window
+from rca.finding import Chart, Finding, Window
 from rca.kubefacts import endpoint_backends, window_pods
 
 ID = "lb.dead_backend"
@@ -131,7 +131,21 @@ def _finding(pool: dict, window: Window, th: dict) -> Finding:
               if owner.startswith("ReplicaSet/") else str(dead["object"].iloc[0]))
     return Finding(ID, score, text, entity=entity, fix=FIX,
                    evidence=[during_evidence(window, True, text, "requests[upstream] + "
-                                             "objects[kind=Pod]", detail)])
+                                             "objects[kind=Pod]", detail)],
+                   chart=_chart(pool["service"], pods, served, failed_fast, expected))
+
+
+def _chart(service: str, pods: pd.DataFrame, served: dict, failed_fast: dict,
+           expected: float) -> Chart:
+    """Requests each backend answered (and failed fast) against an even share of the
+    pool's traffic: the dead ones are the bars missing beside the line."""
+    label = {ip: f"{str(o).rsplit('/', 1)[-1]} ({ip})"
+             for o, ip in zip(pods["object"], pods["ip"], strict=True)}
+    return Chart(f"requests per backend of {service}", "requests", line=expected,
+                 line_label=f"even share: {expected:.0f} per backend",
+                 bars={"served": {label[ip]: float(served.get(ip, 0)) for ip in label},
+                       "failed fast": {label[ip]: float(failed_fast.get(ip, 0))
+                                       for ip in label}})
 
 
 def _per_address(rows: pd.DataFrame, fast_fail_s: float) -> tuple[dict, dict]:

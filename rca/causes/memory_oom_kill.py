@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rca.causes._evidence import during_evidence, rows_of
+from rca.causes._evidence import during_evidence, per_minute, rows_of
 from rca.causes.base import Cause, Threshold, any_of, table
-from rca.finding import Evidence, Finding, Window
+from rca.finding import Chart, Evidence, Finding, Window
 from rca.kubefacts import oom_events, window_pods
 
 ID = "memory.oom_kill"
@@ -70,7 +70,19 @@ def judge(window: Window, th: dict) -> Finding:
     summary = f"{n} OOM kill(s) on {', '.join(names) or 'the node'}"
     if peak is not None:
         summary += f"; working set at {peak[0]:.0%} of the limit"
-    return Finding(ID, score, summary, entity=entity, evidence=evidence, fix=FIX)
+    chart = _chart(window, pods, peak[1], kills) if peak is not None else None
+    return Finding(ID, score, summary, entity=entity, evidence=evidence, fix=FIX, chart=chart)
+
+
+def _chart(window: Window, pods: pd.DataFrame, pod: str, kills: pd.DataFrame) -> Chart:
+    """The killed container's working set against its memory limit, kills marked."""
+    sig = window.tables[f"signal:{SIGNAL}"]
+    limit = float(pods.loc[pods["object"] == pod, "memory_limit"].max())
+    mib = sig.loc[sig["entity"] == pod, "value"] / 1048576
+    return Chart(f"{pod}: working set vs its memory limit", "MiB", line=limit / 1048576,
+                 line_label=f"memory limit {limit / 1048576:g} MiB",
+                 series={"working set (max per minute)": per_minute(mib)},
+                 marks=[(t, "OOM kill") for t in kills.index])
 
 
 def _kills(window: Window, pods: pd.DataFrame) -> pd.DataFrame:

@@ -31,11 +31,12 @@ import re
 
 import pandas as pd
 
-from rca.causes._evidence import during_evidence, rows_of
+from rca.causes._evidence import during_evidence, per_minute, rows_of
 from rca.causes.base import Cause, Threshold, table
 from rca.entities import app_requests, same_service, workload_of
-from rca.finding import Finding, Window
+from rca.finding import Chart, Finding, Window
 from rca.measure import scope_pods, signal_peaks, throttled_share
+from rca.record import empty
 
 ID = "probe.timeout_too_tight"
 FIX = ("Raise the liveness probe's timeoutSeconds (and failureThreshold) above the "
@@ -98,7 +99,8 @@ def judge(window: Window, th: dict) -> Finding:
     evidence.append(during_evidence(window, tight, f"liveness probe timeoutSeconds={timeout_s:g}"
                                     if timeout_s == timeout_s else "probe settings not collected",
                                     "objects.liveness_timeout_s"))
-    slow = _own_latency(window, target, timeout_s, float(th["slow_share_min"]))
+    mine = _own_requests(window, target)
+    slow = _own_latency(window.split(mine)[1], timeout_s, float(th["slow_share_min"]))
     if slow is not None:
         evidence.append(during_evidence(window, slow[0], slow[1], "requests[side=server]"))
     driver = _driver(window, target, th)
@@ -110,7 +112,23 @@ def judge(window: Window, th: dict) -> Finding:
     summary = (f"{target}: {n_kills} liveness kills after probe timeouts "
                f"(timeoutSeconds={timeout_s:g})" + (f"; {driver}" if driver else ""))
     return Finding(ID, score, summary, entity=_entity(window, target), evidence=evidence,
-                   fix=FIX)
+                   fix=FIX, chart=_chart(target, mine, kills, timeout_s))
+
+
+def _chart(target: str, mine: pd.DataFrame, kills: pd.DataFrame, timeout_s: float) -> Chart:
+    """The container's own slowest answer each minute against the probe's timeout, with
+    kubelet's kills marked: the picture of a probe stricter than the service can be."""
+    marks = [(t, "liveness kill") for t in kills.index]
+    if mine.empty:
+        counts = kills["count"].fillna(1)
+        return Chart(f"{target}: liveness kills (no server log of its own requests)",
+                     "kills per minute", series={"kills": per_minute(counts, "sum")},
+                     marks=marks)
+    return Chart(f"{target}: its slowest answer per minute vs the probe timeout", "seconds",
+                 line=timeout_s if timeout_s == timeout_s else None,
+                 line_label=f"liveness timeoutSeconds={timeout_s:g}",
+                 series={"slowest request (server log)": per_minute(mine["latency_s"])},
+                 marks=marks)
 
 
 def _pod_rows(window: Window, pod: str) -> pd.DataFrame:
@@ -126,15 +144,22 @@ def _probe_timeout(window: Window, pod: str) -> float:
     return float(values.min()) if len(values) else float("nan")
 
 
-def _own_latency(window: Window, pod: str, timeout_s: float,
-                 share_min: float) -> tuple[bool, str] | None:
-    """The container's own answers (its server log) slower than the probe timeout."""
+def _own_requests(window: Window, pod: str) -> pd.DataFrame:
+    """The container's own requests (its server log), baseline and incident."""
     rows = _pod_rows(window, pod)
     names = {a for a in rows["app"] if a} if len(rows) else set()
     names.add(workload_of(pod))
-    during = app_requests(window.during("requests"))
-    mine = during[during["service"].map(lambda s: any(same_service(s, n) for n in names))
-                  .astype(bool)] if len(during) else during
+    requests = window.tables.get("requests")
+    if requests is None or requests.empty:
+        return empty("requests")
+    requests = app_requests(requests)
+    return requests[requests["service"].map(lambda s: any(same_service(s, n) for n in names))
+                    .astype(bool)]
+
+
+def _own_latency(mine: pd.DataFrame, timeout_s: float,
+                 share_min: float) -> tuple[bool, str] | None:
+    """The container's own answers in the incident slower than the probe timeout."""
     if mine.empty or timeout_s != timeout_s:
         return None
     over = float((mine["latency_s"] > timeout_s).mean())

@@ -22,7 +22,7 @@ from __future__ import annotations
 import pandas as pd
 
 from rca.causes.base import Cause, Threshold, table
-from rca.finding import Evidence, Finding, Window
+from rca.finding import Chart, Evidence, Finding, Window
 from rca.kubefacts import GPU, node_allocatable, window_pods
 
 ID = "scheduling.gpu_fragmentation"
@@ -76,7 +76,11 @@ def judge(window: Window, th: dict) -> Finding:
                                  window.start, window.end, "objects", rows))
         score = 0.1 if summed else 0.0
         summary = f"{len(need)} GPU pod(s) Pending; {why} ({text_free})"
-    return Finding(ID, score, summary, entity=entity, evidence=evidence, fix=FIX)
+    chart = Chart("GPUs free per node vs the largest pending pod", "GPUs",
+                  line=max(need), line_label=f"largest pending pod: {max(need):g} GPUs",
+                  bars={"free": {n: free[n] for n in sorted(free)},
+                        "allocatable": {n: capacity[n] for n in sorted(free)}})
+    return Finding(ID, score, summary, entity=entity, evidence=evidence, fix=FIX, chart=chart)
 
 
 def _gpu_pods(pods: pd.DataFrame) -> pd.DataFrame:

@@ -29,7 +29,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
-__all__ = ["Plot", "Span", "draw_timeline", "failure_heatmap", "timeline_figure"]
+__all__ = ["Plot", "Span", "cause_chart", "draw_timeline", "failure_heatmap",
+           "timeline_figure"]
 
 MAX_SERVICES = 8  # one colour each; the rest are drawn grey as "other"
 MAX_ENTITIES = 4  # lines per signal panel, highest peaks first
@@ -266,6 +267,87 @@ def _to_uri(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+MAX_BARS = 24  # bars per cause chart (nodes, backends); the rest are named in the alt text
+
+
+def cause_chart(chart: Mapping, span: Span | None, zone: tzinfo, zone_name: str
+                ) -> Plot | None:
+    """A cause's own figure (``Finding.chart`` as the JSON carries it): the values it judged
+    against the edge it judged them by (dashed), over time with the incident shaded, or as
+    bars per node / backend. ``None`` when it holds nothing to draw."""
+    series = {str(k): v for k, v in (chart.get("series") or {}).items() if v}
+    bars = {str(g): v for g, v in (chart.get("bars") or {}).items() if v}
+    if not series and not bars:
+        return None
+    title, unit = str(chart.get("title") or ""), str(chart.get("unit") or "")
+    line = chart.get("line")
+    line = float(line) if isinstance(line, int | float) and line == line else None
+    line_label = str(chart.get("line_label") or (f"threshold {line:g}" if line is not None
+                                                  else ""))
+    fig = Figure(figsize=(WIDTH_IN * 0.75, 2.6 if series else 1.2 + 0.28 * _bar_rows(bars)),
+                 layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.set_title(_txt(title), loc="left", fontsize=9)
+    if series:
+        _chart_series(ax, series, chart.get("marks") or [], span, line, line_label, zone,
+                      zone_name)
+    else:
+        _chart_bars(ax, bars, line, line_label)
+    if unit:
+        (ax.set_ylabel if series else ax.set_xlabel)(_txt(unit), fontsize=8.5)
+    ax.grid(True, color="#dee2e6", linewidth=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.tick_params(labelsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7.5, frameon=False)
+    what = ", ".join([*series, *bars])
+    alt = f"{title}: {what}" + (f"; {line_label} drawn" if line is not None else "")
+    return Plot(_to_uri(fig), alt)
+
+
+def _bar_rows(bars: Mapping) -> int:
+    return min(MAX_BARS, len({k for vals in bars.values() for k in vals}))
+
+
+def _chart_series(ax, series: Mapping, marks: Sequence, span: Span | None,
+                  line: float | None, line_label: str, zone: tzinfo, zone_name: str) -> None:
+    times = []
+    for colour, (label, points) in zip(_PALETTE, series.items(), strict=False):
+        t = pd.DatetimeIndex([pd.Timestamp(p[0]) for p in points]).tz_convert("UTC")
+        v = np.array([float(p[1]) for p in points], dtype=float)
+        times += [t.min(), t.max()]
+        ax.plot(_num(t), v, color=colour, linewidth=1.2, marker="." if len(v) < 60 else None,
+                markersize=4, label=_txt(label))
+    instants = [pd.Timestamp(m[0]).tz_convert("UTC") for m in marks]
+    for i, at in enumerate(instants):
+        ax.axvline(_num(at), color="#495057", linewidth=0.8, linestyle=":",
+                   label=_txt(f"{marks[0][1]} ({len(instants)})") if i == 0 else None)
+    times += instants
+    if span is not None:
+        times += [span.start, span.end]
+        _shade(ax, [span], min(times), max(times), label=False)
+    if line is not None:
+        ax.axhline(line, color=_TIMEOUT, linestyle="--", linewidth=1.0, label=_txt(line_label))
+    ax.set_ylim(bottom=0)
+    locator = mdates.AutoDateLocator(tz=zone, minticks=4, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=zone))
+    ax.set_xlabel(_txt(f"local time ({zone_name})"), fontsize=8.5)
+
+
+def _chart_bars(ax, bars: Mapping, line: float | None, line_label: str) -> None:
+    labels = list(dict.fromkeys(str(k) for vals in bars.values() for k in vals))[:MAX_BARS]
+    height = 0.8 / len(bars)
+    y = np.arange(len(labels))
+    for i, (colour, (group, vals)) in enumerate(zip(_PALETTE, bars.items(), strict=False)):
+        values = [float(vals.get(k, 0.0)) for k in labels]
+        ax.barh(y + i * height, values, height=height, color=colour, label=_txt(group))
+    ax.set_yticks(y + height * (len(bars) - 1) / 2, [_txt(k) for k in labels], fontsize=8)
+    ax.invert_yaxis()
+    if line is not None:
+        ax.axvline(line, color=_TIMEOUT, linestyle="--", linewidth=1.0, label=_txt(line_label))
 
 
 #: Failure statuses as the caller saw them (client side) for the heatmap.

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from rca.report.figures import Span, failure_heatmap, timeline_figure
+from rca.report.figures import Span, cause_chart, failure_heatmap, timeline_figure
 from rca.store.atomic import atomic_write
 from rca.timeutil import get_zone, to_display
 
@@ -58,7 +58,8 @@ def render_report(result: dict, timeline: dict[str, pd.DataFrame], zone_name: st
     panels are those the top causes declare they read (``cause_signals``: cause id ->
     signal names), drawn as "no data" when absent, then those the evidence cites. In each
     incident's zoom the top causes' thresholds (``cause_lines``: cause id -> signal ->
-    value) are drawn on their signals' panels."""
+    value) are drawn on their signals' panels, and each top cause's own chart (what it
+    judged against its edge, ``chart`` in the result) beside its evidence."""
     key = _key_signals(result, cause_signals or {}, top_causes)
     zone = get_zone(zone_name)
     frames = {str(k).removeprefix("signal:"): v for k, v in (timeline or {}).items()}
@@ -82,6 +83,11 @@ def render_report(result: dict, timeline: dict[str, pd.DataFrame], zone_name: st
                                           inc["_start"] - ZOOM_PAD, inc["_end"] + ZOOM_PAD,
                                           zone, zone_name, compact=True,
                                           lines=_lines(src, cause_lines or {}, top_causes))
+            span = Span(str(inc["n"]), inc["_start"], inc["_end"])
+            causes = [c for c in src.get("causes") or [] if isinstance(c, Mapping)]
+            for view, c in zip(inc["causes"], causes, strict=True):
+                if view["is_top"] and isinstance(c.get("chart"), Mapping):
+                    view["chart"] = cause_chart(c["chart"], span, zone, zone_name)
     context = str(result.get("context") or "unknown")
     return _ENV.get_template("report.html.j2").render(
         context=context,
@@ -137,7 +143,7 @@ def _cause(rank: int, c: Mapping, zone: tzinfo, max_rows: int, is_top: bool) -> 
         "band": "hi" if score >= 0.6 else "mid" if score >= 0.3 else "lo",
         "status": status if status in _STATUS_ORDER else "error",
         "status_label": status.replace("_", " "), "summary": str(c.get("summary") or ""),
-        "fix": str(c.get("fix") or ""), "is_top": is_top,
+        "fix": str(c.get("fix") or ""), "is_top": is_top, "chart": None,
         "supporting": [e for e in evidence if e["supports"]],
         "against": [e for e in evidence if not e["supports"]],
     }
