@@ -18,9 +18,11 @@ from typing import Any
 import pandas as pd
 
 from rca.finding import Finding, Window
+from rca.measure import probe_kills
 from rca.rule import Threshold
 
-__all__ = ["Cause", "Need", "Threshold", "any_of", "rows_where", "signal", "table"]
+__all__ = ["DRIVER_CAP", "Cause", "Need", "Threshold", "any_of", "capped_as_driver", "rows_where",
+           "signal", "table"]
 
 
 @dataclass(frozen=True)
@@ -98,3 +100,16 @@ class Cause:
     def missing(self, window: Window) -> list[str]:
         """Labels of the needs that do not hold: non-empty means *no data*."""
         return [n.label for n in self.needs if not n.check(window)]
+
+
+#: The ``driver_cap`` threshold of every cause that can only make a container slow (a full
+#: link, CPU throttling, an IO stall): one record, so the three cannot drift apart.
+DRIVER_CAP = Threshold(0.85, "when the incident's restarts are liveness kills, the probe "
+                       "turned this slowness into an outage: probe.timeout_too_tight (which "
+                       "names this cause as its driver) ranks first")
+
+
+def capped_as_driver(score: float, window: Window, th: Mapping[str, Any]) -> float:
+    """``score`` held at ``driver_cap`` when the incident's restarts are liveness kills:
+    the cause made the container slow, the probe made that an outage."""
+    return min(score, float(th["driver_cap"])) if probe_kills(window) else score

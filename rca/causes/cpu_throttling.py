@@ -19,15 +19,15 @@ the incident is still reported (a limit set too low from the start is the seed's
 and the evidence says whether it rose. ``app.slow_response`` defers to this cause when it
 holds (see its ``explained_*`` thresholds).
 When the incident's restarts are liveness kills the score is capped at ``driver_cap``
-(0.85): this cause made the container slow, the probe made that an outage.
+(``causes.base.capped_as_driver``).
 """
 
 from __future__ import annotations
 
 from rca.causes._evidence import during_evidence
-from rca.causes.base import Cause, Threshold, signal
+from rca.causes.base import DRIVER_CAP, Cause, Threshold, capped_as_driver, signal
 from rca.finding import Finding, Window
-from rca.measure import probe_kills, scope_pods, throttled_share, work_suffered
+from rca.measure import scope_pods, throttled_share, work_suffered
 
 ID = "cpu.throttling"
 FIX = ("Raise or remove the container's CPU limit (keep the request), or lower its "
@@ -39,9 +39,7 @@ THRESHOLDS = {
                            "past a timeout; a few percent is ordinary burstiness"),
     "slow_ratio_min": Threshold(2.0, "server latency doubled: the throttling reached the "
                                 "callers"),
-    "driver_cap": Threshold(0.85, "when the incident's restarts are liveness kills, the probe "
-                            "turned this slowness into an outage: probe.timeout_too_tight "
-                            "(which names this cause as its driver) ranks first"),
+    "driver_cap": DRIVER_CAP,
 }
 _THROTTLED = "container_cpu_cfs_throttled_periods_per_second"
 _PERIODS = "container_cpu_cfs_periods_per_second"
@@ -70,8 +68,7 @@ def judge(window: Window, th: dict) -> Finding:
     hurt, hurt_text = work_suffered(window, float(th["slow_ratio_min"]))
     evidence.append(during_evidence(window, hurt, hurt_text, "requests / restarts"))
     score = 0.6 + 0.2 * min(1.0, worst.during / (2 * ratio_min)) + 0.2 * hurt
-    if probe_kills(window):
-        score = min(score, float(th["driver_cap"]))
+    score = capped_as_driver(score, window, th)
     return Finding(ID, score, f"CPU limit throttling: {text}; {hurt_text}", entity=worst.entity,
                    evidence=evidence, fix=FIX)
 

@@ -19,15 +19,15 @@ Score: 0.5 once a scope node is saturated, +0.2 when that is new, +0.1 for drops
 when server processing stayed normal; -0.2 when the servers themselves slowed far more
 (another cause explains it better). Without NIC metrics the cause is *no data*.
 When the incident's restarts are liveness kills the score is capped at ``driver_cap``
-(0.85): this cause made the container slow, the probe made that an outage.
+(``causes.base.capped_as_driver``).
 """
 
 from __future__ import annotations
 
 from rca.causes._evidence import during_evidence
-from rca.causes.base import Cause, Threshold, any_of, signal
+from rca.causes.base import DRIVER_CAP, Cause, Threshold, any_of, capped_as_driver, signal
 from rca.finding import Finding, Window
-from rca.measure import Peak, probe_kills, scope_nodes, server_latency, signal_peaks
+from rca.measure import Peak, scope_nodes, server_latency, signal_peaks
 
 ID = "network.saturation"
 FIX = ("Find the transfer filling the link (iftop / nethogs on the node, or the NIC's "
@@ -41,9 +41,7 @@ THRESHOLDS = {
                              "use that at least doubled"),
     "server_ratio_max": Threshold(2.0, "the app's own processing within 2x its normal means "
                                   "the time was lost before or after it, on the wire"),
-    "driver_cap": Threshold(0.85, "when the incident's restarts are liveness kills, the probe "
-                            "turned this slowness into an outage: probe.timeout_too_tight "
-                            "(which names this cause as its driver) ranks first"),
+    "driver_cap": DRIVER_CAP,
 }
 _RX, _TX = "node_receive_utilization_ratio", "node_transmit_utilization_ratio"
 _DROPS = "node_network_drop_per_second"
@@ -81,8 +79,7 @@ def judge(window: Window, th: dict) -> Finding:
         score = 0.5 + 0.2 * new + 0.1 * dropping
         if server is not None:
             score += 0.2 if server[0] else -0.2
-    if probe_kills(window):
-        score = min(score, float(th["driver_cap"]))
+    score = capped_as_driver(score, window, th)
     summary = (f"link saturated: {text}" if saturated
                else f"no link near capacity: {text}")
     return Finding(ID, score, summary, entity=peak.entity, evidence=evidence, fix=FIX)

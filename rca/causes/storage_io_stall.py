@@ -21,15 +21,15 @@ Score: 0.6 once a node stalls, +0.1 when both signs agree, +0.2 when what runs t
 slowed down or restarted, +0.1 as blocked processes grow to twice ``blocked_min``.
 Without any node IO signal the cause is *no data*.
 When the incident's restarts are liveness kills the score is capped at ``driver_cap``
-(0.85): this cause made the container slow, the probe made that an outage.
+(``causes.base.capped_as_driver``).
 """
 
 from __future__ import annotations
 
 from rca.causes._evidence import during_evidence
-from rca.causes.base import Cause, Threshold, any_of, signal
+from rca.causes.base import DRIVER_CAP, Cause, Threshold, any_of, capped_as_driver, signal
 from rca.finding import Finding, Window
-from rca.measure import Peak, probe_kills, scope_nodes, signal_peaks, work_suffered
+from rca.measure import Peak, scope_nodes, signal_peaks, work_suffered
 
 ID = "storage.io_stall"
 FIX = ("Find what the blocked processes wait on (`ps -eo pid,stat,wchan:32,cmd | awk "
@@ -43,9 +43,7 @@ THRESHOLDS = {
                              "request (io time saturates at 100 %)"),
     "rise_factor": Threshold(3.0, "a database node is always busy; the fault is what tripled"),
     "slow_ratio_min": Threshold(2.0, "server latency doubled: the stall reached the callers"),
-    "driver_cap": Threshold(0.85, "when the incident's restarts are liveness kills, the probe "
-                            "turned this slowness into an outage: probe.timeout_too_tight "
-                            "(which names this cause as its driver) ranks first"),
+    "driver_cap": DRIVER_CAP,
 }
 _BLOCKED, _IO = "node_procs_blocked", "node_disk_io_time_ratio"
 
@@ -76,8 +74,7 @@ def judge(window: Window, th: dict) -> Finding:
     evidence.append(during_evidence(window, hurt, text, "requests / restarts"))
     strength = min(1.0, blocked.during / (2 * float(th["blocked_min"]))) if is_blocked else 0.0
     score = 0.6 + 0.1 * (is_blocked and is_busy) + 0.2 * hurt + 0.1 * strength
-    if probe_kills(window):
-        score = min(score, float(th["driver_cap"]))
+    score = capped_as_driver(score, window, th)
     return Finding(ID, score, f"IO stalled on {entity.entity}: "
                    + "; ".join(e.text for e in evidence if e.supports),
                    entity=entity.entity, evidence=evidence, fix=FIX)
