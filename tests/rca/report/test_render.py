@@ -276,3 +276,33 @@ def test_zoom_draws_the_top_causes_threshold_on_its_signal():
     html = render_report(make_result(), make_timeline(), "UTC", cause_signals=CAUSE_SIGNALS,
                          cause_lines=other)
     assert "threshold 35 drawn" not in html
+
+
+def _with_charts(result: dict) -> dict:
+    """The first incident's causes carrying charts: one a top cause, one ranked third."""
+    series = {"slowest request": [[f"2021-08-23T03:0{i}:00+00:00", 0.4 + i] for i in range(6)]}
+    causes = result["incidents"][0]["causes"]
+    causes[0]["chart"] = {"title": "probe vs latency", "unit": "seconds", "line": 1.0,
+                          "line_label": "liveness timeoutSeconds=1", "series": series,
+                          "bars": {}, "marks": [["2021-08-23T03:04:00+00:00", "kill"]]}
+    causes[2]["chart"] = {"title": "not a top cause", "unit": "", "line": None,
+                          "line_label": "", "series": series, "bars": {}, "marks": []}
+    return result
+
+
+def test_a_top_cause_chart_is_drawn_beside_its_evidence_with_its_line():
+    html = render_report(_with_charts(make_result()), make_timeline(), "UTC")
+    charts = re.findall(r'<figure class="chart">\s*<img src="data:image/png;base64,([^"]+)" '
+                        r'alt="([^"]*)"', html)
+    assert [alt for _, alt in charts] == [
+        "probe vs latency: slowest request; liveness timeoutSeconds=1 drawn"]
+    assert base64.b64decode(charts[0][0])[:8] == b"\x89PNG\r\n\x1a\n"
+    section = html.split("<code>dns.resolver_timeout</code> · evidence")[1].split("</details>")[0]
+    assert 'class="chart"' in section  # inside the cause's own evidence
+    assert "not a top cause" not in html
+
+
+def test_a_chart_with_nothing_to_draw_is_left_out():
+    result = _with_charts(make_result())
+    result["incidents"][0]["causes"][0]["chart"]["series"] = {"slowest request": []}
+    assert 'class="chart"' not in render_report(result, make_timeline(), "UTC")
