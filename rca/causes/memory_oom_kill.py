@@ -82,7 +82,7 @@ def _chart(window: Window, pods: pd.DataFrame, pod: str, kills: pd.DataFrame) ->
     return Chart(f"{pod}: working set vs its memory limit", "MiB", line=limit / 1048576,
                  line_label=f"memory limit {limit / 1048576:g} MiB",
                  series={"working set (max per minute)": per_minute(mib)},
-                 marks=[(t, "OOM kill") for t in kills.index])
+                 marks=[(t, "OOM kill event") for t in kills.index])
 
 
 def _kills(window: Window, pods: pd.DataFrame) -> pd.DataFrame:

@@ -28,6 +28,7 @@ right: the process was gone).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -105,30 +106,38 @@ def judge(window: Window, th: dict) -> Finding:
         evidence.append(during_evidence(window, slow[0], slow[1], "requests[side=server]"))
     driver = _driver(window, target, th)
     evidence.append(during_evidence(window, driver is not None,
-                                    f"driver: {driver}" if driver else
+                                    f"driver: {driver.text}" if driver else
                                     "no driver found (link use, CPU throttling, blocked IO)",
                                     "signals"))
     score = 0.6 + 0.1 * tight + 0.15 * bool(slow and slow[0]) + 0.15 * (driver is not None)
     summary = (f"{target}: {n_kills} liveness kills after probe timeouts "
-               f"(timeoutSeconds={timeout_s:g})" + (f"; {driver}" if driver else ""))
+               f"(timeoutSeconds={timeout_s:g})" + (f"; {driver.text}" if driver else ""))
     return Finding(ID, score, summary, entity=_entity(window, target), evidence=evidence,
-                   fix=FIX, chart=_chart(target, mine, kills, timeout_s))
+                   fix=FIX, chart=_chart(window, target, mine, kills, timeout_s, driver))
 
 
-def _chart(target: str, mine: pd.DataFrame, kills: pd.DataFrame, timeout_s: float) -> Chart:
+def _chart(window: Window, target: str, mine: pd.DataFrame, kills: pd.DataFrame,
+           timeout_s: float, driver: _Driver | None) -> Chart:
     """The container's own slowest answer each minute against the probe's timeout, with
-    kubelet's kills marked: the picture of a probe stricter than the service can be."""
-    marks = [(t, "liveness kill") for t in kills.index]
-    if mine.empty:
-        counts = kills["count"].fillna(1)
-        return Chart(f"{target}: liveness kills (no server log of its own requests)",
-                     "kills per minute", series={"kills": per_minute(counts, "sum")},
+    kubelet's kills marked: the picture of a probe stricter than the service can be.
+    Without its server log, the driver's signal against the edge it was judged by."""
+    marks = [(t, "kubelet Killing event") for t in kills.index]
+    if not mine.empty:
+        return Chart(f"{target}: its slowest answer per minute vs the probe timeout",
+                     "seconds", line=timeout_s if timeout_s == timeout_s else None,
+                     line_label=f"liveness timeoutSeconds={timeout_s:g}",
+                     series={"slowest request (server log)": per_minute(mine["latency_s"])},
                      marks=marks)
-    return Chart(f"{target}: its slowest answer per minute vs the probe timeout", "seconds",
-                 line=timeout_s if timeout_s == timeout_s else None,
-                 line_label=f"liveness timeoutSeconds={timeout_s:g}",
-                 series={"slowest request (server log)": per_minute(mine["latency_s"])},
-                 marks=marks)
+    sig = window.tables.get(f"signal:{driver.signal}") if driver and driver.signal else None
+    if sig is not None and not sig.empty:
+        return Chart(f"what slowed it: {driver.signal} on {driver.entity} (no server log of "
+                     f"its own requests)", driver.signal, line=driver.edge,
+                     line_label=f"driver edge {driver.edge:g}",
+                     series={driver.entity: per_minute(
+                         sig.loc[sig["entity"] == driver.entity, "value"])}, marks=marks)
+    counts = kills["count"].fillna(1)
+    return Chart(f"{target}: liveness kills (no server log of its own requests)",
+                 "kills per minute", series={"kills": per_minute(counts, "sum")}, marks=marks)
 
 
 def _pod_rows(window: Window, pod: str) -> pd.DataFrame:
@@ -168,20 +177,35 @@ def _own_latency(mine: pd.DataFrame, timeout_s: float,
                                f"{mine['latency_s'].quantile(0.99):.2f} s)")
 
 
-def _driver(window: Window, pod: str, th: dict) -> str | None:
+@dataclass(frozen=True)
+class _Driver:
+    """What made the container slow: its words for the evidence, and the signal, entity and
+    edge it was judged by (no ``signal`` for the throttled share, a ratio of two)."""
+
+    text: str
+    signal: str
+    entity: str
+    edge: float
+
+
+def _driver(window: Window, pod: str, th: dict) -> _Driver | None:
     rows = _pod_rows(window, pod)
     node = f"node/{rows['node'].iloc[0]}" if len(rows) and rows["node"].iloc[0] else ""
     for name, what in (("node_transmit_utilization_ratio", "transmit"),
                        ("node_receive_utilization_ratio", "receive")):
         peak = signal_peaks(window, name).get(node)
         if peak is not None and peak.during >= float(th["driver_util_min"]):
-            return f"{node} link {what} at {peak.during:.0%} of its speed (network.saturation)"
+            return _Driver(f"{node} link {what} at {peak.during:.0%} of its speed "
+                           f"(network.saturation)", name, node, float(th["driver_util_min"]))
     throttled = throttled_share(window).get(pod)
     if throttled is not None and throttled.during >= float(th["driver_throttled_min"]):
-        return f"{pod} CPU-throttled {throttled.during:.0%} of periods (cpu.throttling)"
+        return _Driver(f"{pod} CPU-throttled {throttled.during:.0%} of periods (cpu.throttling)",
+                       "", pod, float(th["driver_throttled_min"]))
     blocked = signal_peaks(window, "node_procs_blocked").get(node)
     if blocked is not None and blocked.during >= float(th["driver_blocked_min"]):
-        return f"{node} had {blocked.during:.0f} processes blocked on IO (storage.io_stall)"
+        return _Driver(f"{node} had {blocked.during:.0f} processes blocked on IO "
+                       f"(storage.io_stall)", "node_procs_blocked", node,
+                       float(th["driver_blocked_min"]))
     return None
 
 
