@@ -35,7 +35,7 @@ from rca.engine import analyze, load_record
 from rca.store import Store
 from rca.timeutil import get_zone
 
-__all__ = ["Grade", "Total", "expand", "grade", "run_scenario", "total"]
+__all__ = ["Grade", "Total", "collect_scenario", "expand", "grade", "run_scenario", "total"]
 
 #: Slack on each side of an expected incident when matching: the edges of an incident are
 #: fuzzy by a retry or two (a 5 s resolver timeout, a 30 s scrape), and a minute of padding.
@@ -115,6 +115,18 @@ def _generate_corpus(py: Path, work: Path) -> list[Path]:
 
 def run_scenario(directory: Path, config: Config) -> tuple[dict, Any]:
     """Collect ``directory`` into a temporary store and analyze its window."""
+    tmp = Path(tempfile.mkdtemp(prefix="rca-eval-"))
+    try:
+        expected, record = collect_scenario(directory, Store(tmp), config)
+        analysis = analyze(record, config)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return expected, analysis
+
+
+def collect_scenario(directory: Path, store: Store, config: Config) -> tuple[dict, Any]:
+    """Collect ``directory`` into ``store`` as ``rca collect`` would; (its answer key, the
+    record of its window)."""
     expected = json.loads((directory / "expected.json").read_text(encoding="utf-8"))
     zone = get_zone(expected["tz"])
     since = pd.Timestamp(expected["window"]["since"]).tz_convert("UTC")
@@ -123,14 +135,8 @@ def run_scenario(directory: Path, config: Config) -> tuple[dict, Any]:
                + [Source("metrics", p) for p in sorted((directory / "metrics").glob("*.om"))]
                + [Source("logs", p) for p in sorted((directory / "logs").glob("*"))
                   if p.is_file()])
-    tmp = Path(tempfile.mkdtemp(prefix="rca-eval-"))
-    try:
-        store = Store(tmp)
-        collect(store, sources, since, until, config, zone)
-        analysis = analyze(load_record(store, since, until, config), config)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return expected, analysis
+    collect(store, sources, since, until, config, zone)
+    return expected, load_record(store, since, until, config)
 
 
 def grade(name: str, expected: dict, analysis, seconds: float) -> Grade:
