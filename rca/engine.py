@@ -44,9 +44,10 @@ def lookback(config: Config) -> pd.Timedelta:
 
 
 def load_record(store, since: pd.Timestamp, until: pd.Timestamp, config: Config) -> Record:
-    """The tables of [since - baseline, until) from the store: the engine's input."""
+    """The tables of [since - baseline, until) from the store: the engine's input. Without
+    ``row_id``: no rule identifies a row, and a week's ids are 0.3 GB per 10 M rows."""
     start = since - lookback(config)
-    return Record({t: store.load(t, start, until) for t in TABLES}, since, until)
+    return Record({t: store.load(t, start, until, ids=False) for t in TABLES}, since, until)
 
 
 def analyze(record: Record, config: Config, causes: Mapping[str, Cause] | None = None,

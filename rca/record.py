@@ -186,33 +186,39 @@ def frame(table: str, rows: Iterable[Mapping], time_key: str = "time") -> pd.Dat
     return validate(table, df)
 
 
-def validate(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    """Coerce ``df`` to the table's schema, or raise ``RecordError`` naming the field."""
+def validate(table: str, df: pd.DataFrame, ids: bool = True) -> pd.DataFrame:
+    """Coerce ``df`` to the table's schema, or raise ``RecordError`` naming the field.
+    ``ids=False``: the schema without ``row_id`` (the record analysis reads, see
+    ``rca.engine.load_record``)."""
     if table not in TABLES:
         raise RecordError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
     if not isinstance(df.index, pd.DatetimeIndex) or df.index.tz is None:
         raise RecordError(f"{table}: index must be a timezone-aware DatetimeIndex")
-    if _conforms(table, df):
+    cols = _columns(table, ids)
+    if _conforms(cols, df):
         return df  # already the schema (a frame the store wrote): no copy of a week
     out = pd.DataFrame(index=df.index.tz_convert("UTC").as_unit("ns").rename("time"))
-    for col in TABLES[table]:
+    for col in cols:
         values = df[col.name] if col.name in df else None
         out[col.name] = _coerce(table, col, values, len(df))
-    extra = set(df.columns) - {c.name for c in TABLES[table]}
+    extra = set(df.columns) - {c.name for c in cols}
     if extra:
         raise RecordError(f"{table}: unknown columns {sorted(extra)}")
-    if out["row_id"].eq("").any():
+    if ids and out["row_id"].eq("").any():
         raise RecordError(f"{table}: every row needs a row_id")
     return out
+
+
+def _columns(table: str, ids: bool) -> tuple[Column, ...]:
+    return TABLES[table] if ids else tuple(c for c in TABLES[table] if c.name != "row_id")
 
 
 _DTYPES = {"float": "float64", "int": "int64", "time": "datetime64[ns, UTC]"}
 
 
-def _conforms(table: str, df: pd.DataFrame) -> bool:
-    """Exactly the table's columns, in order, each of its type, strings without missing
-    values, a UTC nanosecond index named ``time`` and every ``row_id`` set."""
-    cols = TABLES[table]
+def _conforms(cols: tuple[Column, ...], df: pd.DataFrame) -> bool:
+    """Exactly the columns, in order, each of its type, strings without missing values, a
+    UTC nanosecond index named ``time`` and every ``row_id`` (if one of them) set."""
     if list(df.columns) != [c.name for c in cols] or df.index.name != "time" \
             or str(df.index.dtype) != "datetime64[ns, UTC]":
         return False
@@ -223,7 +229,7 @@ def _conforms(table: str, df: pd.DataFrame) -> bool:
                 return False
         elif not _is_text(values, col):
             return False
-    return not df["row_id"].eq("").any()
+    return "row_id" not in df or not df["row_id"].eq("").any()
 
 
 def _is_text(values: pd.Series, col: Column) -> bool:

@@ -180,8 +180,10 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------
     def load(self, table: str, since: pd.Timestamp | None = None,
-             until: pd.Timestamp | None = None) -> pd.DataFrame:
-        """Rows of ``table`` with ``since <= time < until`` (either bound optional)."""
+             until: pd.Timestamp | None = None, ids: bool = True) -> pd.DataFrame:
+        """Rows of ``table`` with ``since <= time < until`` (either bound optional), each
+        once. ``ids=False`` leaves ``row_id`` out once it has served de-duplication: a
+        reader that identifies no row (the analysis) saves 0.3 GB per 10 M rows."""
         if table not in record.TABLES:
             raise StoreError(f"unknown table {table!r}; tables are {', '.join(record.TABLES)}")
         self._ready_to_read()
@@ -189,11 +191,14 @@ class Store:
         hi = until.strftime("%Y-%m-%d") if until is not None else "9999"
         parts = self._read_parts(table, lo, hi)
         if not parts:
-            return record.empty(table)
+            empty = record.empty(table)
+            return empty if ids else empty.drop(columns="row_id")
         days = [part.day for part, _ in parts]
         tables = [_in_window(t, since, until) for _, t in parts]
         del parts
         repeated = _stored_twice(table, days, tables)
+        if not ids and not repeated:
+            tables = [t.drop_columns(["row_id"]) for t in tables]
         arrow = _concat_in_time_order(tables)
         df = arrow.to_pandas()
         del arrow
@@ -202,10 +207,10 @@ class Store:
             df = df[~df["row_id"].duplicated(keep="last")]
             if not df.index.is_monotonic_increasing:
                 df = df.sort_index(kind="stable")
-        df = df.drop(columns=SEQ)
+        df = df.drop(columns=[SEQ] if ids or "row_id" not in df else [SEQ, "row_id"])
         _tidy_categories(df, record.repeating(table))
         try:
-            return record.validate(table, df)
+            return record.validate(table, df, ids)
         except record.RecordError as exc:
             raise StoreError(f"{self.root / table}: does not match the {table} schema: "
                              f"{exc}") from exc

@@ -272,3 +272,20 @@ def test_a_sample_stored_twice_loads_once_whether_or_not_its_day_holds_other_par
     store.write("metrics", _samples([f"{days[1]}T05:00:00Z"], ["m"], ["node/a"], ["s2"]))
     got = store.load("metrics")
     assert got["row_id"].tolist() == ["s1", "s2"] and got["value"].tolist() == [2.0, 1.0]
+
+
+@pytest.mark.parametrize("stored_twice", [False, True])
+def test_without_ids_a_load_still_keeps_each_row_once_at_its_latest(tmp_path, stored_twice):
+    """The analysis reads without ``row_id`` (no rule identifies a row): the ids still serve
+    de-duplication first, on the path that copies and on the one that does not."""
+    store = Store(tmp_path)
+    store.write("requests", requests(["2021-08-23T03:00:00Z", "2021-08-23T03:00:01Z"],
+                                     ["a", "b"], latency=0.3))
+    if stored_twice:
+        store.write("requests", requests(["2021-08-23T03:00:00Z"], ["a"], latency=9.0))
+    got = store.load("requests", ids=False)
+    assert "row_id" not in got and list(got.columns) == [
+        c.name for c in record.TABLES["requests"] if c.name != "row_id"]
+    assert got["latency_s"].tolist() == ([9.0, 0.3] if stored_twice else [0.3, 0.3])
+    assert record.validate("requests", got, ids=False) is got
+    assert "row_id" not in Store(tmp_path / "empty").load("events", ids=False)
