@@ -95,6 +95,10 @@ DEFAULTS: dict[str, Any] = {
             "timeout_s": 60.0,
             # retries of a 429/502/503/504 or a dropped connection (backoff with jitter)
             "retries": 2,
+            # a span longer than this with no point of a signal is a "partial" gap: data
+            # missing there. Why 15 min: shorter holes are scrape intervals, the 5 min
+            # lookback and rate() ranges at a series' start, not missing data
+            "hole_s": 900,
             # relabelled clusters: declared name -> the cluster's name
             "metric_names": {},
             "label_names": {},
