@@ -74,6 +74,11 @@ DEFAULTS: dict[str, Any] = {
     "sources": {
         "kube": {"enabled": False, "kubeconfig": "", "context": "", "in_cluster": False,
                  "namespaces": [],
+                 # seconds to wait for an answer, and retries (backoff with jitter) of a
+                 # request that got none, before the cluster is a gap of the collection
+                 "timeout_s": 120.0, "retries": 2,
+                 # items per list request (kubectl's page size)
+                 "page_limit": 500,
                  # `rca watch`: consecutive failed reconnects before it exits (its pod then
                  # restarts, visibly), the longest wait between two of them, and how long
                  # a change may wait before it is written (collectors/kube_watch.py)
