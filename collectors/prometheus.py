@@ -180,7 +180,7 @@ class PrometheusSource:
                 f"no series: {names} not found (renamed? set sources.prometheus.metric_names)",
                 queries[0].start if queries else None, queries[-1].end if queries else None))
         batch.frames["metrics"] = shape(signal, series, self.settings.label_names)
-        batch.gaps = _merged(batch.gaps)
+        batch.gaps = live.merge_gaps(batch.gaps)
         return batch
 
     def _holes(self, signal: Signal, q: Query, series: list[dict]) -> list[live.Gap]:
@@ -220,22 +220,6 @@ def _halves(q: Query) -> tuple[Query, Query]:
 def _after(q: Query) -> pd.Timestamp:
     """The end of what a query covers: its last step plus one."""
     return q.end + pd.Timedelta(seconds=q.step_s)
-
-
-def _merged(gaps: list[live.Gap]) -> list[live.Gap]:
-    """Gaps of the same reason that touch (chunk after chunk) as one."""
-    out: list[live.Gap] = []
-    for g in sorted(gaps, key=lambda g: (g.reason, _since(g))):
-        last = out[-1] if out else None
-        if last and last.reason == g.reason and last.until is not None and last.until == g.since:
-            out[-1] = dataclasses.replace(last, until=g.until)
-        else:
-            out.append(g)
-    return sorted(out, key=_since)
-
-
-def _since(gap: live.Gap) -> pd.Timestamp:
-    return gap.since if gap.since is not None else pd.Timestamp.min.tz_localize("UTC")
 
 
 _STATUS = re.compile(r"HTTP Status Code (\d+)")

@@ -20,7 +20,7 @@ import pandas as pd
 
 from collectors.base import Batch, Malformed, ParseContext
 from rca.config import Config
-from rca.live import Gap, LiveError, LiveSource
+from rca.live import Gap, LiveError, LiveSource, merge_gaps
 from rca.redact import redact_batch, redact_frame, redact_text
 from rca.store import Store, Transaction
 
@@ -128,6 +128,7 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
             if progress:
                 progress(source, batch, done=True)
         _flush(txn, pending, summary)
+    summary.gaps = merge_gaps(summary.gaps)
     summary.store_notes = list(store.recovered)
     return summary
 
