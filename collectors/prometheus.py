@@ -21,6 +21,7 @@ bound (``concurrency``) so a large cluster is not hit by dozens at once.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -233,7 +234,7 @@ def _reason(exc: Exception, settings: Settings) -> str:
     status, error = _STATUS.search(text), _ERROR.search(text)
     tries = f" (tried {settings.retries + 1} times)" if settings.retries else ""
     if status:
-        return f"HTTP {status.group(1)}: " + (error.group(1) if error else text[:200])
+        return f"HTTP {status.group(1)}: " + (_unquoted(error.group(1)) if error else text[:200])
     if isinstance(exc, requests.exceptions.RetryError):  # 429/5xx on every try
         code = _GAVE_UP.search(text)
         return (f"HTTP {code.group(1)}: the server kept failing{tries}" if code
@@ -246,6 +247,16 @@ def _reason(exc: Exception, settings: Settings) -> str:
         errno = _ERRNO.search(text)
         return f"cannot connect: {errno.group(0) if errno else _cause(text)}{tries}"
     return f"{type(exc).__name__}: {text[:300]}"
+
+
+def _unquoted(text: str) -> str:
+    """The server's error text as it wrote it: the client quotes the body as a bytes
+    repr (``\\'``) holding JSON (``\\"``, ``\\n``)."""
+    text = text.replace("\\'", "'")
+    try:
+        return json.loads(f'"{text}"')
+    except ValueError:
+        return text
 
 
 #: urllib3's "too many 503 error responses" after the last retry

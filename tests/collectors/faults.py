@@ -70,6 +70,7 @@ def assert_shown(shown: Shown, source: str, what: str, reason: str,
     window = f"[{since.isoformat()} → {until.isoformat()}]"
     line = f"not collected: {source}: {what} {window}: {gap['reason']}"
     assert line in shown.analyze, shown.analyze
+    print(line)  # with -s: the fault matrix of docs/live-sources.md
     page = html.unescape(" ".join(shown.report.split()))
     for text in (source, what, gap["reason"], _span(since, until)):
         assert text in page, text
