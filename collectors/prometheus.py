@@ -166,6 +166,7 @@ class PrometheusSource:
     def _batch(self, signal: Signal, queries: list[Query], answers: list) -> Batch:
         batch = Batch(source=f"{NAME}: {signal.name}")
         series: list[dict] = []
+        holes: list[live.Gap] = []
         for q, answer in zip(queries, answers, strict=True):
             batch.lines += 1
             if isinstance(answer, str):
@@ -173,13 +174,16 @@ class PrometheusSource:
                                            q.start, _after(q)))
             else:
                 series += answer
-                batch.gaps += self._holes(signal, q, answer)
-        if not series and not batch.gaps:
+                holes += self._holes(signal, q, answer)
+        if series:
+            batch.gaps += holes
+        elif not batch.gaps:
             names = ", ".join(self.settings.metric_names.get(m, m) for m in signal.metrics)
             batch.gaps.append(live.Gap(
                 NAME, f"signal {signal.name}",
                 f"no series: {names} not found (renamed? set sources.prometheus.metric_names)",
-                queries[0].start if queries else None, queries[-1].end if queries else None))
+                queries[0].start if queries else None,
+                _after(queries[-1]) if queries else None))
         batch.frames["metrics"] = shape(signal, series, self.settings.label_names)
         batch.gaps = live.merge_gaps(batch.gaps)
         return batch
@@ -188,20 +192,48 @@ class PrometheusSource:
         """Spans of a query's range longer than ``hole_s`` where no series has a point:
         the server holds data for part of the window only (retention, a late start, a
         scrape outage). Shorter spans are a scrape interval or a ``rate`` range at a
-        series' start, not missing data. No series at all is the "no series" gap."""
-        stamps = sorted({float(t) for s in series for t, _ in s.get("values") or []})
-        if not stamps:
-            return []
+        series' start, not missing data. (No series in any chunk is the "no series" gap.)"""
         step = pd.Timedelta(seconds=q.step_s)
-        points = [pd.Timestamp(t, unit="s", tz="UTC") for t in stamps]
-        edges = [(q.start, points[0])]  # [first missing step, next point)
-        edges += [(a + step, b) for a, b in zip(points, points[1:], strict=False)]
-        edges.append((points[-1] + step, _after(q)))
+        edges, start = [], q.start  # [first step without a point, next point)
+        for first, last in _covered(series, q.step_s):
+            edges.append((start, first))
+            start = last + step
+        edges.append((start, _after(q)))
         hole = pd.Timedelta(seconds=self.settings.hole_s)
         return [live.Gap(NAME, f"signal {signal.name}",
                          "partial: no points in this span (the server holds no data there)",
                          a, b)
                 for a, b in edges if b - a > hole]
+
+
+def _covered(series: list[dict], step_s: int) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """(first, last) point of each stretch where some series has a point at every step,
+    in time order. A series with a point at every step between its first and last is one
+    stretch, found without reading its points (a day of 1,000 nodes is millions)."""
+    spans: list[tuple[float, float]] = []
+    for s in series:
+        values = s.get("values") or []
+        if not values:
+            continue
+        first, last = float(values[0][0]), float(values[-1][0])
+        if round((last - first) / step_s) + 1 == len(values):
+            spans.append((first, last))
+            continue
+        times = [float(v[0]) for v in values]
+        begin = times[0]
+        for a, b in zip(times, times[1:], strict=False):
+            if b - a > 1.5 * step_s:
+                spans.append((begin, a))
+                begin = b
+        spans.append((begin, times[-1]))
+    merged: list[list[float]] = []
+    for a, b in sorted(spans):
+        if merged and a - merged[-1][1] <= 1.5 * step_s:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(pd.Timestamp(a, unit="s", tz="UTC"), pd.Timestamp(b, unit="s", tz="UTC"))
+            for a, b in merged]
 
 
 #: How many times a range refused for its points is halved: 2**12 pieces of a chunk

@@ -171,6 +171,27 @@ def test_partial_gap_edge(prometheus, hole_s, gap):
     assert len(batches[0].frames["metrics"]) == 2 * 60  # 01:00 to 01:59, both nodes
 
 
+def test_partial_over_chunks_and_a_hole_inside(om, tmp_path):
+    """An empty first chunk (one hour a query) and a scrape outage inside the data: each
+    span is named once, chunk edges do not split a gap, the data around them lands."""
+    # the outage: drop 02:00-02:30 from a copy of the data, in a server of its own
+    lines = [line for line in om.read_text().splitlines()
+             if line.startswith("#") or not
+             (DATA[0] + HOUR <= pd.Timestamp(int(line.rsplit(" ", 1)[1]), unit="s", tz="UTC")
+              < DATA[0] + 1.5 * HOUR)]
+    om = tmp_path / "outage.om"
+    om.write_text("\n".join(lines) + "\n")
+    with servers.backfilled_prometheus([om], tmp_path / "prom") as url:
+        source = PrometheusSource(Settings(url, signals=("node_load1",), max_range_s=3600,
+                                           hole_s=600))
+        batch = next(iter(source.fetch(T0, DATA[0] + 2 * HOUR, CTX)))
+    # the 5 min lookback carries the last sample past 02:00: the hole starts at 02:05
+    assert [(g.since, g.until) for g in batch.gaps] == [
+        (T0, DATA[0]), (DATA[0] + HOUR + pd.Timedelta(minutes=5), DATA[0] + 1.5 * HOUR)]
+    assert all(g.reason.startswith("partial:") for g in batch.gaps)
+    assert len(batch.frames["metrics"]) == 2 * (60 + 5 + 30)
+
+
 def test_over_the_point_limit_is_split_not_a_gap(prometheus):
     """14,400 points per series at a 1 s step: Prometheus refuses the range (11,000 at
     most); the collector halves it and every point arrives once."""
