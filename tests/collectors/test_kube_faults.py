@@ -8,6 +8,7 @@ import time
 
 import pandas as pd
 
+from collectors.kube_api import backoff
 from tests.collectors.faults import assert_shown, collect_and_show
 
 SINCE, UNTIL = pd.Timestamp("2021-08-22T02:45:00Z"), pd.Timestamp("2021-08-23T02:45:00Z")
@@ -64,3 +65,10 @@ def test_one_unanswered_request_is_retried_and_nothing_is_missing(kubeconfig, ap
     shown = _show(tmp_path, kubeconfig, "sources:\n  kube:\n    timeout_s: 0.5\n")
     assert [g for g in shown.gaps if g["source"] == "kube" and "events" not in g["what"]] == []
     assert "timed out" not in " ".join(g["reason"] for g in shown.gaps)
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap():
+    waits = {n: [backoff(n) for _ in range(200)] for n in (1, 2, 3, 4, 5, 9)}
+    for n, ceiling in ((1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 8.0), (9, 8.0)):
+        assert all(ceiling / 2 <= w <= ceiling for w in waits[n]), n
+        assert len(set(waits[n])) > 150  # jittered: collectors do not retry in step
