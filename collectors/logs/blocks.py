@@ -28,7 +28,8 @@ import pyarrow.compute as pc
 
 from collectors.base import MAX_LINE, Batch, LineError, Malformed, ParseContext, RowBuffer
 from collectors.logs.occurrences import Occurrences
-from collectors.logs.reader import LINE_SOURCED, TOO_LONG, skip_reason
+from collectors.logs.partials import PARTIAL, Joined, Partials
+from collectors.logs.reader import LINE_SOURCED, TOO_LONG, skip_reason, uncount_partial
 from rca import record
 
 __all__ = ["BLOCK_BYTES", "READ_BYTES", "ColumnParser", "iter_blocks", "read_blocks"]
@@ -114,6 +115,9 @@ def read_blocks(raw: Iterator[bytes], path: Path, module: ModuleType,
     for block in iter_blocks(raw):
         frames, lineno = reader.read(block, lineno, occurrences)
         yield frames
+    last = reader.rest()
+    if last:
+        yield last
 
 
 class _BlockReader:
@@ -125,6 +129,7 @@ class _BlockReader:
         self.parse_line = parse_line
         self.prefix = f"({stream!r}, '".encode()
         self.base = path.name
+        self.partials = Partials(stream)
 
     def read(self, block: bytes, lineno: int, occurrences: Occurrences):
         data = np.frombuffer(block, dtype=np.uint8)
@@ -204,35 +209,60 @@ class _BlockReader:
         return accepted, frame
 
     def _fallback(self, block, starts, ends, numbers, lines, accepted, texts, occurrence, ids):
-        """The per-line parser on every line the column parser left, as ``read_log`` does."""
+        """The per-line parser on every line the column parser left, as ``read_log`` does
+        (CRI fragments joined first)."""
         rows = RowBuffer()
         order: dict[str, list[int]] = {}
         for pos in np.flatnonzero(~accepted).tolist():
             i = int(lines[pos])
             text = self._text(block, starts, ends, texts, i)
             lineno = int(numbers[i])
-            if text is None:
-                sample = Malformed(str(self.path), lineno, "line", TOO_LONG, "")
-                self.batch.add_malformed(sample, self.keep)
-                continue
-            try:
-                pairs, line = self.parse_line(self.module, text, self.ctx)
-            except LineError as exc:
-                sample = Malformed(str(self.path), lineno, exc.field, exc.message, text[:200])
-                self.batch.add_malformed(sample, self.keep)
-                continue
-            if not pairs:
-                self.batch.skipped[skip_reason(self.module, line)] += 1
-                continue
-            self.batch.kept += 1
+            if text is not None:
+                got = self.partials.feed(lineno, text, lambda i=i: block[
+                    starts[i]:ends[i]].decode("utf-8", "replace"))
+                if got is None:
+                    self.batch.skipped[PARTIAL] += 1
+                    continue
+                if isinstance(got, Joined):
+                    self._read_line(rows, order, got.number, got.text, got.identity)
+                    continue
             occ = int(occurrence[pos])
-            for index, (table, row) in enumerate(pairs):
-                row["row_id"] = (ids[pos].as_py() if occ == 0 and index == 0
-                                 else record.row_id(self.stream, text, occ, index))
-                row["source"] = f"{self.base}:{lineno}" if table in LINE_SOURCED else "log"
-                rows.add(table, row)
-                order.setdefault(table, []).append(lineno)
+            self._read_line(rows, order, lineno, text, (self.stream, text, occ),
+                            ids[pos].as_py() if occ == 0 else None)
         return {t: [(df, np.asarray(order[t]))] for t, df in rows.frames().items()}
+
+    def rest(self) -> dict[str, pd.DataFrame]:
+        """The line the file ended inside (its CRI fragments joined), if any."""
+        rows = RowBuffer()
+        order: dict[str, list[int]] = {}
+        for joined in self.partials.rest():
+            uncount_partial(self.batch)
+            self._read_line(rows, order, joined.number, joined.text, joined.identity)
+        return rows.frames()
+
+    def _read_line(self, rows: RowBuffer, order: dict[str, list[int]], lineno: int,
+                   text: str | None, identity: tuple, first_id: str | None = None) -> None:
+        """One line by the per-line parser: its rows, or its malformed sample or skip."""
+        if text is None:
+            sample = Malformed(str(self.path), lineno, "line", TOO_LONG, "")
+            self.batch.add_malformed(sample, self.keep)
+            return
+        try:
+            pairs, line = self.parse_line(self.module, text, self.ctx)
+        except LineError as exc:
+            sample = Malformed(str(self.path), lineno, exc.field, exc.message, text[:200])
+            self.batch.add_malformed(sample, self.keep)
+            return
+        if not pairs:
+            self.batch.skipped[skip_reason(self.module, line)] += 1
+            return
+        self.batch.kept += 1
+        for index, (table, row) in enumerate(pairs):
+            row["row_id"] = (first_id if first_id is not None and index == 0
+                             else record.row_id(*identity, index))
+            row["source"] = f"{self.base}:{lineno}" if table in LINE_SOURCED else "log"
+            rows.add(table, row)
+            order.setdefault(table, []).append(lineno)
 
     def _identify(self, frame, block, starts, ends, lines, numbers, occurrence, ids):
         """``row_id`` and ``source`` for the column parser's rows."""

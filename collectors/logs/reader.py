@@ -33,11 +33,12 @@ from collectors.base import (
     bounded_lines,
     check_row,
 )
+from collectors.logs.partials import PARTIAL, Joined, Partials
 from collectors.logs.wrappers import unwrap
 from rca import record
 
 __all__ = ["iter_lines", "numbered_lines", "parse_line", "parse_lines", "read_log",
-           "read_log_blocks", "skip_reason", "stream_name"]
+           "read_log_blocks", "skip_reason", "stream_name", "uncount_partial"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: Rows are turned into frames every this many, so memory holds at most this many dict
@@ -75,8 +76,10 @@ def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
             yield lineno, text
 
 
-def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None]]:
-    """Like ``iter_lines``, but an over-long line (``MAX_LINE``) yields ``None``."""
+def numbered_lines(path: str | os.PathLike,
+                   stripped: bool = True) -> Iterator[tuple[int, str | None]]:
+    """Like ``iter_lines``, but an over-long line (``MAX_LINE``) yields ``None``; with
+    ``stripped=False`` a line comes as written, only its newline taken off."""
     with _open_text(Path(path)) as fh:
         for lineno, raw in bounded_lines(fh):
             if raw is None:
@@ -84,7 +87,7 @@ def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None]]:
                 continue
             text = raw.strip()
             if text:
-                yield lineno, text
+                yield lineno, text if stripped else raw.removesuffix("\n")
 
 
 def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3) -> Batch:
@@ -133,6 +136,13 @@ def parse_line(module: ModuleType, text: str,
     return pairs, line
 
 
+def uncount_partial(batch: Batch) -> None:
+    """A fragment counted as ``PARTIAL`` turned out to end its line (the file ended)."""
+    batch.skipped[PARTIAL] -= 1
+    if not batch.skipped[PARTIAL]:
+        del batch.skipped[PARTIAL]
+
+
 def skip_reason(module: ModuleType, line: str) -> str:
     """Why a valid line gave no row, for the accounting."""
     return getattr(module, "skip_reason", _no_record)(line)
@@ -173,50 +183,68 @@ def read_log_per_line(path: str | os.PathLike, fmt: str, ctx: ParseContext,
         seen[key] = occurrence + 1
         return stream, text, occurrence
 
-    return parse_lines(numbered_lines(path), module, ctx, keep, Batch(source=str(path)),
-                       identity, lambda lineno: f"{base}:{lineno}")
+    return parse_lines(numbered_lines(path, stripped=False), module, ctx, keep,
+                       Batch(source=str(path)), identity, lambda lineno: f"{base}:{lineno}",
+                       Partials(stream))
 
 
 def parse_lines(lines: Iterable[tuple[int, str | None]], module: ModuleType,
                 ctx: ParseContext, keep: int, batch: Batch,
-                identity: Callable[[int, str], tuple], where: Callable[[int], str]) -> Batch:
+                identity: Callable[[int, str], tuple], where: Callable[[int], str],
+                partials: Partials | None = None) -> Batch:
     """Parse numbered lines with a format ``module`` into ``batch``, one at a time: the
     loop every line source shares (files here, Loki streams in ``collectors.loki``).
     ``identity(number, text)`` gives the parts of the row id (the line's index within it
     is added); ``where(number)`` the ``source`` of request rows. Malformed samples name
-    ``batch.source``."""
+    ``batch.source``. With ``partials`` (a file's lines, given unstripped), CRI
+    fragments are joined first (``collectors.logs.partials``)."""
     chunks: dict[str, list[pd.DataFrame]] = defaultdict(list)
     rows, pending = RowBuffer(), 0
     row_id = record.row_id
     on_lines = ctx.settings.get("on_lines")  # progress on a long file: lines read so far
+
+    def read(lineno: int, text: str | None, ident: tuple | None = None) -> int:
+        if text is None:
+            batch.add_malformed(Malformed(batch.source, lineno, "line", TOO_LONG, ""), keep)
+            return 0
+        try:
+            pairs, line = parse_line(module, text, ctx)
+        except LineError as exc:
+            sample = Malformed(batch.source, lineno, exc.field, exc.message, text[:200])
+            batch.add_malformed(sample, keep)
+            return 0
+        if not pairs:
+            batch.skipped[skip_reason(module, line)] += 1
+            return 0
+        batch.kept += 1
+        ident = ident or identity(lineno, text)
+        for index, (table, row) in enumerate(pairs):
+            row["row_id"] = row_id(*ident, index)
+            row["source"] = where(lineno) if table in LINE_SOURCED else "log"
+            rows.add(table, row)
+        return len(pairs)
+
     with _gc_paused():
         for lineno, text in lines:
             batch.lines += 1
-            if text is None:
-                batch.add_malformed(Malformed(batch.source, lineno, "line", TOO_LONG, ""),
-                                    keep)
-                continue
-            try:
-                pairs, line = parse_line(module, text, ctx)
-            except LineError as exc:
-                sample = Malformed(batch.source, lineno, exc.field, exc.message, text[:200])
-                batch.add_malformed(sample, keep)
-                continue
-            if not pairs:
-                batch.skipped[skip_reason(module, line)] += 1
-                continue
-            batch.kept += 1
-            ident = identity(lineno, text)
-            for index, (table, row) in enumerate(pairs):
-                row["row_id"] = row_id(*ident, index)
-                row["source"] = where(lineno) if table in LINE_SOURCED else "log"
-                rows.add(table, row)
-            pending += len(pairs)
+            if partials is not None and text is not None:
+                raw, text = text, text.strip()
+                got = partials.feed(lineno, text, lambda raw=raw: raw)
+                if got is None:
+                    batch.skipped[PARTIAL] += 1
+                    continue
+                if isinstance(got, Joined):
+                    pending += read(got.number, got.text, got.identity)
+                    continue
+            pending += read(lineno, text)
             if pending >= CHUNK_ROWS:
                 _flush(rows, chunks)
                 rows, pending = RowBuffer(), 0
                 if on_lines:
                     on_lines(batch.lines)
+        for joined in partials.rest() if partials is not None else ():
+            uncount_partial(batch)  # the last fragment carries the line after all
+            read(joined.number, joined.text, joined.identity)
         _flush(rows, chunks)
     for t, dfs in chunks.items():
         mine = dfs[0] if len(dfs) == 1 else pd.concat(dfs)
