@@ -24,7 +24,8 @@ from rca.live import Gap, LiveError, LiveSource
 from rca.redact import redact_batch, redact_frame, redact_text
 from rca.store import Store, Transaction
 
-__all__ = ["CollectError", "Source", "Summary", "check_sources", "collect", "expand_logs"]
+__all__ = ["CollectError", "Source", "Summary", "check_sources", "collect", "expand_logs",
+           "why_no_row"]
 
 
 class CollectError(ValueError):
@@ -55,6 +56,8 @@ class Summary:
     gaps: list[Gap] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # live sources that gave nothing
     unreadable: dict[str, str] = field(default_factory=dict)  # file -> why it could not be read
+    #: file -> why it gave no row at all, though it could be read
+    empty: dict[str, str] = field(default_factory=dict)
 
     @property
     def malformed(self) -> int:
@@ -151,9 +154,11 @@ def _read_streaming(src: Source, ctx: ParseContext, keep: int, summary: Summary,
     the rows read before stay and the other sources still go in."""
     batch = Batch(source=str(src.path))
     kept: dict[str, int] = {}
+    rows = 0
     try:
         batch, blocks = _open(src, ctx, keep)
         for frames in blocks:
+            rows += sum(len(df) for df in frames.values())
             _window(frames, summary, pending, kept)
             after_block()
     except OSError as exc:
@@ -161,7 +166,21 @@ def _read_streaming(src: Source, ctx: ParseContext, keep: int, summary: Summary,
     except ValueError as exc:
         batch.add_malformed(Malformed(str(src.path), 0, "file", str(exc), ""), keep)
     _account_file(batch, summary, kept)
+    if not rows and batch.source not in summary.unreadable:
+        summary.empty[batch.source] = why_no_row(batch)
     return batch
+
+
+def why_no_row(batch: Batch) -> str:
+    """Why a file that could be read gave no row: what its lines were instead."""
+    if batch.lines == 0 and not batch.malformed:
+        return "the file holds no line"
+    if batch.samples and batch.samples[0].line == 0:  # refused as a whole (no format)
+        return batch.samples[0].message
+    parts = [f"{batch.malformed} malformed"] if batch.malformed else []
+    parts += [f"{n} {reason}" for reason, n in batch.skipped.most_common(3)]
+    first = f"; first malformed: {batch.samples[0]}" if batch.samples else ""
+    return f"{batch.lines} line(s): {', '.join(parts) or 'none a record'}{first}"
 
 
 def _open(src: Source, ctx: ParseContext, keep: int):

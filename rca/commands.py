@@ -107,7 +107,9 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
         output.error(next(g.reason for g in summary.gaps
                           if g.source == name and g.what == "everything"))
     unreadable = _unreadable(summary, len(sources))
-    return 1 if summary.failed else unreadable
+    for path, why in summary.empty.items():
+        output.error(f"{path} gave no row: {why}")
+    return 1 if summary.failed or summary.empty else unreadable
 
 
 def watch(args, config: Config, zone: tzinfo) -> int:
