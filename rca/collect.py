@@ -83,12 +83,14 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
             config: Config, zone: tzinfo,
             progress: Callable[..., None] | None = None,
             on_lines: Callable[[Source, int], None] | None = None,
-            live: Iterable[LiveSource] = ()) -> Summary:
+            live: Iterable[LiveSource] = (),
+            on_bytes: Callable[[Source, int], None] | None = None) -> Summary:
     """Read ``sources`` and the ``live`` sources, merge the rows of [since, until) into
     ``store``.
 
     ``progress(source, batch, done)`` is told of each batch and when a source is done;
-    ``on_lines`` how far a long log is.
+    ``on_lines`` how far a long log is in lines, ``on_bytes`` in bytes of the file
+    (compressed bytes for a ``.gz``), after every block.
     """
     check_sources(sources)
     summary = Summary(since, until)
@@ -114,6 +116,8 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
             ctx = ParseContext(str(src.path), zone, dict(settings))
             if on_lines:
                 ctx.settings["on_lines"] = lambda n, src=src: on_lines(src, n)
+            if on_bytes:
+                ctx.settings["on_bytes"] = lambda n, src=src: on_bytes(src, n)
             batch = _read_streaming(src, ctx, keep, summary, pending,
                                     lambda: flush_when_full(txn))
             if progress:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import sys
@@ -95,9 +96,9 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
     store = Store(config.get("store"), config.get("compact.max_parts_per_day"))
     t0 = clock.perf_counter()
     try:
-        with output.progress(len(sources) + len(live)) as tick:
+        with output.progress({s.path: _size(s.path) for s in sources}, len(live)) as tick:
             summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines,
-                                  live=live)
+                                  live=live, on_bytes=tick.bytes)
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
     _save_collection(store, summary, clock.perf_counter() - t0)
@@ -150,6 +151,15 @@ def watch(args, config: Config, zone: tzinfo) -> int:
               f"row(s), {stats.connections} connection(s), {stats.reconnects} reconnect(s), "
               f"{stats.relists} re-list(s); resourceVersion {stats.resource_version or '-'}")
     return 0
+
+
+def _size(path) -> int:
+    """A file's size for the progress bar (0 when it cannot even be looked at: the
+    collection names such a file itself)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _unreadable(summary, n_sources: int) -> int:

@@ -59,13 +59,19 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8-sig", errors="replace")
 
 
-def _raw_chunks(path: Path, size: int) -> Iterator[bytes]:
-    """The file's bytes, ``size`` at a time (gzip recognised by content, as above)."""
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    with (gzip.open if magic == _GZIP_MAGIC else open)(path, "rb") as fh:
-        while chunk := fh.read(size):
-            yield chunk
+def _raw_chunks(path: Path, size: int,
+                on_bytes: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """The file's bytes, ``size`` at a time (gzip recognised by content, as above);
+    ``on_bytes`` is told how far into the file each read got (a ``.gz``: its compressed
+    bytes, so a progress bar over file sizes ends at 100 %)."""
+    with open(path, "rb") as raw:
+        magic = raw.read(2)
+        raw.seek(0)
+        with (gzip.GzipFile(fileobj=raw, mode="rb") if magic == _GZIP_MAGIC else raw) as fh:
+            while chunk := fh.read(size):
+                if on_bytes:
+                    on_bytes(raw.tell())
+                yield chunk
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
@@ -120,7 +126,8 @@ def read_log_blocks(path: str | os.PathLike, fmt: str, ctx: ParseContext,
         return batch, iter(())  # an empty file: nothing to detect, nothing lost
     module = _module(path, fmt)
     columns = COLUMN_PARSERS.get(module.NAME, _no_columns)
-    blocks = read_blocks(_raw_chunks(path, READ_BYTES), path, module, columns, ctx, batch,
+    raw = _raw_chunks(path, READ_BYTES, ctx.settings.get("on_bytes"))
+    blocks = read_blocks(raw, path, module, columns, ctx, batch,
                          keep, stream_name(path), parse_line)
     return batch, _gc_paused_over(blocks)
 

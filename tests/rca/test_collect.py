@@ -245,3 +245,29 @@ def test_streamed_collection_stores_what_one_piece_stores(tmp_path, capsys, monk
         a, b = Store(tmp_path / "whole").load(table), Store(tmp_path / "streamed").load(table)
         assert len(a) > 0
         pd.testing.assert_frame_equal(a.sort_values("row_id"), b.sort_values("row_id"))
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_progress_moves_with_the_bytes_read_not_per_file(tmp_path, monkeypatch, gz):
+    """The bar is told how far into each file a read got, many times per file, and ends
+    at the file's size (a .gz: its compressed size, which is what the bar's total is)."""
+    import gzip
+
+    from collectors.logs import blocks
+    from rca.collect import Source, collect
+    from rca.config import load
+    from rca.timeutil import get_zone
+
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 2000)
+    monkeypatch.setattr(blocks, "READ_BYTES", 1000)
+    text = (DATA / "logs" / "ingress-nginx.log").read_bytes() * 20
+    path = tmp_path / ("access.log.1.gz" if gz else "access.log")
+    path.write_bytes(gzip.compress(text) if gz else text)
+    seen: list[tuple[str, int]] = []
+    collect(Store(tmp_path / "s"), [Source("logs", path)], pd.Timestamp("2021-08-22", tz="UTC"),
+            pd.Timestamp("2021-08-24", tz="UTC"), load(None), get_zone("UTC"),
+            on_bytes=lambda src, n: seen.append((src.path.name, n)))
+    positions = [n for _, n in seen]
+    assert len(positions) >= 3 if gz else len(positions) >= len(text) // 1000
+    assert positions == sorted(positions) and positions[-1] == path.stat().st_size
+    assert {name for name, _ in seen} == {path.name}
