@@ -25,7 +25,7 @@ import pyarrow.csv as pcsv
 from collectors.base import ParseContext
 from collectors.logs import ingress_nginx, nginx_combined
 
-__all__ = ["COLUMN_PARSERS", "read_time_local"]
+__all__ = ["read_ingress", "read_time_local", "read_timed"]
 
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 #: The ``$time_local`` texts this module reads itself: years 1970-2199 and offsets within
@@ -177,7 +177,3 @@ def _per_distinct(values: pa.Array, function) -> pa.Array:
     coded = pc.dictionary_encode(values)
     mapped = pa.array([function(v) for v in coded.dictionary.to_pylist()], pa.string())
     return mapped.take(coded.indices)
-
-
-#: Formats with a column parser; the others are read line by line.
-COLUMN_PARSERS = {ingress_nginx.NAME: read_ingress, nginx_combined.NAME: read_timed}

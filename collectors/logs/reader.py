@@ -118,7 +118,7 @@ def read_log_blocks(path: str | os.PathLike, fmt: str, ctx: ParseContext,
     """``read_log`` as a stream: the batch (its counts complete once the stream is
     consumed) and the frames of each block of lines, so memory holds one block."""
     from collectors.logs.blocks import READ_BYTES, read_blocks
-    from collectors.logs.nginx_columns import COLUMN_PARSERS
+    from collectors.logs.columns import COLUMN_PARSERS
 
     path = Path(path)
     batch = Batch(source=str(path))
