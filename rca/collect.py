@@ -229,6 +229,8 @@ def _in_window(table: str, df: pd.DataFrame, since: pd.Timestamp,
     the truth), so loading the window finds it; a later collection moves it on, and the
     store's reader keeps only the latest copy."""
     if table != "events" or df.empty:
+        if df.empty or (df.index.min() >= since and df.index.max() < until):
+            return df  # the usual block: all of it in the window, no copy
         return df[(df.index >= since) & (df.index < until)]
     first = df["first_seen"].fillna(pd.Series(df.index, index=df.index))
     active = df[(first.to_numpy() < until) & (df.index >= since)].copy()
