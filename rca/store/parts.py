@@ -84,6 +84,10 @@ class PartWriter:
         if self._buffered >= ROW_GROUP:
             self._drain()
 
+    def flush(self) -> None:
+        """Write what is buffered as a row group of its own (the part stays open)."""
+        self._drain()
+
     def _drain(self) -> None:
         if not self._buffer:
             return

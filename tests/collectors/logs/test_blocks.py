@@ -138,6 +138,22 @@ def test_formats_without_columns_read_in_blocks_alike(tmp_path, monkeypatch, nam
     _equal(path, fmt)
 
 
+def test_occurrences_beyond_the_largest_run_are_still_counted(tmp_path, monkeypatch):
+    """Runs stop merging at ``MAX_RUN`` lines: a line repeated far apart is still found
+    in whichever run holds it."""
+    from collectors.logs import occurrences
+
+    monkeypatch.setattr(occurrences, "MAX_RUN", 40)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 600)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)
+    path = tmp_path / "access.log"
+    lines = _sample("ingress-nginx.log")
+    path.write_text("\n".join(lines * 12) + "\n")
+    frame = reader.read_log(path, "ingress-nginx", ctx(path)).frames["requests"]
+    assert frame["row_id"].nunique() == len(frame) > 200
+    _equal(path, "ingress-nginx")
+
+
 def test_repeated_lines_keep_distinct_row_ids_across_blocks(tmp_path, monkeypatch):
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 500)
     monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
