@@ -135,25 +135,30 @@ def measure(lines: int, fmt: str) -> dict[str, dict]:
 
 
 def report(lines: int, fmt: str, log: Path, results: dict[str, dict]) -> None:
-    print(f"\n{fmt}: {lines:,} lines, {log.stat().st_size / 1e6:.0f} MB ({log})")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n{fmt}: {lines:,} lines, {log.stat().st_size / 1e6:.0f} MB ({log}); "
+          f"load average after: {load}")
     print(f"{'':9s} {'rows':>10s} {'wall s':>8s} {'cpu s':>7s} {'lines/s':>10s} "
           f"{'rows/s':>10s} {'lines/cpu-s':>11s} {'peak MB':>8s} {'x cat':>7s} "
-          f"{'x per-line':>10s}")
+          f"{'x per-line':>10s} {'(cpu)':>6s}")
     cat, old = results["cat"], results.get("per-line")
     for mode, r in results.items():
         rate = lines / max(r["seconds"], 1e-9)
         rows = r["rows"] / max(r["seconds"], 1e-9)
         vs_cat = f"{cat['seconds'] / r['seconds']:.3f}" if r["seconds"] else "-"
         vs_old = f"{old['seconds'] / r['seconds']:.2f}" if old and r["seconds"] else "-"
+        vs_old_cpu = f"{old['cpu'] / r['cpu']:.2f}" if old and r["cpu"] else "-"
         per_cpu = f"{lines / r['cpu']:,.0f}" if r["cpu"] else "-"
         print(f"{mode:9s} {r['rows']:>10,} {r['seconds']:>8.2f} {r['cpu']:>7.2f} {rate:>10,.0f} "
-              f"{rows:>10,.0f} {per_cpu:>11s} {r['peak_mb']:>8} {vs_cat:>7s} {vs_old:>10s}")
+              f"{rows:>10,.0f} {per_cpu:>11s} {r['peak_mb']:>8} {vs_cat:>7s} {vs_old:>10s} "
+              f"{vs_old_cpu:>6s}")
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     print("x cat: cat's wall time / this one's (1 = as fast as reading the file); "
-          "x per-line: speed-up over today's per-line parser, same run.")
+          "x per-line: speed-up over the per-line parser, same run, by wall time and (cpu) "
+          "by CPU time; the machine is shared, so CPU seconds are the steadier figure.")
     for lines in SIZES:
         for fmt in FORMATS:
             if lines > 1_000_000 and fmt not in LARGE_FORMATS:
