@@ -175,20 +175,20 @@ class _BlockReader:
 
         Why one buffer: the ``repr`` of a plain line without quote or backslash is the
         line in single quotes, so every such message is built by one Arrow call and hashed
-        from a memoryview; only the other lines build their ``repr`` in Python."""
+        from a memoryview; only the other lines build their ``repr`` in Python. Each hash
+        starts from a copy of one that has already read the stream's part of the message
+        (the same digest, ~20 % less work than a new hasher per line)."""
         out = np.empty((len(lines), 10), dtype=np.uint8)
         is_simple = simple[lines]
         pick = lines[is_simple]
         if len(pick):
             body = _line_array(block, starts, pick, pa.binary(), newline=False)
-            msgs = pc.binary_join_element_wise(self.prefix, body, b"', 0, 0)", b"")
+            msgs = pc.binary_join_element_wise(body, b"', 0, 0)", b"")
             offsets = np.frombuffer(msgs.buffers()[1], dtype=np.int32)[
                 msgs.offset:msgs.offset + len(msgs) + 1].tolist()
-            view = memoryview(msgs.buffers()[2])
-            out[is_simple] = np.frombuffer(b"".join(
-                [blake2b(view[a:b], digest_size=10).digest()
-                 for a, b in zip(offsets, offsets[1:], strict=False)]), dtype=np.uint8
-            ).reshape(-1, 10)
+            out[is_simple] = np.frombuffer(_hashed_after(
+                blake2b(self.prefix, digest_size=10), memoryview(msgs.buffers()[2]), offsets),
+                dtype=np.uint8).reshape(-1, 10)
         rest = np.flatnonzero(~is_simple)
         if len(rest):
             digest = [bytes.fromhex(record.row_id(self.stream, self._text(block, starts, ends,
@@ -286,6 +286,18 @@ class _BlockReader:
         if i in texts:
             return texts[i]
         return block[starts[i]:ends[i]].decode("ascii")
+
+
+def _hashed_after(start, view: memoryview, offsets: list[int]) -> bytes:
+    """The digests of ``start`` followed by each ``view[a:b]``, joined."""
+    copy = start.copy
+    digests = []
+    append = digests.append
+    for a, b in zip(offsets, offsets[1:], strict=False):
+        h = copy()
+        h.update(view[a:b])
+        append(h.digest())
+    return b"".join(digests)
 
 
 def _plain_lines(data: np.ndarray, starts: np.ndarray, ends: np.ndarray):
