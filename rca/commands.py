@@ -12,12 +12,12 @@ import tempfile
 import time as clock
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pandas as pd
 
 from rca import output
-from rca.api import Session
 from rca.causes import select as select_causes
 from rca.collect import CollectError, Source, check_sources, expand_logs
 from rca.collect import collect as run_collect
@@ -25,6 +25,9 @@ from rca.config import Config
 from rca.live import Flags, SourceError, configured
 from rca.redact import redact_obj
 from rca.store import Store
+
+if TYPE_CHECKING:  # the analysis API draws figures: matplotlib is ~0.5 s that collect skips
+    from rca.api import Session
 
 __all__ = ["UsageError", "analyze", "collect", "compact", "daily", "demo", "evaluate",
            "report", "show_config", "watch"]
@@ -223,6 +226,8 @@ def _analysis(config: Config, zone: tzinfo, since, until,
         causes = select_causes(only)
     except KeyError as exc:
         raise UsageError(f"--cause: {exc.args[0]}") from exc
+    from rca.api import Session
+
     session = Session(store, config, since, until, causes=causes, zone=zone)
     extra = {"tz": config.get("tz"), "context": config.get("context"),
              "collection": {"tables": store.tables(), **_collections(store, since, until)}}
