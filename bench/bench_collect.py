@@ -27,7 +27,7 @@ from pathlib import Path
 
 OUT = Path("build/bench")
 SIZES = [int(n) for n in os.environ.get("BENCH_LINES", "1000000,10000000").split(",")]
-FORMATS = os.environ.get("BENCH_FORMATS", "ingress-nginx,nginx-combined,jsonl").split(",")
+FORMATS = os.environ.get("BENCH_FORMATS", "ingress-nginx,nginx-combined,jsonl,coredns").split(",")
 #: Formats measured at 10 M lines and above (the per-line parser needs ~5 GB there).
 LARGE_FORMATS = os.environ.get("BENCH_LARGE_FORMATS", "ingress-nginx").split(",")
 _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
@@ -38,7 +38,8 @@ _T0 = 1629648000  # 2021-08-23T00:00:00+08:00
 def write_log(path: Path, n: int, fmt: str = "ingress-nginx") -> None:
     """A seeded access log: 6 services, ~10 req/s, 0.1 % garbage lines."""
     rng = random.Random(1)
-    line = {"ingress-nginx": _ingress, "nginx-combined": _combined, "jsonl": _jsonl}[fmt]
+    line = {"ingress-nginx": _ingress, "nginx-combined": _combined, "jsonl": _jsonl,
+            "coredns": _coredns}[fmt]
     with path.open("w", encoding="utf-8") as fh:
         for i in range(n):
             if rng.random() < 0.001:
@@ -72,6 +73,16 @@ def _jsonl(i: int, rng: random.Random) -> str:
     return json.dumps({"ts": f"{t}.{i % 10}00+08:00", "station": f"station-{i % 5}",
                        "service": _SERVICES[i % 6], "latency_ms": round(rng.random() * 600, 1),
                        "status": 200, "request_id": f"{rng.getrandbits(64):016x}"}) + "\n"
+
+
+def _coredns(i: int, rng: random.Random) -> str:
+    """A CoreDNS query line in the node's CRI log file (A and AAAA, as glibc asks)."""
+    t = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(_T0 + i // 10))
+    kind = "AAAA" if i % 2 else "A"
+    return (f"{t}.{rng.getrandbits(30) % 10**9:09d}Z stdout F [INFO] 10.244.1.{17 + i % 6}:"
+            f"{rng.randint(1024, 65535)} - {rng.randint(0, 65535)} \"{kind} IN "
+            f"{_SERVICES[i % 6]}.inference.svc.cluster.local. udp 50 false 512\" NOERROR "
+            f"qr,aa,rd {143 if kind == 'AAAA' else 106} {rng.random() / 1000:.6f}s\n")
 
 
 def child(mode: str, path: str, fmt: str) -> dict:

@@ -16,6 +16,7 @@ occurrence, index)``: the hash is computed per line in C over one buffer of the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from hashlib import blake2b
 from pathlib import Path
@@ -46,6 +47,7 @@ READ_BYTES = 1 << 20
 ColumnParser = Callable[[pa.Array, ParseContext], tuple[np.ndarray, pd.DataFrame]]
 
 _NEWLINE, _SPACE, _QUOTE, _BACKSLASH = 10, 32, 39, 92
+_PARTIAL_TAGS = re.compile(rb" (?:stdout|stderr) P[ :]")  # rare; a false hit only slows
 _BOM = b"\xef\xbb\xbf"
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
@@ -130,6 +132,7 @@ class _BlockReader:
         self.prefix = f"({stream!r}, '".encode()
         self.base = path.name
         self.partials = Partials(stream)
+        self.table = getattr(columns, "table", "requests")
 
     def read(self, block: bytes, lineno: int, occurrences: Occurrences):
         data = np.frombuffer(block, dtype=np.uint8)
@@ -163,7 +166,7 @@ class _BlockReader:
             at = np.flatnonzero(accepted)  # positions in ``lines``
             fast = self._identify(fast, block, starts, ends, lines[at], numbers, occurrence[at],
                                   ids.take(pa.array(at)))
-            frames.setdefault("requests", []).append(fast)
+            frames.setdefault(self.table, []).append(fast)
         out = {t: _in_line_order(dfs) for t, dfs in frames.items()}
         on_lines = self.ctx.settings.get("on_lines")
         if on_lines:
@@ -201,7 +204,9 @@ class _BlockReader:
         """Which of ``lines`` the column parser read, and its frame for them."""
         accepted = np.zeros(len(lines), dtype=bool)
         candidates = np.flatnonzero(plain[lines])
-        if not len(candidates):
+        if not len(candidates) or self.partials.holding() or _PARTIAL_TAGS.search(block):
+            # a CRI fragment is joined in line order by the per-line path (rare: lines
+            # over 16 KiB), and the line that ends it must be joined, not read alone
             return accepted, pd.DataFrame()
         body = _line_array(block, starts, lines[candidates], pa.string(), newline=True)
         read, frame = self.columns(body, self.ctx)
@@ -278,7 +283,7 @@ class _BlockReader:
                                                                         pa.string()), "")
         frame["row_id"] = ids.to_pandas().array
         frame["source"] = sources.to_pandas().array
-        return record.validate("requests", frame), linenos
+        return record.validate(self.table, frame), linenos
 
     @staticmethod
     def _text(block, starts, ends, texts, i: int) -> str:

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from collectors.base import LineError, ParseContext
 from collectors.logs import jsonl
 
-__all__ = ["read_jsonl"]
+__all__ = ["cast_times", "read_jsonl"]
 
 #: ISO times this module reads itself: ``T`` or a space, at most microseconds (dateutil
 #: reads no finer), hours 00-23, years 1970-2199, with an offset, ``Z`` or none (``--tz``).
@@ -174,8 +174,8 @@ def _times(values: list, zone: tzinfo) -> np.ndarray:
     texts = pa.array([v if type(v) is str else None for v in values], pa.string())
     plain = pc.fill_null(pc.match_substring_regex(texts, _ISO), False)
     zoned = pc.and_(plain, pc.match_substring_regex(texts, _ZONED))
-    utc = _cast(pc.if_else(zoned, texts, None), pa.timestamp("ns", tz="UTC"))
-    local = _cast(pc.if_else(pc.and_not(plain, zoned), texts, None), pa.timestamp("ns"))
+    utc = cast_times(pc.if_else(zoned, texts, None), pa.timestamp("ns", tz="UTC"))
+    local = cast_times(pc.if_else(pc.and_not(plain, zoned), texts, None), pa.timestamp("ns"))
     out = utc
     naive = ~np.isnat(local)
     if naive.any():
@@ -205,7 +205,8 @@ def _from_epoch(values: np.ndarray) -> np.ndarray:
     return times
 
 
-def _cast(texts: pa.Array, kind: pa.DataType) -> np.ndarray:
+def cast_times(texts: pa.Array, kind: pa.DataType) -> np.ndarray:
+    """ISO texts as ``datetime64[ns]`` (NaT where Arrow cannot read one)."""
     try:
         times = pc.cast(texts, kind)
     except pa.ArrowInvalid:  # a day the month lacks: find it line by line (rare)

@@ -92,6 +92,10 @@ class Partials:
             return None
         return self._join(m[2], self._held.pop(m[2]))
 
+    def holding(self) -> bool:
+        """Whether a fragment waits for the line that ends it."""
+        return bool(self._held)
+
     def rest(self) -> list[Joined]:
         """Fragments the file ended with, each stream's joined, in line order."""
         joined = [self._join(stream, held) for stream, held in self._held.items()]

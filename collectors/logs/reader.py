@@ -182,15 +182,25 @@ def read_log_per_line(path: str | os.PathLike, fmt: str, ctx: ParseContext,
     base, stream = path.name, stream_name(path)
     # occurrences per distinct line, keyed by a 128-bit digest rather than the text, so
     # a large file is not held in memory twice
+    # Every line read counts, whatever becomes of it (the block reader counts so too): a
+    # line that ends a CRI fragment is read joined, and does not make the same text
+    # printed whole later a first occurrence again.
     seen: dict[bytes, int] = {}
+    current = [0]
+
+    def counted(lines: Iterator[tuple[int, str | None]]) -> Iterator[tuple[int, str | None]]:
+        for lineno, raw in lines:
+            if raw is not None:
+                key = blake2b(raw.strip().encode("utf-8", "surrogatepass"),
+                              digest_size=16).digest()
+                current[0] = seen.get(key, 0)
+                seen[key] = current[0] + 1
+            yield lineno, raw
 
     def identity(_lineno: int, text: str) -> tuple:
-        key = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        occurrence = seen.get(key, 0)
-        seen[key] = occurrence + 1
-        return stream, text, occurrence
+        return stream, text, current[0]
 
-    return parse_lines(numbered_lines(path, stripped=False), module, ctx, keep,
+    return parse_lines(counted(numbered_lines(path, stripped=False)), module, ctx, keep,
                        Batch(source=str(path)), identity, lambda lineno: f"{base}:{lineno}",
                        Partials(stream))
 

@@ -268,3 +268,47 @@ def test_json_lines_in_columns_equal_per_line(tmp_path, monkeypatch, fields, zon
     assert fast.samples == slow.samples and slow.malformed > 50
     pd.testing.assert_frame_equal(fast.frames["requests"], slow.frames["requests"])
     assert len(slow.frames["requests"]) > 1000
+
+
+_Q = ('[INFO] 10.244.1.17:41234 - 5113 "AAAA IN neishi.inference.svc.cluster.local. udp 50 '
+      'false 512" NOERROR qr,aa,rd 143 0.000166s')
+#: CoreDNS lines the column parser must read exactly as coredns.parse does, or leave to it.
+DNS_ODD = [
+    f"2021-08-23T11:03:01.123456789+08:00 stdout F {_Q}",
+    f"2021-08-23T03:03:01.9999999Z stderr F {_Q}",
+    f"2021-08-23T03:03:01Z stdout F {_Q.replace('NOERROR qr,aa,rd', 'NXDOMAIN qr,aa,rd,ra')}",
+    f"2021-08-23T03:03:08.411Z stdout F {_Q.replace('NOERROR qr,aa,rd 143', '- - 0')}",
+    f"2021-08-23T03:03:01Z stdout F {_Q.replace('NOERROR qr,aa,rd', 'SERVFAIL ')}",
+    f"2021-08-23T03:03:01Z stdout F {_Q.replace('10.244.1.17', '[fd00::1]')}",
+    f"2021-08-23T03:03:01Z stdout F {_Q.replace('0.000166s', '1.2ms')}",
+    f"2021-08-23T03:03:01Z stdout F {_Q.replace('143', 'x')}",
+    f"2021-08-23T03:03:01Z stdout F {_Q.replace(' IN ', ' CH ')}",
+    f"2021-08-23T03:03:01Z {_Q}",  # kubectl --timestamps
+    f"2019-07-19T08:24:57.5651234Z 2019-07-19T08:24:57.565Z {_Q}",  # CoreDNS's own time too
+    f"2021-02-30T03:03:01Z stdout F {_Q}",  # no such day
+    f"2021-08-23T24:00:00Z stdout F {_Q}",
+    f"1969-12-31T23:59:59Z stdout F {_Q}",
+    f"2021-08-23T03:03:01Z stdout P {_Q[:60]}",  # a fragment: joined with the next F line
+    f"2021-08-23T03:03:01Z stdout F {_Q[60:]}",
+    "2020-05-28T03:03:08.002Z stdout F [ERROR] plugin/errors: 2 accountant-server. A: read "
+    "udp 172.30.57.16:53039->119.29.29.29:53: i/o timeout",
+    "2021-08-23T02:10:11.402392003Z stdout F [INFO] plugin/reload: Running configuration",
+    "2021-08-23T02:10:11.402398517Z stdout F CoreDNS-1.8.0", _Q, "garbage", "",
+]
+
+
+def test_coredns_in_columns_equals_per_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 2000)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)
+    calls = []
+    per_line = reader.parse_line
+    monkeypatch.setattr(reader, "parse_line", lambda *a: calls.append(1) or per_line(*a))
+    rng = random.Random(5)
+    pool = _sample("coredns-cri.log")
+    lines = [rng.choice(DNS_ODD) if rng.random() < 0.2 else rng.choice(pool) for _ in range(1500)]
+    path = tmp_path / "0.log"
+    path.write_text("\n".join(lines) + "\n")
+    fast = reader.read_log(path, "coredns", ctx(path), keep=50)
+    assert 0 < len(calls) < fast.lines * 0.5  # the columns read most queries
+    _equal(path, "coredns")
+    assert fast.frames["dns"]["rcode"].eq("").any() and fast.malformed > 10
