@@ -28,9 +28,12 @@ test: system-deps install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# Long fuzz of every reader: >= 1e6 mutated lines per format (make test runs a short one).
+# Long fuzz of every reader: >= 1e6 mutated lines per format, and >= 50 SIGKILLs during
+# real collections (make test runs a short fuzz and 4 kills).
 soak: install
 	$(BIN)/python -m tests.collectors.fuzz --lines $(or $(SOAK_LINES),1000000)
+	RCA_KILLS=$(or $(SOAK_KILLS),50) $(BIN)/python -m pytest -s -q \
+		tests/rca/store/test_recovery.py -k killed_at
 
 lint: install
 	$(BIN)/ruff check .

@@ -60,18 +60,45 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 
 def _raw_chunks(path: Path, size: int,
-                on_bytes: Callable[[int], None] | None = None) -> Iterator[bytes]:
+                on_bytes: Callable[[int], None] | None = None,
+                on_truncated: Callable[[int, int], None] | None = None) -> Iterator[bytes]:
     """The file's bytes, ``size`` at a time (gzip recognised by content, as above);
     ``on_bytes`` is told how far into the file each read got (a ``.gz``: its compressed
-    bytes, so a progress bar over file sizes ends at 100 %)."""
+    bytes, so a progress bar over file sizes ends at 100 %).
+
+    A plain file that shrinks below what was read (``copytruncate`` rotation, or a
+    writer starting over) ends the read there: the bytes read are kept, nothing is read
+    twice, and ``on_truncated(bytes read, size now)`` says so. A file renamed away mid-read
+    (``create`` rotation) is read to its end through the open handle."""
     with open(path, "rb") as raw:
         magic = raw.read(2)
         raw.seek(0)
-        with (gzip.GzipFile(fileobj=raw, mode="rb") if magic == _GZIP_MAGIC else raw) as fh:
-            while chunk := fh.read(size):
-                if on_bytes:
-                    on_bytes(raw.tell())
-                yield chunk
+        if magic == _GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as fh:
+                while chunk := fh.read(size):
+                    if on_bytes:
+                        on_bytes(raw.tell())
+                    yield chunk
+            return
+        while chunk := raw.read(size):
+            if on_bytes:
+                on_bytes(raw.tell())
+            yield chunk
+        now = os.fstat(raw.fileno()).st_size
+        if now < raw.tell() and on_truncated:
+            on_truncated(raw.tell(), now)
+
+
+def truncated_gap(path: Path, batch: Batch) -> Callable[[int, int], None]:
+    """The gap a log truncated while read leaves (its window filled in by ``collect``)."""
+    from rca.live import Gap
+
+    def note(read: int, now: int) -> None:
+        batch.gaps.append(Gap("logs", str(path), f"truncated while read: {read:,} bytes read, "
+                              f"{now:,} left (rotated by copytruncate?); the lines read are "
+                              "kept, the rest was not read: collect again, with the rotated "
+                              "file, to read them"))
+    return note
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
@@ -126,9 +153,9 @@ def read_log_blocks(path: str | os.PathLike, fmt: str, ctx: ParseContext,
         return batch, iter(())  # an empty file: nothing to detect, nothing lost
     module = _module(path, fmt)
     columns = COLUMN_PARSERS.get(module.NAME, _no_columns)
-    raw = _raw_chunks(path, READ_BYTES, ctx.settings.get("on_bytes"))
-    blocks = read_blocks(raw, path, module, columns, ctx, batch,
-                         keep, stream_name(path), parse_line)
+    raw = _raw_chunks(path, READ_BYTES, ctx.settings.get("on_bytes"), truncated_gap(path, batch))
+    blocks = read_blocks(raw, path, module, columns, ctx, batch, keep, stream_name(path),
+                         parse_line)
     return batch, _gc_paused_over(blocks)
 
 
