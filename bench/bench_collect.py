@@ -113,7 +113,7 @@ def child(mode: str, path: str, fmt: str) -> dict:
         assert code == 0
         from rca.store import Store
 
-        rows = Store(store).tables()["requests"]
+        rows = sum(Store(store).tables().values())  # requests, or dns for CoreDNS
     seconds = time.perf_counter() - t0
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = time.process_time() - (cpu0 if mode != "collect" else 0)
