@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.base import MAX_LINE, Batch, LineError, Malformed, ParseContext, RowBuffer
+from collectors.logs.line_bytes import hashed_after, hexdigests, line_array, plain_lines
 from collectors.logs.occurrences import Occurrences
 from collectors.logs.partials import PARTIAL, Joined, Partials
 from collectors.logs.reader import LINE_SOURCED, TOO_LONG, skip_reason, uncount_partial
@@ -46,10 +47,9 @@ READ_BYTES = 1 << 20
 #: (time index, record columns but ``row_id`` and ``source``) in that order.
 ColumnParser = Callable[[pa.Array, ParseContext], tuple[np.ndarray, pd.DataFrame]]
 
-_NEWLINE, _SPACE, _QUOTE, _BACKSLASH = 10, 32, 39, 92
+_NEWLINE = 10
 _PARTIAL_TAGS = re.compile(rb" (?:stdout|stderr) P[ :]")  # rare; a false hit only slows
 _BOM = b"\xef\xbb\xbf"
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 def iter_blocks(raw: Iterator[bytes]) -> Iterator[bytes]:
@@ -139,7 +139,7 @@ class _BlockReader:
         ends = np.flatnonzero(data == _NEWLINE)
         starts = np.concatenate(([0], ends[:-1] + 1))
         numbers = np.arange(lineno + 1, lineno + 1 + len(ends))
-        plain, quoted = _plain_lines(data, starts, ends)
+        plain, quoted = plain_lines(data, starts, ends)
         plain &= (ends - starts) <= MAX_LINE
         # lines that are not plain ASCII: decoded and stripped as the per-line reader does
         # (a line over MAX_LINE characters is not read at all: TOO_LONG)
@@ -158,7 +158,7 @@ class _BlockReader:
         digests = self._digests(block, starts, ends, lines, plain & ~quoted, texts)
         occurrence = occurrences.count(digests)
         accepted, fast = self._columns(block, starts, ends, lines, plain)
-        ids = _hex(digests)
+        ids = hexdigests(digests)
         frames = self._fallback(block, starts, ends, numbers, lines, accepted, texts,
                                 occurrence, ids)
         if len(fast):
@@ -185,11 +185,11 @@ class _BlockReader:
         is_simple = simple[lines]
         pick = lines[is_simple]
         if len(pick):
-            body = _line_array(block, starts, pick, pa.binary(), newline=False)
+            body = line_array(block, starts, pick, pa.binary(), newline=False)
             msgs = pc.binary_join_element_wise(body, b"', 0, 0)", b"")
             offsets = np.frombuffer(msgs.buffers()[1], dtype=np.int32)[
                 msgs.offset:msgs.offset + len(msgs) + 1].tolist()
-            out[is_simple] = np.frombuffer(_hashed_after(
+            out[is_simple] = np.frombuffer(hashed_after(
                 blake2b(self.prefix, digest_size=10), memoryview(msgs.buffers()[2]), offsets),
                 dtype=np.uint8).reshape(-1, 10)
         rest = np.flatnonzero(~is_simple)
@@ -208,7 +208,7 @@ class _BlockReader:
             # a CRI fragment is joined in line order by the per-line path (rare: lines
             # over 16 KiB), and the line that ends it must be joined, not read alone
             return accepted, pd.DataFrame()
-        body = _line_array(block, starts, lines[candidates], pa.string(), newline=True)
+        body = line_array(block, starts, lines[candidates], pa.string(), newline=True)
         read, frame = self.columns(body, self.ctx)
         accepted[candidates[read]] = True
         return accepted, frame
@@ -291,61 +291,6 @@ class _BlockReader:
         if i in texts:
             return texts[i]
         return block[starts[i]:ends[i]].decode("ascii")
-
-
-def _hashed_after(start, view: memoryview, offsets: list[int]) -> bytes:
-    """The digests of ``start`` followed by each ``view[a:b]``, joined."""
-    copy = start.copy
-    digests = []
-    append = digests.append
-    for a, b in zip(offsets, offsets[1:], strict=False):
-        h = copy()
-        h.update(view[a:b])
-        append(h.digest())
-    return b"".join(digests)
-
-
-def _plain_lines(data: np.ndarray, starts: np.ndarray, ends: np.ndarray):
-    """Lines of printable ASCII with no edge spaces (their own stripped text), and which
-    of those hold a quote or backslash (their ``repr`` is not just the line quoted)."""
-    control = (data < 0x20) | (data > 0x7E)
-    control[ends] = False  # the newlines themselves
-    nonempty = ends > starts
-    edge = np.zeros(len(starts), dtype=bool)
-    edge[nonempty] = (data[starts[nonempty]] == _SPACE) | (data[ends[nonempty] - 1] == _SPACE)
-    plain = nonempty & ~edge & ~_lines_holding(control, ends)
-    return plain, _lines_holding((data == _QUOTE) | (data == _BACKSLASH), ends)
-
-
-def _lines_holding(marks: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Per line, whether any of its bytes is marked (marks are few: look them up)."""
-    held = np.zeros(len(ends), dtype=bool)
-    held[np.searchsorted(ends, np.flatnonzero(marks))] = True
-    return held
-
-
-def _line_array(block: bytes, starts: np.ndarray, pick: np.ndarray, kind: pa.DataType,
-                newline: bool) -> pa.Array:
-    """The picked lines of ``block`` as one Arrow array (a gather in C), each with its
-    ``\n`` or without it."""
-    offsets = np.append(starts, len(block)).astype(np.int32)
-    whole = pa.Array.from_buffers(kind, len(starts), [
-        None, pa.py_buffer(offsets), pa.py_buffer(block)])
-    lines = whole.take(pa.array(pick))
-    if newline:
-        return lines
-    return pc.binary_slice(lines, 0, -1) if kind == pa.binary() else \
-        pc.utf8_slice_codeunits(lines, 0, -1)
-
-
-def _hex(digests: np.ndarray) -> pa.Array:
-    """Digests as the lowercase hex strings ``hexdigest`` gives, without a loop."""
-    out = np.empty((len(digests), 20), dtype=np.uint8)
-    out[:, 0::2] = _HEX[digests >> 4]
-    out[:, 1::2] = _HEX[digests & 15]
-    offsets = np.arange(len(digests) + 1, dtype=np.int32) * 20
-    return pa.Array.from_buffers(pa.string(), len(digests), [
-        None, pa.py_buffer(offsets), pa.py_buffer(out.tobytes())])
 
 
 def _in_line_order(frames: list[tuple[pd.DataFrame, np.ndarray]]) -> pd.DataFrame:
