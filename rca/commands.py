@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import sys
@@ -11,12 +12,12 @@ import tempfile
 import time as clock
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pandas as pd
 
 from rca import output
-from rca.api import Session
 from rca.causes import select as select_causes
 from rca.collect import CollectError, Source, check_sources, expand_logs
 from rca.collect import collect as run_collect
@@ -25,6 +26,9 @@ from rca.live import Flags, SourceError, configured
 from rca.redact import redact_obj
 from rca.store import Store
 from rca.timeutil import to_display
+
+if TYPE_CHECKING:  # the analysis API draws figures: matplotlib is ~0.5 s that collect skips
+    from rca.api import Session
 
 __all__ = ["UsageError", "analyze", "collect", "compact", "daily", "demo", "evaluate",
            "report", "show_config", "watch"]
@@ -96,9 +100,9 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
     store = Store(config.get("store"), config.get("compact.max_parts_per_day"))
     t0 = clock.perf_counter()
     try:
-        with output.progress(len(sources) + len(live)) as tick:
+        with output.progress({s.path: _size(s.path) for s in sources}, len(live)) as tick:
             summary = run_collect(store, sources, since, until, config, zone, tick, tick.lines,
-                                  live=live)
+                                  live=live, on_bytes=tick.bytes)
     except CollectError as exc:
         raise UsageError(str(exc)) from exc
     _save_collection(store, summary, clock.perf_counter() - t0)
@@ -108,7 +112,9 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
         output.error(next(g.reason for g in summary.gaps
                           if g.source == name and g.what == "everything"))
     unreadable = _unreadable(summary, len(sources))
-    return 1 if summary.failed else unreadable
+    for path, why in summary.empty.items():
+        output.error(f"{path} gave no row: {why}")
+    return 1 if summary.failed or summary.empty else unreadable
 
 
 def watch(args, config: Config, zone: tzinfo) -> int:
@@ -149,6 +155,15 @@ def watch(args, config: Config, zone: tzinfo) -> int:
               f"row(s), {stats.connections} connection(s), {stats.reconnects} reconnect(s), "
               f"{stats.relists} re-list(s); resourceVersion {stats.resource_version or '-'}")
     return 0
+
+
+def _size(path) -> int:
+    """A file's size for the progress bar (0 when it cannot even be looked at: the
+    collection names such a file itself)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _unreadable(summary, n_sources: int) -> int:
@@ -215,6 +230,8 @@ def _analysis(config: Config, zone: tzinfo, since, until,
         causes = select_causes(only)
     except KeyError as exc:
         raise UsageError(f"--cause: {exc.args[0]}") from exc
+    from rca.api import Session
+
     session = Session(store, config, since, until, causes=causes, zone=zone)
     extra = {"tz": config.get("tz"), "context": config.get("context"),
              "collection": {"tables": store.tables(), **_collections(store, since, until, zone)}}

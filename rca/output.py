@@ -19,7 +19,15 @@ from contextlib import contextmanager
 from datetime import tzinfo
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -62,14 +70,25 @@ def config_table(rows) -> None:
 
 
 @contextmanager
-def progress(total: int) -> Iterator:
-    """A bar over the sources; ``tick(source, batch)`` advances it and names the file."""
-    bar = _bar()
+def progress(sizes: dict, live: int = 0) -> Iterator:
+    """A bar on stderr over the files' bytes read of their total ``sizes`` (path -> bytes;
+    a ``.gz`` by its compressed bytes), moving with every block a log is read in, and one
+    over the live sources done. ``tick(source, batch, done)`` after a source (or a live
+    batch), ``tick.bytes(source, n)`` as a file is read, ``tick.lines(source, n)``."""
+    bar = _bar(_HowFar())
+    done_bytes = 0
     with bar:
-        task = bar.add_task("collecting", total=total)
+        files = bar.add_task("collecting", total=sum(sizes.values()), bytes=True) \
+            if sizes else None
+        sources = bar.add_task("live sources", total=live) if live else None
 
         def tick(source, batch, done: bool = True) -> None:
-            bar.update(task, advance=int(done), description=_plain(_label(source, batch)))
+            nonlocal done_bytes
+            if hasattr(source, "path"):
+                done_bytes += sizes.get(source.path, 0)
+                bar.update(files, completed=done_bytes, description=_plain(_label(source)))
+            else:
+                bar.update(sources, advance=int(done), description=_plain(_label(source, batch)))
             if batch is not None and batch.malformed:
                 _err.print(_text(f"{batch.source}: {batch.malformed} malformed line(s)",
                                  "yellow"))
@@ -77,10 +96,24 @@ def progress(total: int) -> Iterator:
                     _err.print(_text(f"  {sample}"))
 
         def lines(source, n: int) -> None:
-            bar.update(task, description=_plain(f"{_label(source)} ({n:,} lines)"))
+            bar.update(files, description=_plain(f"{_label(source)} ({n:,} lines)"))
 
-        tick.lines = lines
+        def read(source, n: int) -> None:
+            bar.update(files, completed=done_bytes + min(n, sizes.get(source.path, 0)))
+
+        tick.lines, tick.bytes = lines, read
         yield tick
+
+
+class _HowFar(ProgressColumn):
+    """Bytes (``12.3/214.0 MB``) for a task over bytes, ``M/N`` for one over things."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bytes, self._count = DownloadColumn(), MofNCompleteColumn()
+
+    def render(self, task):
+        return (self._bytes if task.fields.get("bytes") else self._count).render(task)
 
 
 def _label(source, batch=None) -> str:
@@ -99,10 +132,12 @@ def steps(total: int, what: str) -> Iterator:
         yield lambda name: bar.update(task, advance=1, description=_plain(f"{what}: {name}"))
 
 
-def _bar() -> Progress:
-    """A transient bar on stderr whose description is never read as markup."""
+def _bar(*counts) -> Progress:
+    """A transient bar on stderr whose description is never read as markup; ``counts``:
+    the columns that say how far (``M/N`` by default)."""
     return Progress(TextColumn("{task.description}", markup=False), BarColumn(),
-                    MofNCompleteColumn(), TimeElapsedColumn(), console=_err, transient=True)
+                    *(counts or (MofNCompleteColumn(),)), TimeElapsedColumn(), console=_err,
+                    transient=True)
 
 
 def collect_summary(summary, zone: tzinfo, fmt: str) -> None:

@@ -156,10 +156,21 @@ def redact_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def _hits(column: pd.Series) -> np.ndarray:
     """Rows the hint matches, by Arrow's RE2 directly: pandas' ``str.contains`` falls back
-    to Python's ``re`` for this pattern and costs ~40 s per million rows instead of ~0.1."""
+    to Python's ``re`` for this pattern and costs ~40 s per million rows instead of ~0.1.
+    A column of few distinct values (service, status, station) is matched once per value:
+    the hint costs ~40 ns a row, a dictionary lookup a third of that."""
     arr = pa.array(column, from_pandas=True, type=pa.large_string())
+    if len(arr) >= 4 * _SAMPLE and len(pc.unique(arr.slice(0, _SAMPLE))) < _SAMPLE // 10:
+        coded = pc.dictionary_encode(arr)
+        found = pc.match_substring_regex(coded.dictionary, HINT, ignore_case=True)
+        return found.fill_null(False).take(coded.indices).fill_null(False).to_numpy(
+            zero_copy_only=False)
     found = pc.match_substring_regex(arr, HINT, ignore_case=True)
     return found.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+#: Values looked at to tell a column of few distinct values.
+_SAMPLE = 1000
 
 
 def redact_batch(batch) -> None:

@@ -65,13 +65,13 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
             {
                 "time": _time(get("ts"), names["ts"], ctx),
                 "side": side,
-                "station": _text(get("station")),
-                "service": _text(get("service")),
+                "station": _text(get("station"), names["station"]),
+                "service": _text(get("service"), names["service"]),
                 "latency_s": latency / 1000.0,
                 "status": status,
                 "bytes": _number(get("bytes"), names["bytes"], required=False),
-                "request_id": _text(get("request_id")),
-                "upstream": _text(get("upstream")),
+                "request_id": _text(get("request_id"), names["request_id"]),
+                "upstream": _text(get("upstream"), names["upstream"]),
             },
         )
     ]
@@ -128,8 +128,15 @@ def _status(value, name: str) -> str:
     raise LineError(name, f"expected an HTTP code, 'timeout' or 'error', got {_short(value)}")
 
 
-def _text(value) -> str:
-    return "" if value is None else str(value)
+def _text(value, name: str) -> str:
+    """The value as text; a lone surrogate (``"\\ud800"``, valid JSON but no character)
+    is refused here, as no store or terminal can hold it."""
+    text = "" if value is None else str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise LineError(name, f"not valid Unicode (a lone surrogate): {_short(value)}") from None
+    return text
 
 
 def _short(value) -> str:

@@ -25,7 +25,7 @@ import pyarrow.csv as pcsv
 from collectors.base import ParseContext
 from collectors.logs import ingress_nginx, nginx_combined
 
-__all__ = ["COLUMN_PARSERS", "read_time_local"]
+__all__ = ["read_ingress", "read_time_local", "read_timed"]
 
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 #: The ``$time_local`` texts this module reads itself: years 1970-2199 and offsets within
@@ -126,7 +126,9 @@ def _split(lines: pa.Array, fields: list, wanted: list[str]) -> tuple[np.ndarray
                 delimiter=" ", quote_char='"', double_quote=False, escape_char=False,
                 newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=reject),
             convert_options=pcsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False,
+                column_types={**dict.fromkeys(names, pa.string()),
+                              **dict.fromkeys(("time_open", "time_close"), _CODED)},
+                strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
                 include_columns=[*wanted, "time_open", "time_close"]))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -134,9 +136,7 @@ def _split(lines: pa.Array, fields: list, wanted: list[str]) -> tuple[np.ndarray
     if rejected or table.num_rows != len(rows):  # the regex promised otherwise: trust nothing
         return none
     cols = {name: table.column(name).combine_chunks() for name in table.column_names}
-    times = read_time_local(pc.binary_join_element_wise(
-        pc.utf8_slice_codeunits(cols.pop("time_open"), 1),
-        pc.utf8_slice_codeunits(cols.pop("time_close"), 0, -1), " "))
+    times = _times(cols.pop("time_open"), cols.pop("time_close"))
     cols["time"] = times
     for name in ("request_time", "body_bytes_sent"):
         cols[name] = pc.cast(cols[name], pa.float64())
@@ -145,6 +145,24 @@ def _split(lines: pa.Array, fields: list, wanted: list[str]) -> tuple[np.ndarray
         cols = {name: col.filter(good) for name, col in cols.items()}
         rows = rows[good.to_numpy(zero_copy_only=False)]
     return rows, cols
+
+
+#: The two halves of ``[$time_local]`` come from the CSV reader dictionary-encoded: a busy
+#: log repeats each second many times, and its offset always.
+_CODED = pa.dictionary(pa.int32(), pa.string())
+
+
+def _times(opening: pa.DictionaryArray, closing: pa.DictionaryArray) -> pa.Array:
+    """``[23/Aug/2021:11:03:05`` and ``+0800]`` as UTC timestamps, each distinct second
+    read once (when the log has one offset, as logs do: else each line's pair)."""
+    if len(closing.dictionary) == 1:
+        texts = pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(opening.dictionary, 1),
+            pc.utf8_slice_codeunits(closing.dictionary[0], 0, -1), " ")
+        return read_time_local(texts).take(opening.indices)
+    return read_time_local(pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(opening.cast(pa.string()), 1),
+        pc.utf8_slice_codeunits(closing.cast(pa.string()), 0, -1), " "))
 
 
 def read_time_local(texts: pa.Array) -> pa.Array:
@@ -177,7 +195,3 @@ def _per_distinct(values: pa.Array, function) -> pa.Array:
     coded = pc.dictionary_encode(values)
     mapped = pa.array([function(v) for v in coded.dictionary.to_pylist()], pa.string())
     return mapped.take(coded.indices)
-
-
-#: Formats with a column parser; the others are read line by line.
-COLUMN_PARSERS = {ingress_nginx.NAME: read_ingress, nginx_combined.NAME: read_timed}

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Occurrences"]
+__all__ = ["MAX_RUN", "Occurrences"]
+
+#: Lines in the largest run. Why a cap: merging two runs of n lines holds ~25 bytes a line
+#: more while it runs (250 MB at 10 M lines); runs of 4 M lines cap that at ~100 MB, and a
+#: lookup searches one more run per 4 M lines (a few ms per block at 100 M lines).
+MAX_RUN = 4_000_000
 
 
 class Occurrences:
@@ -64,7 +69,8 @@ class Occurrences:
 
     def _add(self, h1: np.ndarray, h2: np.ndarray) -> None:
         self._runs.append((h1, h2))
-        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
+        while (len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0])
+               and len(self._runs[-2][0]) + len(self._runs[-1][0]) <= MAX_RUN):
             newer = self._runs.pop()
             older = self._runs.pop()
             self._runs.append(_merge(older, newer))

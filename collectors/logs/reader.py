@@ -33,11 +33,12 @@ from collectors.base import (
     bounded_lines,
     check_row,
 )
+from collectors.logs.partials import PARTIAL, Joined, Partials
 from collectors.logs.wrappers import unwrap
 from rca import record
 
 __all__ = ["iter_lines", "numbered_lines", "parse_line", "parse_lines", "read_log",
-           "read_log_blocks", "skip_reason", "stream_name"]
+           "read_log_blocks", "skip_reason", "stream_name", "uncount_partial"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: Rows are turned into frames every this many, so memory holds at most this many dict
@@ -59,26 +60,33 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 
 def _raw_chunks(path: Path, size: int,
+                on_bytes: Callable[[int], None] | None = None,
                 on_truncated: Callable[[int, int], None] | None = None) -> Iterator[bytes]:
-    """The file's bytes, ``size`` at a time (gzip recognised by content, as above).
+    """The file's bytes, ``size`` at a time (gzip recognised by content, as above);
+    ``on_bytes`` is told how far into the file each read got (a ``.gz``: its compressed
+    bytes, so a progress bar over file sizes ends at 100 %).
 
     A plain file that shrinks below what was read (``copytruncate`` rotation, or a
     writer starting over) ends the read there: the bytes read are kept, nothing is read
     twice, and ``on_truncated(bytes read, size now)`` says so. A file renamed away mid-read
     (``create`` rotation) is read to its end through the open handle."""
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == _GZIP_MAGIC:
-        with gzip.open(path, "rb") as fh:
-            while chunk := fh.read(size):
-                yield chunk
-        return
-    with open(path, "rb") as fh:
-        while chunk := fh.read(size):
+    with open(path, "rb") as raw:
+        magic = raw.read(2)
+        raw.seek(0)
+        if magic == _GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as fh:
+                while chunk := fh.read(size):
+                    if on_bytes:
+                        on_bytes(raw.tell())
+                    yield chunk
+            return
+        while chunk := raw.read(size):
+            if on_bytes:
+                on_bytes(raw.tell())
             yield chunk
-        now = os.fstat(fh.fileno()).st_size
-        if now < fh.tell() and on_truncated:
-            on_truncated(fh.tell(), now)
+        now = os.fstat(raw.fileno()).st_size
+        if now < raw.tell() and on_truncated:
+            on_truncated(raw.tell(), now)
 
 
 def truncated_gap(path: Path, batch: Batch) -> Callable[[int, int], None]:
@@ -101,8 +109,10 @@ def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
             yield lineno, text
 
 
-def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None]]:
-    """Like ``iter_lines``, but an over-long line (``MAX_LINE``) yields ``None``."""
+def numbered_lines(path: str | os.PathLike,
+                   stripped: bool = True) -> Iterator[tuple[int, str | None]]:
+    """Like ``iter_lines``, but an over-long line (``MAX_LINE``) yields ``None``; with
+    ``stripped=False`` a line comes as written, only its newline taken off."""
     with _open_text(Path(path)) as fh:
         for lineno, raw in bounded_lines(fh):
             if raw is None:
@@ -110,7 +120,7 @@ def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None]]:
                 continue
             text = raw.strip()
             if text:
-                yield lineno, text
+                yield lineno, text if stripped else raw.removesuffix("\n")
 
 
 def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3) -> Batch:
@@ -135,7 +145,7 @@ def read_log_blocks(path: str | os.PathLike, fmt: str, ctx: ParseContext,
     """``read_log`` as a stream: the batch (its counts complete once the stream is
     consumed) and the frames of each block of lines, so memory holds one block."""
     from collectors.logs.blocks import READ_BYTES, read_blocks
-    from collectors.logs.nginx_columns import COLUMN_PARSERS
+    from collectors.logs.columns import COLUMN_PARSERS
 
     path = Path(path)
     batch = Batch(source=str(path))
@@ -143,8 +153,9 @@ def read_log_blocks(path: str | os.PathLike, fmt: str, ctx: ParseContext,
         return batch, iter(())  # an empty file: nothing to detect, nothing lost
     module = _module(path, fmt)
     columns = COLUMN_PARSERS.get(module.NAME, _no_columns)
-    blocks = read_blocks(_raw_chunks(path, READ_BYTES, truncated_gap(path, batch)), path,
-                         module, columns, ctx, batch, keep, stream_name(path), parse_line)
+    raw = _raw_chunks(path, READ_BYTES, ctx.settings.get("on_bytes"), truncated_gap(path, batch))
+    blocks = read_blocks(raw, path, module, columns, ctx, batch, keep, stream_name(path),
+                         parse_line)
     return batch, _gc_paused_over(blocks)
 
 
@@ -157,6 +168,13 @@ def parse_line(module: ModuleType, text: str,
     for _table, row in pairs:
         check_row(row)
     return pairs, line
+
+
+def uncount_partial(batch: Batch) -> None:
+    """A fragment counted as ``PARTIAL`` turned out to end its line (the file ended)."""
+    batch.skipped[PARTIAL] -= 1
+    if not batch.skipped[PARTIAL]:
+        del batch.skipped[PARTIAL]
 
 
 def skip_reason(module: ModuleType, line: str) -> str:
@@ -191,58 +209,86 @@ def read_log_per_line(path: str | os.PathLike, fmt: str, ctx: ParseContext,
     base, stream = path.name, stream_name(path)
     # occurrences per distinct line, keyed by a 128-bit digest rather than the text, so
     # a large file is not held in memory twice
+    # Every line read counts, whatever becomes of it (the block reader counts so too): a
+    # line that ends a CRI fragment is read joined, and does not make the same text
+    # printed whole later a first occurrence again.
     seen: dict[bytes, int] = {}
+    current = [0]
+
+    def counted(lines: Iterator[tuple[int, str | None]]) -> Iterator[tuple[int, str | None]]:
+        for lineno, raw in lines:
+            if raw is not None:
+                key = blake2b(raw.strip().encode("utf-8", "surrogatepass"),
+                              digest_size=16).digest()
+                current[0] = seen.get(key, 0)
+                seen[key] = current[0] + 1
+            yield lineno, raw
 
     def identity(_lineno: int, text: str) -> tuple:
-        key = blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        occurrence = seen.get(key, 0)
-        seen[key] = occurrence + 1
-        return stream, text, occurrence
+        return stream, text, current[0]
 
-    return parse_lines(numbered_lines(path), module, ctx, keep, Batch(source=str(path)),
-                       identity, lambda lineno: f"{base}:{lineno}")
+    return parse_lines(counted(numbered_lines(path, stripped=False)), module, ctx, keep,
+                       Batch(source=str(path)), identity, lambda lineno: f"{base}:{lineno}",
+                       Partials(stream))
 
 
 def parse_lines(lines: Iterable[tuple[int, str | None]], module: ModuleType,
                 ctx: ParseContext, keep: int, batch: Batch,
-                identity: Callable[[int, str], tuple], where: Callable[[int], str]) -> Batch:
+                identity: Callable[[int, str], tuple], where: Callable[[int], str],
+                partials: Partials | None = None) -> Batch:
     """Parse numbered lines with a format ``module`` into ``batch``, one at a time: the
     loop every line source shares (files here, Loki streams in ``collectors.loki``).
     ``identity(number, text)`` gives the parts of the row id (the line's index within it
     is added); ``where(number)`` the ``source`` of request rows. Malformed samples name
-    ``batch.source``."""
+    ``batch.source``. With ``partials`` (a file's lines, given unstripped), CRI
+    fragments are joined first (``collectors.logs.partials``)."""
     chunks: dict[str, list[pd.DataFrame]] = defaultdict(list)
     rows, pending = RowBuffer(), 0
     row_id = record.row_id
     on_lines = ctx.settings.get("on_lines")  # progress on a long file: lines read so far
+
+    def read(lineno: int, text: str | None, ident: tuple | None = None) -> int:
+        if text is None:
+            batch.add_malformed(Malformed(batch.source, lineno, "line", TOO_LONG, ""), keep)
+            return 0
+        try:
+            pairs, line = parse_line(module, text, ctx)
+        except LineError as exc:
+            sample = Malformed(batch.source, lineno, exc.field, exc.message, text[:200])
+            batch.add_malformed(sample, keep)
+            return 0
+        if not pairs:
+            batch.skipped[skip_reason(module, line)] += 1
+            return 0
+        batch.kept += 1
+        ident = ident or identity(lineno, text)
+        for index, (table, row) in enumerate(pairs):
+            row["row_id"] = row_id(*ident, index)
+            row["source"] = where(lineno) if table in LINE_SOURCED else "log"
+            rows.add(table, row)
+        return len(pairs)
+
     with _gc_paused():
         for lineno, text in lines:
             batch.lines += 1
-            if text is None:
-                batch.add_malformed(Malformed(batch.source, lineno, "line", TOO_LONG, ""),
-                                    keep)
-                continue
-            try:
-                pairs, line = parse_line(module, text, ctx)
-            except LineError as exc:
-                sample = Malformed(batch.source, lineno, exc.field, exc.message, text[:200])
-                batch.add_malformed(sample, keep)
-                continue
-            if not pairs:
-                batch.skipped[skip_reason(module, line)] += 1
-                continue
-            batch.kept += 1
-            ident = identity(lineno, text)
-            for index, (table, row) in enumerate(pairs):
-                row["row_id"] = row_id(*ident, index)
-                row["source"] = where(lineno) if table in LINE_SOURCED else "log"
-                rows.add(table, row)
-            pending += len(pairs)
+            if partials is not None and text is not None:
+                raw, text = text, text.strip()
+                got = partials.feed(lineno, text, lambda raw=raw: raw)
+                if got is None:
+                    batch.skipped[PARTIAL] += 1
+                    continue
+                if isinstance(got, Joined):
+                    pending += read(got.number, got.text, got.identity)
+                    continue
+            pending += read(lineno, text)
             if pending >= CHUNK_ROWS:
                 _flush(rows, chunks)
                 rows, pending = RowBuffer(), 0
                 if on_lines:
                     on_lines(batch.lines)
+        for joined in partials.rest() if partials is not None else ():
+            uncount_partial(batch)  # the last fragment carries the line after all
+            read(joined.number, joined.text, joined.identity)
         _flush(rows, chunks)
     for t, dfs in chunks.items():
         mine = dfs[0] if len(dfs) == 1 else pd.concat(dfs)

@@ -96,11 +96,49 @@ def test_jsonl_field_names_come_from_config(tmp_path, capsys):
 def test_unrecognisable_file_is_reported_and_the_rest_still_lands(tmp_path, capsys):
     junk = tmp_path / "notes.txt"
     junk.write_text("shopping list\nmilk\n")
-    out = _collect(tmp_path / "s", capsys, "--logs", str(junk),
-                   "--logs", str(DATA / "logs" / "ingress-nginx.log"))
+    code = main(["collect", "--store", str(tmp_path / "s"), *WINDOW, "-o", "json",
+                 "--logs", str(junk), "--logs", str(DATA / "logs" / "ingress-nginx.log")])
+    got = capsys.readouterr()
+    out = json.loads(got.out)
     bad = next(f for f in out["files"] if f["file"].endswith("notes.txt"))
     assert bad["malformed"] == 1 and "pass --log-format" in bad["samples"][0]
     assert out["rows"]["requests"] > 0
+    # a source that gave nothing fails the run, named with why (item 10 of issue 7)
+    assert code == 1
+    assert f"rca: error: {junk} gave no row: {junk}: 2 non-blank lines" in got.err
+
+
+@pytest.mark.parametrize("content, why", [
+    ("", "the file holds no line"),
+    # an ingress controller's own output only: klog lines, no access line
+    ('I0823 03:00:01.000000       7 controller.go:165] "Configuration changes detected"\n'
+     'I0823 03:00:02.000000       7 controller.go:182] "Configuration changes detected"\n',
+     "2 line(s): 2 not a request: klog line"),
+    # every access line cut short
+    ('10.0.0.1 - - [23/Aug/2021:11:03:06 +0800] "GET / HTTP/1.1" 200\n' * 3,
+     "3 line(s): 3 malformed; first malformed: "),
+])
+def test_a_readable_file_giving_no_row_fails_the_collection_and_says_why(
+        tmp_path, capsys, content, why):
+    log = tmp_path / "access.log"
+    log.write_text(content)
+    code = main(["collect", "--store", str(tmp_path / "s"), *WINDOW, "--log-format",
+                 "ingress-nginx", "--logs", str(log),
+                 "--logs", str(DATA / "logs" / "ingress-nginx.log")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"rca: error: {log} gave no row: {why}" in err
+    assert "ingress-nginx.log gave no row" not in err  # the good one is not named
+
+
+def test_a_file_whose_rows_are_all_outside_the_window_is_not_a_failure(tmp_path, capsys):
+    """It gave rows: the window was the user's choice, and the summary counts them."""
+    code = main(["collect", "--store", str(tmp_path / "s"), "--since", "2030-01-01T00:00:00Z",
+                 "--until", "2030-01-02T00:00:00Z", "--logs",
+                 str(DATA / "logs" / "ingress-nginx.log"), "-o", "json"])
+    got = capsys.readouterr()
+    assert code == 0 and "gave no row" not in got.err
+    assert json.loads(got.out)["outside_window"] > 0
 
 
 def test_event_repeating_through_the_window_is_kept(tmp_path, capsys):
@@ -207,3 +245,29 @@ def test_streamed_collection_stores_what_one_piece_stores(tmp_path, capsys, monk
         a, b = Store(tmp_path / "whole").load(table), Store(tmp_path / "streamed").load(table)
         assert len(a) > 0
         pd.testing.assert_frame_equal(a.sort_values("row_id"), b.sort_values("row_id"))
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_progress_moves_with_the_bytes_read_not_per_file(tmp_path, monkeypatch, gz):
+    """The bar is told how far into each file a read got, many times per file, and ends
+    at the file's size (a .gz: its compressed size, which is what the bar's total is)."""
+    import gzip
+
+    from collectors.logs import blocks
+    from rca.collect import Source, collect
+    from rca.config import load
+    from rca.timeutil import get_zone
+
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 2000)
+    monkeypatch.setattr(blocks, "READ_BYTES", 1000)
+    text = (DATA / "logs" / "ingress-nginx.log").read_bytes() * 20
+    path = tmp_path / ("access.log.1.gz" if gz else "access.log")
+    path.write_bytes(gzip.compress(text) if gz else text)
+    seen: list[tuple[str, int]] = []
+    collect(Store(tmp_path / "s"), [Source("logs", path)], pd.Timestamp("2021-08-22", tz="UTC"),
+            pd.Timestamp("2021-08-24", tz="UTC"), load(None), get_zone("UTC"),
+            on_bytes=lambda src, n: seen.append((src.path.name, n)))
+    positions = [n for _, n in seen]
+    assert len(positions) >= 3 if gz else len(positions) >= len(text) // 1000
+    assert positions == sorted(positions) and positions[-1] == path.stat().st_size
+    assert {name for name, _ in seen} == {path.name}

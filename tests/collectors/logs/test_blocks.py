@@ -138,6 +138,22 @@ def test_formats_without_columns_read_in_blocks_alike(tmp_path, monkeypatch, nam
     _equal(path, fmt)
 
 
+def test_occurrences_beyond_the_largest_run_are_still_counted(tmp_path, monkeypatch):
+    """Runs stop merging at ``MAX_RUN`` lines: a line repeated far apart is still found
+    in whichever run holds it."""
+    from collectors.logs import occurrences
+
+    monkeypatch.setattr(occurrences, "MAX_RUN", 40)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 600)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)
+    path = tmp_path / "access.log"
+    lines = _sample("ingress-nginx.log")
+    path.write_text("\n".join(lines * 12) + "\n")
+    frame = reader.read_log(path, "ingress-nginx", ctx(path)).frames["requests"]
+    assert frame["row_id"].nunique() == len(frame) > 200
+    _equal(path, "ingress-nginx")
+
+
 def test_repeated_lines_keep_distinct_row_ids_across_blocks(tmp_path, monkeypatch):
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 500)
     monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
@@ -160,3 +176,139 @@ def test_repeated_lines_keep_distinct_row_ids_across_blocks(tmp_path, monkeypatc
 def test_time_local_column(text, utc):
     got = read_time_local(__import__("pyarrow").array([text]))[0].as_py()
     assert got == (None if utc is None else pd.Timestamp(utc).to_pydatetime())
+
+
+#: JSON records the column parser must leave to the per-line parser (or read exactly as it
+#: does): every shape ``jsonl.parse`` treats specially.
+JSON_ODD = [
+    '{"ts": "2021-08-23T11:03:05+08:00", "station": "s1", "latency_ms": 12, "status": 200}',
+    '{"ts": "2021-08-23T03:03:05.123456Z", "station": "s1", "service": "neishi", '
+    '"latency_ms": 0, "status": "timeout", "side": "server", "bytes": 512, "upstream": "u"}',
+    '{"ts": "2021-08-23T11:03:05.5-00:00", "station": "s1", "status": " Error "}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "station": "s1", "status": "504", "latency_ms": 5}',
+    '{"ts": "2021-08-23T11:03:05", "station": "s1", "latency_ms": 12}',  # zone-less: --tz
+    '{"ts": 1629687785.25, "station": "s1", "latency_ms": 12}',  # epoch seconds
+    '{"ts": 1629687785250, "station": "s1", "latency_ms": 12}',  # epoch milliseconds
+    '{"ts": 1629687785.0000005, "latency_ms": 1}', '{"ts": 1629687785.0000015, "latency_ms": 1}',
+    '{"ts": 1629687785123.5, "latency_ms": 1}', '{"ts": 0, "latency_ms": 1}',
+    '{"ts": 100000000000, "latency_ms": 1}', '{"ts": 7000000001, "latency_ms": 1}',
+    '{"ts": 1e300, "latency_ms": 1}', '{"ts": -5, "latency_ms": 1}', '{"ts": "1629687785"}',
+    # a wall time the clocks skip, and one they repeat, in Europe/Berlin
+    '{"ts": "2021-03-28 02:30:00", "latency_ms": 1}', '{"ts": "2021-10-31 02:30:00.5", '
+    '"latency_ms": 1}', '{"ts": "2021-10-31T03:30:00", "latency_ms": 1}',
+    '{"ts": "2021-08-23T11:03:05.1234567+08:00", "station": "s1", "latency_ms": 1}',
+    '{"ts": "2021-02-30T11:03:05+08:00", "station": "s1", "latency_ms": 1}',
+    '{"ts": "2021-08-23T24:00:00+08:00", "station": "s1", "latency_ms": 1}',
+    '{"ts": "2021-08-23T11:03:05+08", "station": "s1", "latency_ms": 1}',
+    '{"ts": "23/Aug/2021 11:03:05", "station": "s1", "latency_ms": 1}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "station": 7, "service": null, "latency_ms": "12.5"}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "station": ["a"], "latency_ms": 1}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": true, "status": 200}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": -1}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": NaN}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": Infinity}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 1e999}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 123456789012345678901234567890}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 5, "bytes": "many"}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 5, "status": 700}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 5, "status": true}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "status": 200}',  # no latency: malformed
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 5, "side": "both"}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 5, "latency_ms": 7}',  # last wins
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 5}, {"ts": "x"}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 5} {"ts": "x"}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "station": "\\u68c0\\u6d4b", "latency_ms": 5}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "station": "检测", "latency_ms": 5}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "station": "\\ud800", "latency_ms": 5}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "station": "a\\"b", "latency_ms": 5e2, "bytes": 1E3}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 5, "x": ' + "[" * 2000 + "]" * 2000 + "}",
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 18446744073709551616}',
+    '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 9007199254740993}',
+    '{"ts": "1969-08-23T11:03:05+08:00", "latency_ms": 5}',
+    '{"ts": "2300-08-23T11:03:05+08:00", "latency_ms": 5}',
+    '{"log":"{\\"ts\\": \\"2021-08-23T11:03:05+08:00\\", \\"latency_ms\\": 5}\\n",'
+    '"stream":"stdout","time":"2021-08-23T03:03:05.1Z"}',
+    '2021-08-23T03:03:05.123456789Z stdout F {"ts": "2021-08-23T11:03:05+08:00", '
+    '"latency_ms": 5}',
+    '[1, 2]', '{"ts": "2021-08-23T11:03:05+08:00", "latency_ms": 5', '{}', '{"a": {"b": [',
+    "[" * 5000, "garbage line that is not JSON", "",
+]
+
+
+@pytest.mark.parametrize("fields, zone", [({}, "Asia/Shanghai"),
+                                          ({"ts": "time", "latency_ms": "cost_ms"},
+                                           "Europe/Berlin")])
+def test_json_lines_in_columns_equal_per_line(tmp_path, monkeypatch, fields, zone):
+    """Record by record, the column parser reads what the per-line parser reads, and the
+    rest (every odd shape above) is left to it: same rows, ids, counts and samples."""
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 3000)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)
+    calls = []
+    per_line = reader.parse_line
+    monkeypatch.setattr(reader, "parse_line", lambda *a: calls.append(1) or per_line(*a))
+    rng = random.Random(3)
+    pool = _sample("requests.jsonl")
+    rename = {f'"{k}":': f'"{v}":' for k, v in fields.items()}
+    lines = []
+    for _ in range(1500):
+        text = rng.choice(JSON_ODD) if rng.random() < 0.2 else rng.choice(pool)
+        for old, new in rename.items():
+            text = text.replace(old, new)
+        lines.append(text)
+    path = tmp_path / "requests.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    settings = {"jsonl_fields": fields}
+    fast = reader.read_log(path, "jsonl", ParseContext(str(path), get_zone(zone), settings),
+                           keep=50)
+    assert 0 < len(calls) < fast.lines * 0.4  # the columns read most records
+    slow = reader.read_log_per_line(path, "jsonl", ParseContext(str(path), get_zone(zone),
+                                                                settings), keep=50)
+    assert (fast.lines, fast.kept, fast.malformed, fast.skipped) == \
+        (slow.lines, slow.kept, slow.malformed, slow.skipped)
+    assert fast.samples == slow.samples and slow.malformed > 50
+    pd.testing.assert_frame_equal(fast.frames["requests"], slow.frames["requests"])
+    assert len(slow.frames["requests"]) > 1000
+
+
+_Q = ('[INFO] 10.244.1.17:41234 - 5113 "AAAA IN neishi.inference.svc.cluster.local. udp 50 '
+      'false 512" NOERROR qr,aa,rd 143 0.000166s')
+#: CoreDNS lines the column parser must read exactly as coredns.parse does, or leave to it.
+DNS_ODD = [
+    f"2021-08-23T11:03:01.123456789+08:00 stdout F {_Q}",
+    f"2021-08-23T03:03:01.9999999Z stderr F {_Q}",
+    f"2021-08-23T03:03:01Z stdout F {_Q.replace('NOERROR qr,aa,rd', 'NXDOMAIN qr,aa,rd,ra')}",
+    f"2021-08-23T03:03:08.411Z stdout F {_Q.replace('NOERROR qr,aa,rd 143', '- - 0')}",
+    f"2021-08-23T03:03:01Z stdout F {_Q.replace('NOERROR qr,aa,rd', 'SERVFAIL ')}",
+    f"2021-08-23T03:03:01Z stdout F {_Q.replace('10.244.1.17', '[fd00::1]')}",
+    f"2021-08-23T03:03:01Z stdout F {_Q.replace('0.000166s', '1.2ms')}",
+    f"2021-08-23T03:03:01Z stdout F {_Q.replace('143', 'x')}",
+    f"2021-08-23T03:03:01Z stdout F {_Q.replace(' IN ', ' CH ')}",
+    f"2021-08-23T03:03:01Z {_Q}",  # kubectl --timestamps
+    f"2019-07-19T08:24:57.5651234Z 2019-07-19T08:24:57.565Z {_Q}",  # CoreDNS's own time too
+    f"2021-02-30T03:03:01Z stdout F {_Q}",  # no such day
+    f"2021-08-23T24:00:00Z stdout F {_Q}",
+    f"1969-12-31T23:59:59Z stdout F {_Q}",
+    f"2021-08-23T03:03:01Z stdout P {_Q[:60]}",  # a fragment: joined with the next F line
+    f"2021-08-23T03:03:01Z stdout F {_Q[60:]}",
+    "2020-05-28T03:03:08.002Z stdout F [ERROR] plugin/errors: 2 accountant-server. A: read "
+    "udp 172.30.57.16:53039->119.29.29.29:53: i/o timeout",
+    "2021-08-23T02:10:11.402392003Z stdout F [INFO] plugin/reload: Running configuration",
+    "2021-08-23T02:10:11.402398517Z stdout F CoreDNS-1.8.0", _Q, "garbage", "",
+]
+
+
+def test_coredns_in_columns_equals_per_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 2000)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)
+    calls = []
+    per_line = reader.parse_line
+    monkeypatch.setattr(reader, "parse_line", lambda *a: calls.append(1) or per_line(*a))
+    rng = random.Random(5)
+    pool = _sample("coredns-cri.log")
+    lines = [rng.choice(DNS_ODD) if rng.random() < 0.2 else rng.choice(pool) for _ in range(1500)]
+    path = tmp_path / "0.log"
+    path.write_text("\n".join(lines) + "\n")
+    fast = reader.read_log(path, "coredns", ctx(path), keep=50)
+    assert 0 < len(calls) < fast.lines * 0.5  # the columns read most queries
+    _equal(path, "coredns")
+    assert fast.frames["dns"]["rcode"].eq("").any() and fast.malformed > 10

@@ -136,3 +136,13 @@ def test_timeout_without_latency_is_kept():
     c = ParseContext("x.jsonl", get_zone("UTC"))
     ((_, row),) = jsonl.parse('{"ts": "2021-08-23T03:03:05Z", "status": "timeout"}', c)
     assert row["status"] == "timeout" and math.isnan(row["latency_s"])
+
+
+def test_a_lone_surrogate_is_one_malformed_line_not_a_failed_file(tmp_path):
+    """``"\\ud800"`` is valid JSON but no character: it must not sink the file's frame."""
+    good = '{"ts": "2021-08-23T03:03:05Z", "station": "s1", "latency_ms": 5, "status": 200}'
+    path = tmp_path / "x.jsonl"
+    path.write_text(good + "\n" + good.replace('"s1"', '"\\ud800"') + "\n" + good + "\n")
+    batch = read_log(path, "jsonl", ParseContext(str(path), get_zone("UTC"), {}))
+    assert batch.malformed == 1 and batch.samples[0].field == "station"
+    assert len(batch.frames["requests"]) == 2

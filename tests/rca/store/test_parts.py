@@ -94,3 +94,20 @@ def test_a_damaged_manifest_is_a_named_error(tmp_path):
     manifest.write_text("{not json")
     with pytest.raises(StoreError, match="manifest.json: damaged manifest"):
         store.load("requests")
+
+
+def test_a_day_the_collection_moved_past_is_not_held_in_memory(tmp_path):
+    """A log read day after day: when a write holds no row of a day, that day's buffered
+    rows go to its part (a row group of their own), so memory holds at most the days of
+    the write in hand, and every row still lands once."""
+    store = Store(tmp_path / "s")
+    with store.transaction() as txn:
+        txn.write("requests", requests(["2021-08-23T10:00:00Z", "2021-08-23T11:00:00Z"],
+                                       ["a", "b"]))
+        first = txn._writers[("requests", "2021-08-23")]
+        assert first._buffered == 2  # still within its row group
+        txn.write("requests", requests(["2021-08-24T10:00:00Z"], ["c"]))
+        assert first._buffered == 0 and first.rows == 2
+        assert txn._writers[("requests", "2021-08-24")]._buffered == 1
+    got = Store(tmp_path / "s").load("requests")
+    assert sorted(got["row_id"]) == ["a", "b", "c"]

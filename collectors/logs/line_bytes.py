@@ -1,0 +1,69 @@
+"""A block's lines as bytes: which are plain, the picked ones as one Arrow array, and
+their row-id digests; numpy and Arrow over the whole block, no Python object per line
+(``blocks`` uses them)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["hashed_after", "hexdigests", "line_array", "plain_lines"]
+
+_SPACE, _QUOTE, _BACKSLASH = 32, 39, 92
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def hashed_after(start, view: memoryview, offsets: list[int]) -> bytes:
+    """The digests of ``start`` followed by each ``view[a:b]``, joined."""
+    copy = start.copy
+    digests = []
+    append = digests.append
+    for a, b in zip(offsets, offsets[1:], strict=False):
+        h = copy()
+        h.update(view[a:b])
+        append(h.digest())
+    return b"".join(digests)
+
+
+def plain_lines(data: np.ndarray, starts: np.ndarray, ends: np.ndarray):
+    """Lines of printable ASCII with no edge spaces (their own stripped text), and which
+    of those hold a quote or backslash (their ``repr`` is not just the line quoted)."""
+    control = (data < 0x20) | (data > 0x7E)
+    control[ends] = False  # the newlines themselves
+    nonempty = ends > starts
+    edge = np.zeros(len(starts), dtype=bool)
+    edge[nonempty] = (data[starts[nonempty]] == _SPACE) | (data[ends[nonempty] - 1] == _SPACE)
+    plain = nonempty & ~edge & ~_lines_holding(control, ends)
+    return plain, _lines_holding((data == _QUOTE) | (data == _BACKSLASH), ends)
+
+
+def _lines_holding(marks: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per line, whether any of its bytes is marked (marks are few: look them up)."""
+    held = np.zeros(len(ends), dtype=bool)
+    held[np.searchsorted(ends, np.flatnonzero(marks))] = True
+    return held
+
+
+def line_array(block: bytes, starts: np.ndarray, pick: np.ndarray, kind: pa.DataType,
+                newline: bool) -> pa.Array:
+    """The picked lines of ``block`` as one Arrow array (a gather in C), each with its
+    ``\n`` or without it."""
+    offsets = np.append(starts, len(block)).astype(np.int32)
+    whole = pa.Array.from_buffers(kind, len(starts), [
+        None, pa.py_buffer(offsets), pa.py_buffer(block)])
+    lines = whole.take(pa.array(pick))
+    if newline:
+        return lines
+    return pc.binary_slice(lines, 0, -1) if kind == pa.binary() else \
+        pc.utf8_slice_codeunits(lines, 0, -1)
+
+
+def hexdigests(digests: np.ndarray) -> pa.Array:
+    """Digests as the lowercase hex strings ``hexdigest`` gives, without a loop."""
+    out = np.empty((len(digests), 20), dtype=np.uint8)
+    out[:, 0::2] = _HEX[digests >> 4]
+    out[:, 1::2] = _HEX[digests & 15]
+    offsets = np.arange(len(digests) + 1, dtype=np.int32) * 20
+    return pa.Array.from_buffers(pa.string(), len(digests), [
+        None, pa.py_buffer(offsets), pa.py_buffer(out.tobytes())])
