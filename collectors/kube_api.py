@@ -31,11 +31,11 @@ import pandas as pd
 
 from collectors.base import ParseContext
 from collectors.kube import KubeBatch, shape_items
-from rca.live import FACTORIES, Flags, Gap, LiveError
+from rca.live import Flags, Gap, LiveError
 from rca.timeutil import to_display
 
 __all__ = ["RESOURCES", "KubeLive", "Resource", "Unreachable", "backoff", "classify_error",
-           "connect", "first_line", "http_status", "kube_sources", "list_pages", "rbac_rules"]
+           "connect", "first_line", "http_status", "live_sources", "list_pages", "rbac_rules"]
 
 
 @dataclass(frozen=True)
@@ -344,7 +344,7 @@ def events_reach_gap(oldest: pd.Timestamp | None, since: pd.Timestamp,
 
 
 # -- the factory ---------------------------------------------------------------------------
-def kube_sources(config, flags: Flags) -> list[KubeLive]:
+def live_sources(config, flags: Flags) -> list[KubeLive]:
     """The cluster of ``sources.kube`` (enabled) or of the --kubeconfig/--context/
     --in-cluster flags, as one live source."""
     conf = config.get("sources.kube")
@@ -376,6 +376,3 @@ class LazyKubeLive(KubeLive):
         if self.api_client is None:
             self.api_client = connect(**self.settings)
         yield from super().fetch(since, until, ctx)
-
-
-FACTORIES.append(kube_sources)

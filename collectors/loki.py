@@ -240,9 +240,6 @@ def _ts(ns: int) -> pd.Timestamp:
     return pd.Timestamp(ns, tz="UTC")
 
 
-def _factory(config: Config, flags: live.Flags) -> list[LokiSource]:
+def live_sources(config: Config, flags: live.Flags) -> list[LokiSource]:
     settings = settings_from(config, flags)
     return [LokiSource(settings)] if settings else []
-
-
-live.FACTORIES.append(_factory)

@@ -335,9 +335,6 @@ def shape(signal: Signal, series: list[dict], label_names: Mapping[str, str]) ->
     return record.validate("metrics", df)
 
 
-def _factory(config: Config, flags: live.Flags) -> list[PrometheusSource]:
+def live_sources(config: Config, flags: live.Flags) -> list[PrometheusSource]:
     settings = settings_from(config, flags)
     return [PrometheusSource(settings)] if settings else []
-
-
-live.FACTORIES.append(_factory)

@@ -111,10 +111,8 @@ def collect(args, config: Config, zone: tzinfo, since, until) -> int:
     for name in summary.failed:
         output.error(next(g.reason for g in summary.gaps
                           if g.source == name and g.what == "everything"))
-    unreadable = _unreadable(summary, len(sources))
-    for path, why in summary.empty.items():
-        output.error(f"{path} gave no row: {why}")
-    return 1 if summary.failed or summary.empty else unreadable
+    _name_sources_without_rows(summary)
+    return 1 if summary.failed or summary.empty or summary.unreadable else 0
 
 
 def watch(args, config: Config, zone: tzinfo) -> int:
@@ -166,12 +164,15 @@ def _size(path) -> int:
         return 0
 
 
-def _unreadable(summary, n_sources: int) -> int:
-    """Name every file that could not be read; fail (exit 1) when none could, since a
-    collection that read nothing must not look like a quiet day to a cron job."""
+def _name_sources_without_rows(summary) -> None:
+    """Name every file that gave no row, whether it could not be read or held nothing
+    readable: either way a source named on the command line is missing from the record,
+    so the collection exits 1 (what the other sources gave still lands), and a cron job
+    does not take the day for a quiet one."""
     for path, reason in summary.unreadable.items():
         output.error(f"cannot read {path}: {reason}")
-    return 1 if summary.unreadable and len(summary.unreadable) >= n_sources else 0
+    for path, why in summary.empty.items():
+        output.error(f"{path} gave no row: {why}")
 
 
 def _interrupt(signum, frame) -> None:

@@ -24,7 +24,7 @@ import pandas as pd
 from collectors.base import Batch, ParseContext
 from rca.config import Config
 
-__all__ = ["FACTORIES", "LIVE_MODULES", "Flags", "Gap", "LiveError", "LiveSource",
+__all__ = ["LIVE_MODULES", "Factory", "Flags", "Gap", "LiveError", "LiveSource", "factories",
            "SourceError", "configured", "merge_gaps"]
 
 
@@ -89,17 +89,22 @@ class Flags:
         return default if value is None or value == [] else value
 
 
-#: Modules whose import appends a factory to ``FACTORIES`` (one line per live collector).
+#: The live collectors (one line each; nothing else needs an edit). Each module defines
+#: ``live_sources(config, flags) -> list[LiveSource]``: the sources it can build.
 LIVE_MODULES: list[str] = ["collectors.kube_api", "collectors.prometheus", "collectors.loki"]
 
-#: Each factory returns the live sources it can build from the config and the flags.
-#: Live collectors append theirs here (one line each); nothing else needs an edit.
-FACTORIES: list[Callable[[Config, Flags], list[LiveSource]]] = []
+Factory = Callable[[Config, "Flags"], list[LiveSource]]
+
+
+def factories() -> list[Factory]:
+    """Each live collector's ``live_sources``, read from its module when asked. Not
+    appended by importing the module: a registry filled as a side effect of import kept
+    whatever list was in place at the first import, so a factory could be lost for the
+    rest of the process (seen when a test had swapped the list at that moment)."""
+    return [importlib.import_module(module).live_sources for module in LIVE_MODULES]
 
 
 def configured(config: Config, flags: Flags | None = None) -> list[LiveSource]:
-    """Every live source the config and flags describe, in registry order."""
-    for module in LIVE_MODULES:
-        importlib.import_module(module)
+    """Every live source the config and flags describe, in ``LIVE_MODULES`` order."""
     flags = flags or Flags()
-    return [src for factory in FACTORIES for src in factory(config, flags)]
+    return [src for factory in factories() for src in factory(config, flags)]

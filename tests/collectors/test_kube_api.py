@@ -20,7 +20,7 @@ from collectors.kube_api import (
     KubeLive,
     connect,
     events_reach_gap,
-    kube_sources,
+    live_sources,
     rbac_rules,
 )
 from rca import cli
@@ -211,13 +211,13 @@ def test_collect_says_how_far_back_events_reach(kubeconfig):
 # -- the factory and the command ---------------------------------------------------------
 def test_factory_builds_nothing_unless_configured_or_flagged(tmp_path):
     config = load(None)
-    assert kube_sources(config, Flags()) == []
-    assert len(kube_sources(config, Flags({"context": "prod"}))) == 1
+    assert live_sources(config, Flags()) == []
+    assert len(live_sources(config, Flags({"context": "prod"}))) == 1
     rc = tmp_path / "rca.yaml"
     rc.write_text("sources:\n  kube:\n    enabled: true\n    namespaces: [ml]\n")
-    (source,) = kube_sources(load(str(rc)), Flags())
+    (source,) = live_sources(load(str(rc)), Flags())
     assert source.namespaces == ["ml"]
-    (source,) = kube_sources(load(str(rc)), Flags({"namespace": ["a", "b"]}))
+    (source,) = live_sources(load(str(rc)), Flags({"namespace": ["a", "b"]}))
     assert source.namespaces == ["a", "b"]  # flags override
 
 

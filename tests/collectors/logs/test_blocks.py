@@ -100,14 +100,21 @@ def _equal(path: Path, fmt: str) -> None:
         pd.testing.assert_frame_equal(fast.frames[table], frame)
 
 
-@pytest.mark.parametrize("fmt", ["ingress-nginx", "nginx-combined"])
-@pytest.mark.parametrize("block_bytes", [4000, 64 << 10])
-def test_blocks_equal_per_line_on_mixed_files(tmp_path, monkeypatch, fmt, block_bytes):
+def _small_blocks_counting_per_line(monkeypatch, block_bytes: int) -> list:
+    """Small blocks and reads (many block edges), and a list that grows by one for each line
+    left to the per-line parser: how a test sees that the columns read most lines."""
     monkeypatch.setattr(blocks, "BLOCK_BYTES", block_bytes)
-    monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)
     calls = []
     per_line = reader.parse_line
     monkeypatch.setattr(reader, "parse_line", lambda *a: calls.append(1) or per_line(*a))
+    return calls
+
+
+@pytest.mark.parametrize("fmt", ["ingress-nginx", "nginx-combined"])
+@pytest.mark.parametrize("block_bytes", [4000, 64 << 10])
+def test_blocks_equal_per_line_on_mixed_files(tmp_path, monkeypatch, fmt, block_bytes):
+    calls = _small_blocks_counting_per_line(monkeypatch, block_bytes)
     path = tmp_path / "access.log"
     _write_mixed(path, 2000, seed=len(fmt) + block_bytes, main=f"{fmt}.log")
     fast = reader.read_log(path, fmt, ctx(path))
@@ -241,11 +248,7 @@ JSON_ODD = [
 def test_json_lines_in_columns_equal_per_line(tmp_path, monkeypatch, fields, zone):
     """Record by record, the column parser reads what the per-line parser reads, and the
     rest (every odd shape above) is left to it: same rows, ids, counts and samples."""
-    monkeypatch.setattr(blocks, "BLOCK_BYTES", 3000)
-    monkeypatch.setattr(blocks, "READ_BYTES", 256)
-    calls = []
-    per_line = reader.parse_line
-    monkeypatch.setattr(reader, "parse_line", lambda *a: calls.append(1) or per_line(*a))
+    calls = _small_blocks_counting_per_line(monkeypatch, 3000)
     rng = random.Random(3)
     pool = _sample("requests.jsonl")
     rename = {f'"{k}":': f'"{v}":' for k, v in fields.items()}
@@ -298,11 +301,7 @@ DNS_ODD = [
 
 
 def test_coredns_in_columns_equals_per_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(blocks, "BLOCK_BYTES", 2000)
-    monkeypatch.setattr(blocks, "READ_BYTES", 256)
-    calls = []
-    per_line = reader.parse_line
-    monkeypatch.setattr(reader, "parse_line", lambda *a: calls.append(1) or per_line(*a))
+    calls = _small_blocks_counting_per_line(monkeypatch, 2000)
     rng = random.Random(5)
     pool = _sample("coredns-cri.log")
     lines = [rng.choice(DNS_ODD) if rng.random() < 0.2 else rng.choice(pool) for _ in range(1500)]
