@@ -1,0 +1,15 @@
+"""The lab's scenarios, by the name ``rca lab`` takes (one module each, defining SCENARIO)."""
+
+from __future__ import annotations
+
+from rca.lab.scenario import Scenario
+from rca.lab.scenarios import control, dns_drop
+
+__all__ = ["SCENARIOS"]
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s for s in (
+        dns_drop.SCENARIO,
+        control.SCENARIO,
+    )
+}
