@@ -180,6 +180,22 @@ class Cgroup:
         _write(d / "cpu.cfs_period_us", str(period_us))
         _write(d / "cpu.cfs_quota_us", str(quota))
 
+    def clear_memory_limit(self) -> None:
+        """No memory limit (``-1`` on v1, ``max`` on v2): the fix a scenario lifts to."""
+        if self.layout.version == 2:
+            _write(self.dir("memory") / "memory.max", "max")
+            return
+        d = self.dir("memory")
+        _write(d / "memory.memsw.limit_in_bytes", "-1", missing_ok=True)
+        _write(d / "memory.limit_in_bytes", "-1")
+
+    def clear_cpu_limit(self) -> None:
+        """No CFS quota (``-1`` on v1, ``max`` on v2)."""
+        if self.layout.version == 2:
+            _write(self.dir("cpu") / "cpu.max", f"max {CFS_PERIOD_US}")
+            return
+        _write(self.dir("cpu") / "cpu.cfs_quota_us", "-1")
+
     # -- processes ------------------------------------------------------------------------
     def attach(self, pid: int) -> None:
         """Move ``pid`` (and, v1 ``cgroup.procs``, all its threads) into the cgroup."""

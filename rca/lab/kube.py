@@ -174,6 +174,35 @@ class Kube:
             "source": {"component": component, "host": node},
             "type": "Warning" if warning else "Normal"})
 
+    def recur(self, pod_name: str, reason: str, message: str, at: float,
+              warning: bool = True, component: str = "kubelet") -> dict:
+        """An Event the kubelet repeats (``Unhealthy``, ``BackOff``): its event recorder
+        folds an identical one about the same object into ``count`` and
+        ``lastTimestamp`` (``x4 over 5h`` in ``kubectl describe``) instead of a new one."""
+        name = self.pods[pod_name]["metadata"]["name"]
+        for event in reversed(self.events):
+            if (event["involvedObject"]["name"] == name and event["reason"] == reason
+                    and event["message"] == message):
+                event["count"] += 1
+                event["lastTimestamp"] = kube_time(at)
+                return event
+        self.event(pod_name, reason, message, at, warning=warning, component=component)
+        return self.events[-1]
+
+    def node_event(self, node: str, reason: str, message: str, at: float,
+                   component: str) -> None:
+        """A Warning about a Node from a node agent: node-problem-detector's
+        ``kernel-monitor`` reports each kernel OOM kill as ``OOMKilling`` with the
+        kernel's own line as the message."""
+        self.events.append({
+            "apiVersion": "v1", "kind": "Event", "count": 1, "eventTime": None,
+            "firstTimestamp": kube_time(at), "lastTimestamp": kube_time(at),
+            "involvedObject": {"kind": "Node", "name": node, "uid": node},
+            "message": message, "reason": reason,
+            "metadata": _meta(f"{node}.{int(at * 1e9):x}", at, "default"),
+            "reportingComponent": "", "reportingInstance": "",
+            "source": {"component": component, "host": node}, "type": "Warning"})
+
     def _node_ip(self, node: str) -> str:
         addresses = self.nodes.get(node, {}).get("status", {}).get("addresses", [])
         return next((a["address"] for a in addresses if a["type"] == "InternalIP"), "")

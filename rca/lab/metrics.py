@@ -37,13 +37,21 @@ COLLECTORS = ("netdev", "netclass", "conntrack", "loadavg", "stat", "diskstats",
               "meminfo", "cpu")
 
 
-def node_exporter_command(listen: str) -> list[str]:
-    return ["prometheus-node-exporter", f"--web.listen-address={listen}",
-            "--collector.disable-defaults", *(f"--collector.{c}" for c in COLLECTORS)]
+def node_exporter_command(listen: str, collectors: tuple[str, ...] = COLLECTORS,
+                          textfile_dir: Path | None = None) -> list[str]:
+    """``textfile_dir``: also serve the ``*.prom`` files there (node_exporter's textfile
+    collector), how the lab publishes cAdvisor-style container figures (rca.lab.cadvisor)."""
+    cmd = ["prometheus-node-exporter", f"--web.listen-address={listen}",
+           "--collector.disable-defaults", *(f"--collector.{c}" for c in collectors)]
+    if textfile_dir is not None:
+        cmd += ["--collector.textfile", f"--collector.textfile.directory={textfile_dir}"]
+    return cmd
 
 
-def start_node_exporter(ns: Namespace, log: Path):
-    return ns.popen(node_exporter_command(f"{ns.ip}:{NODE_EXPORTER_PORT}"), log=log)
+def start_node_exporter(ns: Namespace, log: Path, collectors: tuple[str, ...] = COLLECTORS,
+                        textfile_dir: Path | None = None):
+    return ns.popen(node_exporter_command(f"{ns.ip}:{NODE_EXPORTER_PORT}", collectors,
+                                          textfile_dir), log=log)
 
 
 def prometheus_config(targets: dict[str, str], scrape_s: int = SCRAPE_S) -> str:

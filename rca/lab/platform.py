@@ -36,7 +36,8 @@ def node_up(lab: Lab, plan: Plan, role: str) -> Namespace:
     ns = lab.ns(role)
     node = NODES.get(role, f"{role}-node")
     plan.kube.node(node, ns.ip)
-    start_node_exporter(ns, plan.workdir / f"node-exporter-{role}.log")
+    start_node_exporter(ns, plan.workdir / f"node-exporter-{role}.log",
+                        **plan.exporter_options.get(role, {}))
     plan.exporters[node] = f"{ns.ip}:{NODE_EXPORTER_PORT}"
     return ns
 
@@ -61,13 +62,15 @@ def start_services(plan: Plan, svc: Namespace, names=SERVICES, first_port: int =
 
 
 def inference_platform(lab: Lab, plan: Plan, front: dict[str, tuple[str, int]] | None = None,
-                       services=SERVICES) -> None:
+                       services=SERVICES, also: dict[str, tuple[str, int]] | None = None) -> None:
     """DNS, services, node_exporters, Prometheus; stations' names resolve to ``front``
-    (service -> (ip, port) of a proxy) when given, else to the services themselves."""
+    (service -> (ip, port) of a proxy) when given, else to the services themselves.
+    ``also``: services the scenario runs itself (name -> (ip, port)), named and called
+    like the others."""
     dns, svc = node_up(lab, plan, "dns"), node_up(lab, plan, "svc")
     client = node_up(lab, plan, "client")
     where = start_services(plan, svc, services)
-    for name, (ip, port) in (front or where).items():
+    for name, (ip, port) in {**(front or where), **(also or {})}.items():
         host = f"{name}.{dns_server.DOMAIN}"
         plan.names[host] = ip
         plan.targets[name] = f"http://{host}:{port}/infer"

@@ -63,6 +63,9 @@ class Plan:
     kube: Kube = field(default_factory=Kube)
     #: lab node name -> ``ip:port`` of its node_exporter (Prometheus' targets)
     exporters: dict[str, str] = field(default_factory=dict)
+    #: lab role -> keyword arguments of ``metrics.start_node_exporter`` (collectors,
+    #: textfile_dir) for scenarios that publish more than the defaults
+    exporter_options: dict[str, dict] = field(default_factory=dict)
     #: DNS name -> IP (what the lab's DNS server answers)
     names: dict[str, str] = field(default_factory=dict)
     #: service name -> URL the stations call

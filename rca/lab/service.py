@@ -13,7 +13,11 @@ reads (``ts``, ``side=server``, ``service``, ``station``, ``latency_ms``, ``stat
 people). The request body is read and thrown away, as a model server would decode it.
 
 Knobs for faults that live inside the app: ``--grow-mb`` (memory kept per request, for
-``oom``), ``--cpu-ms`` (CPU burned per request instead of sleeping, for ``cpu-throttle``).
+``oom``), ``--cpu-ms`` (CPU burned per request instead of sleeping, for ``cpu-throttle``);
+``--grow-paused`` holds the growth until the process gets SIGUSR1 (the lab's injection
+time: a leak that starts with a new kind of request); ``--storage`` serves
+``GET /storage/<bytes>`` (streams that many bytes, an RGW object download) and
+``PUT /storage/…`` (an upload, drained), for ``probe-saturation``.
 ``GET /healthz`` answers at once (a liveness probe's target).
 """
 
@@ -48,9 +52,11 @@ class Service:
     """One HTTP/1.1 server, one request per connection (``Connection: close``)."""
 
     def __init__(self, name: str, log: Path, work_s: tuple[float, float] = (0.2, 0.6),
-                 grow_mb: float = 0.0, cpu_ms: float = 0.0, pod: str = "", node: str = ""):
+                 grow_mb: float = 0.0, cpu_ms: float = 0.0, pod: str = "", node: str = "",
+                 storage: bool = False, grow_paused: bool = False):
         self.name, self.work_s, self.pod, self.node = name, work_s, pod, node
-        self.grow_mb, self.cpu_ms = grow_mb, cpu_ms
+        self.grow_mb, self.cpu_ms, self.storage = grow_mb, cpu_ms, storage
+        self.growing = not grow_paused
         self.log = open(log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - process-long
         self.kept: list[bytearray] = []
 
@@ -63,6 +69,9 @@ class Service:
             return
         if path == "/healthz":
             await _answer(writer, 200, b"ok\n")
+            return
+        if self.storage and path.startswith("/storage/"):
+            await self.storage_request(method, path, headers, reader, writer, t0)
             return
         size = await _drain_body(reader, int(headers.get("content-length", "0") or 0))
         await self.work()
@@ -77,10 +86,35 @@ class Service:
                                 headers.get("x-request-id", ""), size, self.pod, self.node)
                        + "\n")
 
+    async def storage_request(self, method, path, headers, reader, writer, t0) -> None:
+        """An object store's GET (stream ``<bytes>`` of zeros) or PUT (drain the body),
+        logged like every request when it ends, with the bytes that moved."""
+        status, size = 200, 0
+        try:
+            if method == "PUT":
+                size = await _drain_body(reader, int(headers.get("content-length", "0") or 0))
+                await _answer(writer, 200, b"{}\n")
+            else:
+                want = int(path.rsplit("/", 1)[1]) if path.rsplit("/", 1)[1].isdigit() else 0
+                writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                             f"Content-Length: {want}\r\nConnection: close\r\n\r\n".encode())
+                while size < want:
+                    n = min(READ_CHUNK, want - size)
+                    writer.write(_ZEROS[:n])
+                    await writer.drain()
+                    size += n
+                writer.close()
+        except ConnectionError:
+            status = 499
+        self.log.write(log_line(self.name, headers.get("x-station", ""),
+                                time.monotonic() - t0, status,
+                                headers.get("x-request-id", ""), size, self.pod, self.node)
+                       + "\n")
+
     async def work(self) -> None:
         """The model's processing: a sleep of 0.2–0.6 s, or CPU burned (``--cpu-ms``),
         plus memory kept (``--grow-mb``)."""
-        if self.grow_mb:
+        if self.grow_mb and self.growing:
             block = bytearray(int(self.grow_mb * (1 << 20)))
             block[::4096] = b"x" * len(block[::4096])  # touch every page: really resident
             self.kept.append(block)
@@ -91,6 +125,9 @@ class Service:
                 await asyncio.sleep(0)
             return
         await asyncio.sleep(random.uniform(*self.work_s))
+
+
+_ZEROS = bytes(READ_CHUNK)
 
 
 async def _read_head(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str]]:
@@ -125,13 +162,14 @@ async def _answer(writer: asyncio.StreamWriter, status: int, body: bytes) -> Non
 
 async def serve(args) -> None:
     service = Service(args.name, Path(args.log), (args.min_s, args.max_s), args.grow_mb,
-                      args.cpu_ms, args.pod, args.node)
+                      args.cpu_ms, args.pod, args.node, args.storage, args.grow_paused)
     host, port = args.listen.rsplit(":", 1)
     server = await asyncio.start_server(service.handle, host, int(port), backlog=512)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: setattr(service, "growing", True))
     async with server:
         await stop.wait()
 
@@ -147,6 +185,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-s", type=float, default=0.6)
     p.add_argument("--grow-mb", type=float, default=0.0)
     p.add_argument("--cpu-ms", type=float, default=0.0)
+    p.add_argument("--grow-paused", action="store_true",
+                   help="grow only after SIGUSR1 (the lab's injection)")
+    p.add_argument("--storage", action="store_true",
+                   help="serve GET /storage/<bytes> and PUT /storage/... (bulk transfers)")
     asyncio.run(serve(p.parse_args(argv)))
 
 
