@@ -1,15 +1,17 @@
-"""A bulk transfer: seed 001's Argo workflows downloading large artifacts from RGW.
+"""A bulk transfer: seed 001's Argo workflows moving large artifacts to and from RGW.
 
 Why its own loop and not the stations: the stations hold a request rate; a workflow's
 artifact download takes whatever the link gives it, one object after another, and that
-is what fills a link. ``--parallel`` downloads run back to back for ``--duration``; each
+is what fills a link. ``--parallel`` transfers (``--method GET``: download the object at
+``--url``; ``PUT``: upload ``--bytes`` to it) run back to back for ``--duration``; each
 ends in one client-side JSON line (the ``jsonl`` reader's fields: ``side=client``,
 ``station`` = the workflow, ``service``, ``latency_ms``, ``status`` — HTTP code, or
 ``error`` when the connection broke mid-object as in the seed's ``Connection closed at
-byte 528482304`` — and ``bytes`` received).
+byte 528482304`` — and ``bytes`` moved; the seed's uploads failed with ``timed out
+waiting for the condition``).
 
     python -m rca.lab.bulk --url http://10.213.1.3:8090/storage/40000000 \
-        --service rgw --workflow argo-wf --duration 60 --log FILE
+        --service rgw --workflow argo-wf --duration 60 --log FILE [--method PUT --bytes N]
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-__all__ = ["download", "main"]
+__all__ = ["download", "main", "upload"]
+
+_BLOCK = bytes(1 << 16)
 
 
 def download(url: str, timeout_s: float) -> tuple[int | str, int]:
@@ -56,10 +60,29 @@ def download(url: str, timeout_s: float) -> tuple[int | str, int]:
     return status, got
 
 
+def upload(url: str, size: int, timeout_s: float) -> tuple[int | str, int]:
+    """PUT ``size`` bytes to ``url``: (HTTP status or ``error``, bytes sent)."""
+    parts = urlsplit(url)
+    sent = 0
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout_s) as s:
+            s.sendall(f"PUT {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                      f"Content-Length: {size}\r\nConnection: close\r\n\r\n".encode())
+            while sent < size:
+                n = min(len(_BLOCK), size - sent)
+                s.sendall(_BLOCK[:n])
+                sent += n
+            answer = s.recv(4096)
+            return int(answer.split()[1]), sent
+    except (OSError, ValueError, IndexError):
+        return "error", sent
+
+
 def _worker(args, log, lock: threading.Lock, until: float) -> None:
     while time.monotonic() < until:
         t0 = time.monotonic()
-        status, got = download(args.url, args.timeout)
+        status, got = (upload(args.url, args.bytes, args.timeout) if args.method == "PUT"
+                       else download(args.url, args.timeout))
         line = json.dumps({"ts": datetime.now(UTC).isoformat(timespec="milliseconds")
                            .replace("+00:00", "Z"), "side": "client", "station": args.workflow,
                            "service": args.service,
@@ -79,6 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workflow", default="argo-wf")
     p.add_argument("--duration", type=float, required=True)
     p.add_argument("--parallel", type=int, default=2)
+    p.add_argument("--method", choices=("GET", "PUT"), default="GET")
+    p.add_argument("--bytes", type=int, default=0, help="upload size (PUT)")
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--log", required=True)
     args = p.parse_args(argv)

@@ -85,6 +85,9 @@ class Namespace:
     role: str
     name: str
     ip: str
+    #: the veth end on the bridge, in the root namespace (what reaches this node passes
+    #: its egress queue: where probe-saturation shapes the node's link)
+    host_if: str = ""
 
     def exec(self, cmd: list[str], check: bool = True,
              input_text: str | None = None) -> subprocess.CompletedProcess:
@@ -229,7 +232,7 @@ class Lab:
         for cmd in (["ip", "addr", "add", f"{ip}/{self.net.prefixlen}", "dev", lab_if],
                     ["ip", "link", "set", lab_if, "up"], ["ip", "link", "set", "lo", "up"]):
             run(cmd, ns=name)
-        space = Namespace(self, role, name, ip)
+        space = Namespace(self, role, name, ip, host_if)
         self.namespaces[role] = space
         return space
 
