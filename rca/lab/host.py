@@ -96,6 +96,13 @@ class Namespace:
         return self.lab.start(["ip", "netns", "exec", self.name, *cmd], log=log, env=env,
                               pipe=pipe)
 
+    def add_ip(self) -> str:
+        """One more address of the lab subnet on this namespace (a pod's own IP on its
+        node, as a CNI gives each pod one)."""
+        ip = self.lab.next_ip()
+        self.exec(["ip", "addr", "add", f"{ip}/{self.lab.net.prefixlen}", "dev", "eth0"])
+        return ip
+
     def resolv_conf(self, text: str) -> Path:
         """``/etc/netns/<ns>/resolv.conf``: ``ip netns exec`` binds it over
         ``/etc/resolv.conf``, so glibc in this namespace reads it (and only here)."""
@@ -215,9 +222,8 @@ class Lab:
         """The namespace of ``role``, created (with its address and veth) on first use."""
         if role in self.namespaces:
             return self.namespaces[role]
-        self._hosts += 1
         name = f"rcalab-{self.lab_id}-{role}"
-        ip = str(self.net.network_address + self._hosts)
+        ip = self.next_ip()
         host_if, lab_if = f"rl{self.lab_id}{role[:6]}", "eth0"
         run(["ip", "netns", "add", name])
         self.on_cleanup(f"netns {name}", lambda: _delete_netns(name))
@@ -232,6 +238,12 @@ class Lab:
         space = Namespace(self, role, name, ip)
         self.namespaces[role] = space
         return space
+
+    def next_ip(self) -> str:
+        self._hosts += 1
+        if self._hosts >= self.net.num_addresses - 1:
+            raise LabError(f"the lab subnet {self.net} has no address left")
+        return str(self.net.network_address + self._hosts)
 
     # -- processes -----------------------------------------------------------------------
     def start(self, cmd: list[str], log: Path | None = None, env: dict | None = None,

@@ -38,6 +38,12 @@ __all__ = ["Result", "grade", "run"]
 
 #: Seconds of data before the first request and after the last kept in the window.
 MARGIN_S = 5.0
+#: A run is a day compressed into a minute or a few: the time *resolution* settings are
+#: scaled to it (signals every 5 s instead of 60 s; evidence padded 10 s around the
+#: symptoms instead of 60 s, so a 25 s baseline is not swallowed by the padding). No
+#: cause threshold is changed. Written as the run's rca.yaml (kept with --keep).
+RUN_CONFIG = {"sources": {"prometheus": {"step_s": 5}},
+              "thresholds": {"incidents": {"pad_s": 10.0}}}
 
 
 @dataclass
@@ -180,9 +186,7 @@ def collect_and_analyze(plan: Plan, since: str, until: str) -> dict:
     """``rca collect`` (files + live Prometheus) then ``rca analyze -o json``."""
     store = plan.workdir / "store"
     config = plan.workdir / "rca.yaml"
-    # a run lasts about a minute: signals every 5 s, not the 60 s a day's report uses
-    config.write_text(json.dumps({"sources": {"prometheus": {"step_s": 5}}}),
-                      encoding="utf-8")
+    config.write_text(json.dumps(RUN_CONFIG), encoding="utf-8")
     common = ["--store", str(store), "--since", since, "--until", until, "--tz", "UTC",
               "--config", str(config)]
     logs = sorted(str(p) for p in plan.logs.iterdir())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from rca.lab.scenario import Scenario
-from rca.lab.scenarios import control, dns_drop
+from rca.lab.scenarios import body_limit, control, dns_drop
 
 __all__ = ["SCENARIOS"]
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s for s in (
         dns_drop.SCENARIO,
+        body_limit.SCENARIO,
         control.SCENARIO,
     )
 }
