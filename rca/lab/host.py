@@ -117,11 +117,15 @@ class Lab:
     """Everything one run creates, undone in reverse order on exit (see module doc)."""
 
     workdir: Path
-    lock_timeout_s: float = 30.0
+    #: how long a run waits for another run to finish (a quick run takes about a minute,
+    #: ``rca lab all`` several: the CI runs three quick ones in a row)
+    lock_timeout_s: float = 600.0
+    say: Callable[[str], None] = lambda _text: None
     lab_id: str = field(default_factory=lambda: uuid.uuid4().hex[:4])
     net: ipaddress.IPv4Network | None = None
     namespaces: dict[str, Namespace] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
+    cleanup_errors: list[str] = field(default_factory=list)
     _undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     _lock_fd: int | None = None
     _old_handlers: dict = field(default_factory=dict)
@@ -166,11 +170,17 @@ class Lab:
     def _lock(self) -> None:
         fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.lock_timeout_s
+        told = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not told:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+                    self.say(f"waiting for another rca lab run (pid {holder or '?'}) to "
+                             f"finish: {LOCK_PATH}")
+                    told = True
                 if time.monotonic() > deadline:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
                     os.close(fd)

@@ -63,6 +63,9 @@ class Result:
     error: str = ""
     ranked: list[str] = field(default_factory=list)
     kept: str = ""
+    #: what the run created, so a caller can check none of it is left
+    lab_id: str = ""
+    pids: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -111,10 +114,11 @@ def run(scenario: Scenario, quick: bool = True, variant: Variant | None = None,
     own_dir = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix=f"rca-lab-{scenario.name}-"))
     plan = Plan(name, workdir, durations, dict(variant.options) if variant else {})
+    lab = Lab(workdir / "lab", say=say)
     try:
         preflight(("ip", "iptables", "prometheus", "prometheus-node-exporter",
                    *scenario.tools))
-        with Lab(workdir / "lab") as lab:
+        with lab:
             say(f"{name}: platform up in {lab.net} (lab {lab.lab_id})")
             scenario.build(lab, plan)
             _wait_scraped(plan, say)
@@ -125,7 +129,10 @@ def run(scenario: Scenario, quick: bool = True, variant: Variant | None = None,
         grade(result, analysis, fault)
     except (LabError, OSError) as exc:
         result.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - one broken run must not stop `rca lab all`
+        result.error = f"{type(exc).__name__}: {exc}"
     finally:
+        result.lab_id, result.pids = lab.lab_id, [p.pid for p in lab.processes]
         result.seconds = round(time.monotonic() - t0, 1)
         if own_dir and not result.error:
             shutil.rmtree(workdir, ignore_errors=True)
