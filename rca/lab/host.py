@@ -17,9 +17,11 @@ picked from ``10.213.N.0/24`` not already routed, so a Prometheus in the root na
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import ipaddress
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -138,6 +140,7 @@ class Lab:
         self._lock()
         try:
             self._trap_signals()
+            self._reclaim_stale()
             self._bridge()
         except BaseException:
             self.close()
@@ -151,6 +154,9 @@ class Lab:
         """Run every undo, newest first; an undo that fails is reported, the rest still
         run. Returns the failures (also kept in ``self.cleanup_errors``)."""
         errors = []
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # let the undo finish
+            self._old_handlers.setdefault(sig, signal.getsignal(sig))
+            signal.signal(sig, signal.SIG_IGN)
         while self._undo:
             what, undo = self._undo.pop()
             try:
@@ -210,6 +216,25 @@ class Lab:
         for sig, old in self._old_handlers.items():
             signal.signal(sig, old)
         self._old_handlers.clear()
+
+    def _reclaim_stale(self) -> None:
+        """What a run killed with SIGKILL (or a power cut) left: with the lock held no
+        other run exists, so every ``rcalab-*`` namespace and ``rl…br`` bridge is stale.
+        Its processes are killed by the PIDs ``ip netns pids`` names."""
+        names = [line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines()
+                 if line.startswith("rcalab-")]
+        for name in names:
+            for pid in run(["ip", "netns", "pids", name], check=False).stdout.split():
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
+            _delete_netns(name)
+        bridges = [b for b in run(["ip", "-o", "link", "show", "type", "bridge"]).stdout.split()
+                   if re.fullmatch(r"rl[0-9a-f]{4}br:?", b)]
+        for bridge in bridges:
+            run(["ip", "link", "del", bridge.rstrip(":")], check=False)
+        if names or bridges:
+            self.say(f"removed what an interrupted lab run left: "
+                     f"{', '.join(names + [b.rstrip(':') for b in bridges])}")
 
     # -- network -------------------------------------------------------------------------
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rca.lab.scenario import Scenario
-from rca.lab.scenarios import body_limit, control, dns_drop
+from rca.lab.scenarios import body_limit, control, dead_backend, dns_drop
 
 __all__ = ["SCENARIOS"]
 
@@ -11,6 +11,7 @@ SCENARIOS: dict[str, Scenario] = {
     s.name: s for s in (
         dns_drop.SCENARIO,
         body_limit.SCENARIO,
+        dead_backend.SCENARIO,
         control.SCENARIO,
     )
 }
