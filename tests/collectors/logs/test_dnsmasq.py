@@ -62,7 +62,7 @@ def test_broken_query_line_is_malformed():
 def test_sample_file_is_detected_and_shows_the_resolver_retry():
     assert detect(SAMPLE) == "dnsmasq"
     batch = read_log(SAMPLE, "auto", ctx())
-    assert batch.malformed == 0
+    assert batch.malformed == 1 and batch.samples[0].field == "port"  # the planted 99999
     dns = batch.frames["dns"]
     assert len(dns) == 4
     retry = dns[(dns["client_port"] == 53902) & (dns["name"] == "interior.infer.lab")]
