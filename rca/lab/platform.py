@@ -75,11 +75,12 @@ def start_services(plan: Plan, svc: Namespace, names=SERVICES, port: int = SERVI
 
 
 def inference_platform(lab: Lab, plan: Plan, proxy: bool = False, services=SERVICES,
-                       replicas: int = 1, dead: int = 0,
-                       extra: list[str] | None = None) -> None:
+                       replicas: int = 1, dead: int = 0, extra: list[str] | None = None,
+                       also: dict[str, tuple[str, int]] | None = None) -> None:
     """DNS, services, node_exporters, Prometheus. With ``proxy`` the stations' names
     resolve to an nginx in front (port 80, one upstream pool per service), else to the
-    services' pods themselves."""
+    services' pods themselves. ``also``: services the scenario runs itself (name ->
+    (ip, port)), named in the DNS and called by the stations like the others."""
     dns, svc = node_up(lab, plan, "dns"), node_up(lab, plan, "svc")
     client = node_up(lab, plan, "client")
     where = start_services(plan, svc, services, extra=extra, replicas=replicas, dead=dead)
@@ -96,6 +97,10 @@ def inference_platform(lab: Lab, plan: Plan, proxy: bool = False, services=SERVI
             ip, port = where[name][-1]
             plan.names[host] = ip
             plan.targets[name] = f"http://{host}:{port}/infer"
+    for name, (ip, port) in (also or {}).items():
+        host = f"{name}.{dns_server.DOMAIN}"
+        plan.names[host] = ip
+        plan.targets[name] = f"http://{host}:{port}/infer"
     plan.kube.pod("kube-dns", NODES["dns"], dns.ip, 53, namespace="kube-system")
     plan.kube.deployment("kube-dns", 1, 1, namespace="kube-system",
                          labels={"k8s-app": "kube-dns"})

@@ -21,6 +21,7 @@ import contextlib
 import io
 import json
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from rca.lab.host import Lab, LabError, preflight, stop
 from rca.lab.keep import export_openmetrics, write_scenario_dir
-from rca.lab.metrics import targets_up
+from rca.lab.metrics import SCRAPE_S, targets_up
 from rca.lab.platform import start_stations
 from rca.lab.scenario import Plan, Scenario, Variant
 
@@ -170,9 +171,9 @@ def _timeline(lab: Lab, scenario: Scenario, plan: Plan, say, keep: Path | None,
     for proc in stations:
         try:
             proc.wait(d.recovery_s + 20)
-        except Exception:  # noqa: BLE001 - a stuck station is stopped, its log kept
+        except subprocess.TimeoutExpired:  # a stuck station is stopped, its log kept
             stop(proc)
-    time.sleep(2 * 2)  # two scrapes after the last request
+    time.sleep(2 * SCRAPE_S)  # two scrapes after the last request
     end = time.time()
     result.fault = (_iso(fault_start), _iso(fault_end))
     plan.kube.write(plan.workdir / "kube")
@@ -201,7 +202,7 @@ def collect_and_analyze(plan: Plan, since: str, until: str) -> dict:
     argv = ["collect", *common, "--prometheus", plan.prometheus,
             *(f"--logs={p}" for p in logs), *(f"--kube={p}" for p in kube)]
     _cli(argv, plan.workdir / "collect.out")
-    out = _cli(["analyze", *common, "-o", "json"], plan.workdir / "analyze.err")
+    out = _cli(["analyze", *common, "-o", "json"], plan.workdir / "analyze.out")
     return json.loads(out)
 
 
