@@ -29,7 +29,7 @@ def runs_of(name: str) -> list[tuple]:
 
 
 def lab(args) -> int:
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     runs = runs_of(args.scenario)
     try:
         preflight(("ip", "iptables", "prometheus", "prometheus-node-exporter",
@@ -44,7 +44,12 @@ def lab(args) -> int:
 
     results = []
     for scenario, variant in runs:
-        result = run(scenario, quick=args.quick, variant=variant, keep=keep, say=say)
+        try:
+            result = run(scenario, quick=args.quick, variant=variant, keep=keep, say=say)
+        except KeyboardInterrupt:
+            print("rca: error: interrupted; everything the run started was stopped and "
+                  "removed", file=sys.stderr)
+            return 130
         results.append(result)
         err.print(Text(f"{result.scenario}: {'PASS' if result.passed else 'FAIL'} "
                        f"({result.seconds:.0f} s){' ' + result.error if result.error else ''}"))

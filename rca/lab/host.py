@@ -17,9 +17,11 @@ picked from ``10.213.N.0/24`` not already routed, so a Prometheus in the root na
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import ipaddress
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -99,6 +101,13 @@ class Namespace:
         return self.lab.start(["ip", "netns", "exec", self.name, *cmd], log=log, env=env,
                               pipe=pipe)
 
+    def add_ip(self) -> str:
+        """One more address of the lab subnet on this namespace (a pod's own IP on its
+        node, as a CNI gives each pod one)."""
+        ip = self.lab.next_ip()
+        self.exec(["ip", "addr", "add", f"{ip}/{self.lab.net.prefixlen}", "dev", "eth0"])
+        return ip
+
     def resolv_conf(self, text: str) -> Path:
         """``/etc/netns/<ns>/resolv.conf``: ``ip netns exec`` binds it over
         ``/etc/resolv.conf``, so glibc in this namespace reads it (and only here)."""
@@ -113,11 +122,15 @@ class Lab:
     """Everything one run creates, undone in reverse order on exit (see module doc)."""
 
     workdir: Path
-    lock_timeout_s: float = 30.0
+    #: how long a run waits for another run to finish (a quick run takes about a minute,
+    #: ``rca lab all`` several: the CI runs three quick ones in a row)
+    lock_timeout_s: float = 600.0
+    say: Callable[[str], None] = lambda _text: None
     lab_id: str = field(default_factory=lambda: uuid.uuid4().hex[:4])
     net: ipaddress.IPv4Network | None = None
     namespaces: dict[str, Namespace] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
+    cleanup_errors: list[str] = field(default_factory=list)
     _undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     _lock_fd: int | None = None
     _old_handlers: dict = field(default_factory=dict)
@@ -130,6 +143,7 @@ class Lab:
         self._lock()
         try:
             self._trap_signals()
+            self._reclaim_stale()
             self._bridge()
         except BaseException:
             self.close()
@@ -143,6 +157,9 @@ class Lab:
         """Run every undo, newest first; an undo that fails is reported, the rest still
         run. Returns the failures (also kept in ``self.cleanup_errors``)."""
         errors = []
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # let the undo finish
+            self._old_handlers.setdefault(sig, signal.getsignal(sig))
+            signal.signal(sig, signal.SIG_IGN)
         while self._undo:
             what, undo = self._undo.pop()
             try:
@@ -162,11 +179,17 @@ class Lab:
     def _lock(self) -> None:
         fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.lock_timeout_s
+        told = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not told:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+                    self.say(f"waiting for another rca lab run (pid {holder or '?'}) to "
+                             f"finish: {LOCK_PATH}")
+                    told = True
                 if time.monotonic() > deadline:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
                     os.close(fd)
@@ -197,6 +220,25 @@ class Lab:
             signal.signal(sig, old)
         self._old_handlers.clear()
 
+    def _reclaim_stale(self) -> None:
+        """What a run killed with SIGKILL (or a power cut) left: with the lock held no
+        other run exists, so every ``rcalab-*`` namespace and ``rl…br`` bridge is stale.
+        Its processes are killed by the PIDs ``ip netns pids`` names."""
+        names = [line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines()
+                 if line.startswith("rcalab-")]
+        for name in names:
+            for pid in run(["ip", "netns", "pids", name], check=False).stdout.split():
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
+            _delete_netns(name)
+        bridges = [b for b in run(["ip", "-o", "link", "show", "type", "bridge"]).stdout.split()
+                   if re.fullmatch(r"rl[0-9a-f]{4}br:?", b)]
+        for bridge in bridges:
+            run(["ip", "link", "del", bridge.rstrip(":")], check=False)
+        if names or bridges:
+            self.say(f"removed what an interrupted lab run left: "
+                     f"{', '.join(names + [b.rstrip(':') for b in bridges])}")
+
     # -- network -------------------------------------------------------------------------
     @property
     def bridge(self) -> str:
@@ -218,9 +260,8 @@ class Lab:
         """The namespace of ``role``, created (with its address and veth) on first use."""
         if role in self.namespaces:
             return self.namespaces[role]
-        self._hosts += 1
         name = f"rcalab-{self.lab_id}-{role}"
-        ip = str(self.net.network_address + self._hosts)
+        ip = self.next_ip()
         host_if, lab_if = f"rl{self.lab_id}{role[:6]}", "eth0"
         run(["ip", "netns", "add", name])
         self.on_cleanup(f"netns {name}", lambda: _delete_netns(name))
@@ -235,6 +276,12 @@ class Lab:
         space = Namespace(self, role, name, ip, host_if)
         self.namespaces[role] = space
         return space
+
+    def next_ip(self) -> str:
+        self._hosts += 1
+        if self._hosts >= self.net.num_addresses - 1:
+            raise LabError(f"the lab subnet {self.net} has no address left")
+        return str(self.net.network_address + self._hosts)
 
     # -- processes -----------------------------------------------------------------------
     def start(self, cmd: list[str], log: Path | None = None, env: dict | None = None,

@@ -64,6 +64,8 @@ def write_scenario_dir(target: Path, workdir: Path, metrics: str, window: tuple[
     shutil.copytree(workdir / "logs", target / "logs")
     shutil.copytree(workdir / "kube", target / "kube")
     (target / "metrics" / "node-exporter.om").write_text(metrics, encoding="utf-8")
+    if (workdir / "rca.yaml").exists():  # the run's time-resolution settings
+        shutil.copy2(workdir / "rca.yaml", target / "rca.yaml")
     incidents = []
     if fault is not None and cause:
         start, end = _failed_span(workdir / "logs", fault)

@@ -55,6 +55,7 @@ class Kube:
     pods: dict[str, dict] = field(default_factory=dict)
     workloads: list[dict] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
+    backends: dict[str, list[dict]] = field(default_factory=dict)
 
     def node(self, name: str, ip: str) -> dict:
         ready = {"lastHeartbeatTime": kube_time(self.created), "lastTransitionTime":
@@ -117,6 +118,37 @@ class Kube:
             "exitCode": exit_code, "reason": reason, "startedAt": started,
             "finishedAt": kube_time(at)}}
         status["state"] = {"running": {"startedAt": kube_time(at + 1)}}
+
+    def never_started(self, pod_name: str, at: float,
+                      image: str = IMAGE.replace(":1.0", ":1.1-broken")) -> None:
+        """The pod's image cannot be pulled: it waits, never ready (seed 004's ten
+        servers), with the kubelet's events for it."""
+        pod = self.pods[pod_name]
+        pod["spec"]["containers"][0]["image"] = image
+        for cond in pod["status"]["conditions"]:
+            if cond["type"] in ("Ready", "ContainersReady"):
+                cond.update(status="False", reason="ContainersNotReady",
+                            message=f"containers with unready status: "
+                                    f"[{pod['spec']['containers'][0]['name']}]")
+        status = pod["status"]["containerStatuses"][0]
+        status.update(image=image, imageID="", ready=False, started=False, state={
+            "waiting": {"reason": "ImagePullBackOff",
+                        "message": f'Back-off pulling image "{image}"'}})
+        self.event(pod_name, "Failed", f'Failed to pull image "{image}": rpc error: code = '
+                   f"NotFound desc = failed to pull and unpack image \"{image}\": not found",
+                   at)
+        self.event(pod_name, "BackOff", f'Back-off pulling image "{image}"', at, count=3,
+                   warning=False)
+
+    def endpoint(self, app: str, ip: str, pod: str, node: str, ready: bool) -> None:
+        """A backend of Service ``app`` (its Endpoints come from ``service_for``)."""
+        self.backends.setdefault(app, []).append({"ip": ip, "pod": pod, "node": node,
+                                                  "ready": ready})
+
+    def service_for(self, app: str, port: int) -> None:
+        """The Service of ``app`` and its Endpoints from the backends recorded so far."""
+        cluster_ip = f"10.96.0.{10 + sum(1 for w in self.workloads if w['kind'] == 'Service')}"
+        self.service(app, cluster_ip, port, self.backends.get(app, []))
 
     def deployment(self, app: str, replicas: int, ready: int,
                    namespace: str = KUBE_NAMESPACE, labels: dict | None = None) -> dict:

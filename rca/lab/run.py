@@ -21,6 +21,7 @@ import contextlib
 import io
 import json
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from rca.lab.host import Lab, LabError, preflight, stop
 from rca.lab.keep import export_openmetrics, write_scenario_dir
-from rca.lab.metrics import targets_up
+from rca.lab.metrics import SCRAPE_S, targets_up
 from rca.lab.platform import start_stations
 from rca.lab.scenario import Plan, Scenario, Variant
 
@@ -38,6 +39,12 @@ __all__ = ["Result", "grade", "run"]
 
 #: Seconds of data before the first request and after the last kept in the window.
 MARGIN_S = 5.0
+#: A run is a day compressed into a minute or a few: the time *resolution* settings are
+#: scaled to it (signals every 5 s instead of 60 s; evidence padded 10 s around the
+#: symptoms instead of 60 s, so a 25 s baseline is not swallowed by the padding). No
+#: cause threshold is changed. Written as the run's rca.yaml (kept with --keep).
+RUN_CONFIG = {"sources": {"prometheus": {"step_s": 5}},
+              "thresholds": {"incidents": {"pad_s": 10.0}}}
 
 
 @dataclass
@@ -57,6 +64,9 @@ class Result:
     error: str = ""
     ranked: list[str] = field(default_factory=list)
     kept: str = ""
+    #: what the run created, so a caller can check none of it is left
+    lab_id: str = ""
+    pids: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -105,10 +115,11 @@ def run(scenario: Scenario, quick: bool = True, variant: Variant | None = None,
     own_dir = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix=f"rca-lab-{scenario.name}-"))
     plan = Plan(name, workdir, durations, dict(variant.options) if variant else {})
+    lab = Lab(workdir / "lab", say=say)
     try:
         preflight(("ip", "iptables", "prometheus", "prometheus-node-exporter",
                    *scenario.tools))
-        with Lab(workdir / "lab") as lab:
+        with lab:
             say(f"{name}: platform up in {lab.net} (lab {lab.lab_id})")
             scenario.build(lab, plan)
             _wait_scraped(plan, say)
@@ -119,7 +130,10 @@ def run(scenario: Scenario, quick: bool = True, variant: Variant | None = None,
         grade(result, analysis, fault)
     except (LabError, OSError) as exc:
         result.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - one broken run must not stop `rca lab all`
+        result.error = f"{type(exc).__name__}: {exc}"
     finally:
+        result.lab_id, result.pids = lab.lab_id, [p.pid for p in lab.processes]
         result.seconds = round(time.monotonic() - t0, 1)
         if own_dir and not result.error:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -157,9 +171,9 @@ def _timeline(lab: Lab, scenario: Scenario, plan: Plan, say, keep: Path | None,
     for proc in stations:
         try:
             proc.wait(d.recovery_s + 20)
-        except Exception:  # noqa: BLE001 - a stuck station is stopped, its log kept
+        except subprocess.TimeoutExpired:  # a stuck station is stopped, its log kept
             stop(proc)
-    time.sleep(2 * 2)  # two scrapes after the last request
+    time.sleep(2 * SCRAPE_S)  # two scrapes after the last request
     end = time.time()
     result.fault = (_iso(fault_start), _iso(fault_end))
     plan.kube.write(plan.workdir / "kube")
@@ -180,9 +194,7 @@ def collect_and_analyze(plan: Plan, since: str, until: str) -> dict:
     """``rca collect`` (files + live Prometheus) then ``rca analyze -o json``."""
     store = plan.workdir / "store"
     config = plan.workdir / "rca.yaml"
-    # a run lasts about a minute: signals every 5 s, not the 60 s a day's report uses
-    config.write_text(json.dumps({"sources": {"prometheus": {"step_s": 5}}}),
-                      encoding="utf-8")
+    config.write_text(json.dumps(RUN_CONFIG), encoding="utf-8")
     common = ["--store", str(store), "--since", since, "--until", until, "--tz", "UTC",
               "--config", str(config)]
     logs = sorted(str(p) for p in plan.logs.iterdir())
@@ -190,7 +202,7 @@ def collect_and_analyze(plan: Plan, since: str, until: str) -> dict:
     argv = ["collect", *common, "--prometheus", plan.prometheus,
             *(f"--logs={p}" for p in logs), *(f"--kube={p}" for p in kube)]
     _cli(argv, plan.workdir / "collect.out")
-    out = _cli(["analyze", *common, "-o", "json"], plan.workdir / "analyze.err")
+    out = _cli(["analyze", *common, "-o", "json"], plan.workdir / "analyze.out")
     return json.loads(out)
 
 

@@ -38,7 +38,7 @@ class Durations:
 
 
 #: ``rca lab --quick`` (CI: ≤ 90 s a run with set-up, collection and analysis) and full.
-QUICK = Durations(baseline_s=25, fault_s=25, recovery_s=5)
+QUICK = Durations(baseline_s=20, fault_s=20, recovery_s=5)
 FULL = Durations(baseline_s=90, fault_s=120, recovery_s=30)
 
 

@@ -13,7 +13,10 @@ reads (``ts``, ``side=server``, ``service``, ``station``, ``latency_ms``, ``stat
 people). The request body is read and thrown away, as a model server would decode it.
 
 Knobs for faults that live inside the app: ``--grow-mb`` (memory kept per request, for
-``oom``), ``--cpu-ms`` (CPU burned per request instead of sleeping, for ``cpu-throttle``);
+``oom``), ``--cpu-ms`` (CPU burned per request instead of sleeping, for ``cpu-throttle``),
+``--concurrency N`` (a model server on one GPU processes N requests at once; the others
+wait for a slot and, as with a synchronous worker's accept backlog, that wait is not in
+the logged latency: the handler logs its own processing time, seed 000's 0.2–0.6 s);
 ``--grow-paused`` holds the growth until the process gets SIGUSR1 (the lab's injection
 time: a leak that starts with a new kind of request); ``--storage`` serves
 ``GET /storage/<bytes>`` (streams that many bytes, an RGW object download) and
@@ -53,10 +56,11 @@ class Service:
 
     def __init__(self, name: str, log: Path, work_s: tuple[float, float] = (0.2, 0.6),
                  grow_mb: float = 0.0, cpu_ms: float = 0.0, pod: str = "", node: str = "",
-                 storage: bool = False, grow_paused: bool = False):
+                 concurrency: int = 0, storage: bool = False, grow_paused: bool = False):
         self.name, self.work_s, self.pod, self.node = name, work_s, pod, node
         self.grow_mb, self.cpu_ms, self.storage = grow_mb, cpu_ms, storage
         self.growing = not grow_paused
+        self.slots = asyncio.Semaphore(concurrency) if concurrency > 0 else None
         self.log = open(log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - process-long
         self.kept: list[bytearray] = []
 
@@ -74,7 +78,12 @@ class Service:
             await self.storage_request(method, path, headers, reader, writer, t0)
             return
         size = await _drain_body(reader, int(headers.get("content-length", "0") or 0))
-        await self.work()
+        if self.slots is not None:
+            async with self.slots:
+                t0 = time.monotonic()  # the handler's own time starts with its slot
+                await self.work()
+        else:
+            await self.work()
         status = 200
         body = json.dumps({"service": self.name, "ok": True}).encode() + b"\n"
         try:
@@ -167,7 +176,8 @@ async def _answer(writer: asyncio.StreamWriter, status: int, body: bytes) -> Non
 
 async def serve(args) -> None:
     service = Service(args.name, Path(args.log), (args.min_s, args.max_s), args.grow_mb,
-                      args.cpu_ms, args.pod, args.node, args.storage, args.grow_paused)
+                      args.cpu_ms, args.pod, args.node, args.concurrency, args.storage,
+                      args.grow_paused)
     host, port = args.listen.rsplit(":", 1)
     server = await asyncio.start_server(service.handle, host, int(port), backlog=512)
     stop = asyncio.Event()
@@ -190,6 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-s", type=float, default=0.6)
     p.add_argument("--grow-mb", type=float, default=0.0)
     p.add_argument("--cpu-ms", type=float, default=0.0)
+    p.add_argument("--concurrency", type=int, default=0,
+                   help="requests processed at once (0: no limit)")
     p.add_argument("--grow-paused", action="store_true",
                    help="grow only after SIGUSR1 (the lab's injection)")
     p.add_argument("--storage", action="store_true",

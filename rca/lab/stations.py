@@ -31,6 +31,7 @@ import asyncio
 import json
 import random
 import signal
+import socket
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -77,7 +78,7 @@ class Station:
         status: int | str
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port,
-                                                                 type=_SOCK_STREAM)
+                                                                 type=socket.SOCK_STREAM)
             ip = infos[0][4][0]
             status = await asyncio.wait_for(self._exchange(ip, port, host, path, rid, size),
                                             self.timeout_s)
@@ -96,25 +97,25 @@ class Station:
     async def _exchange(self, ip: str, port: int, host: str, path: str, rid: str,
                         size: int) -> int:
         reader, writer = await asyncio.open_connection(ip, port)
+        sending = None
         try:
-            method = "POST"
-            writer.write(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
                          f"X-Station: {self.name}\r\nX-Request-Id: {rid}\r\n"
                          f"Content-Type: image/jpeg\r\nContent-Length: {size}\r\n"
                          "Connection: close\r\n\r\n".encode())
             sending = asyncio.create_task(_send_body(writer, size))
-            line = await reader.readline()  # a proxy may refuse before the body is sent
-            sending.cancel()
-            await reader.read()
-            parts = line.split()
-            if len(parts) < 2 or not parts[1].isdigit():
-                raise ConnectionError(f"no HTTP status line: {line[:40]!r}")
-            return int(parts[1])
+            # read the answer while the body goes out: a proxy may answer (413) before
+            # it has read the body, and then reads and discards the rest
+            status, length = await _read_head(reader)
+            await reader.readexactly(length)
+            await sending
+            return status
         finally:
+            if sending is not None:
+                sending.cancel()
             writer.close()
 
 
-_SOCK_STREAM = 1
 _BLOCK = bytes(WRITE_CHUNK)
 
 
@@ -128,6 +129,20 @@ async def _send_body(writer: asyncio.StreamWriter, size: int) -> None:
             left -= n
     except (ConnectionError, OSError):
         return  # refused mid-body (413): the answer is what counts
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[int, int]:
+    """The status code and Content-Length of an HTTP/1.1 answer."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    parts = head[0].split()
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise ConnectionError(f"no HTTP status line: {head[0][:40]!r}")
+    length = 0
+    for line in head[1:]:
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "content-length" and value.strip().isdigit():
+            length = int(value)
+    return int(parts[1]), length
 
 
 def _now_iso() -> str:
