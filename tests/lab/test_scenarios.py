@@ -9,6 +9,10 @@ from rca.lab.command import runs_of
 from rca.lab.scenarios import SCENARIOS
 
 DOC = (Path(__file__).parents[2] / "docs" / "lab.md").read_text(encoding="utf-8")
+#: Scenarios whose evidence needs more than a minute of load even in a quick run, and why.
+LONG_QUICK = {"probe-saturation": "link use is a 1-minute rate: it reaches 80 % only after "
+                                  "most of a minute of saturation, and the probe kills "
+                                  "three periods (30 s) after the link fills"}
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -20,7 +24,7 @@ def test_each_scenario_is_registered_by_its_name_and_documented(name):
         assert scenario.cause in CAUSES, f"{name}: {scenario.cause} is not a catalogue cause"
     assert all(a in CAUSES for a in scenario.also)
     # quick: about a minute of load, leaving room for set-up, collection and analysis
-    assert scenario.quick.load_s <= 60
+    assert scenario.quick.load_s <= (120 if name in LONG_QUICK else 60)
     assert scenario.full.load_s <= 300
 
 

@@ -66,6 +66,6 @@ SCENARIO = Scenario(
     seed="000",
     build=build,
     inject=inject,
-    quick=Durations(baseline_s=25, fault_s=35, recovery_s=5),
+    quick=Durations(baseline_s=20, fault_s=35, recovery_s=5),
     tools=("dnsmasq", "nft"),
 )

@@ -53,6 +53,6 @@ SCENARIO = Scenario(
     build=build,
     inject=inject,
     also=("app.slow_response",),
-    quick=Durations(baseline_s=25, fault_s=35, recovery_s=5),
+    quick=Durations(baseline_s=20, fault_s=35, recovery_s=5),
     tools=("dnsmasq",),
 )

@@ -57,7 +57,7 @@ SCENARIO = Scenario(
     seed="002",
     build=build,
     inject=inject,
-    quick=Durations(baseline_s=25, fault_s=45, recovery_s=5),
+    quick=Durations(baseline_s=20, fault_s=35, recovery_s=5),
     full=Durations(baseline_s=90, fault_s=150, recovery_s=30),
     tools=("dnsmasq",),
 )

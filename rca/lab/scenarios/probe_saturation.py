@@ -34,9 +34,12 @@ RATE_BYTES = 10_000_000
 #: tbf's queue in time: above half the probe timeout, so a probe's two queued packets
 #: (SYN, GET) take longer than the 1 s timeoutSeconds.
 QUEUE_MS = 1000
+#: The storage server's default TCP receive buffer (``net.ipv4.tcp_rmem`` in its
+#: namespace): a window big enough that a few uploads fill the switch queue.
+RCVBUF = 4 << 20
 #: Artifact size and transfers at once: each object takes seconds on the shaped link.
-OBJECT_BYTES = 8_000_000
-PARALLEL = 160
+OBJECT_BYTES = 40_000_000
+PARALLEL = 8
 APP = "rgw"
 DEVICE = "eth0"  # the svc namespace's end of its veth (rca.lab.host): its speed
 
@@ -48,6 +51,9 @@ def build(lab, plan) -> None:
     liveness = HttpGetProbe(svc.ip, MANAGED_PORT)
     container, _ = managed_service(lab, plan, svc, APP, exporter, ["--storage"],
                                    liveness=liveness.spec())
+    # a storage server's receive buffers (RGW's, tuned for big objects): without them the
+    # kernel's autotuned window, not the link, would cap each upload (namespace-local)
+    svc.exec(["sysctl", "-q", "-w", f"net.ipv4.tcp_rmem=4096 {RCVBUF} {4 * RCVBUF}"])
     shaper = Shaper(svc.host_if, None, RATE_BYTES, QUEUE_MS)
     shaper.apply()
     lab.on_cleanup(f"tbf on {svc.host_if}", shaper.remove)
