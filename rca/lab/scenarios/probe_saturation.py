@@ -37,9 +37,11 @@ QUEUE_MS = 1000
 #: The storage server's default TCP receive buffer (``net.ipv4.tcp_rmem`` in its
 #: namespace): a window big enough that a few uploads fill the switch queue.
 RCVBUF = 4 << 20
-#: Artifact size and transfers at once: each object takes seconds on the shaped link.
-OBJECT_BYTES = 40_000_000
-PARALLEL = 8
+#: Artifact size and transfers at once (a fan-out of workflow steps): TCP small queues let
+#: each local flow keep only a few packets queued, so it takes a few hundred flows to fill
+#: the switch queue the way senders on other hosts would.
+OBJECT_BYTES = 4_000_000
+PARALLEL = 256
 APP = "rgw"
 DEVICE = "eth0"  # the svc namespace's end of its veth (rca.lab.host): its speed
 
