@@ -8,10 +8,10 @@ times in a row and kubelet restarted RGW 65 times, breaking every transfer mid-o
 (uploads: ``failed to save outputs: timed out waiting for the condition``).
 
 Here the svc node's link is a tbf token bucket at ``RATE_BYTES`` with ``QUEUE_MS`` of
-buffer on the bridge side of its veth — the switch port towards the node, where packets
-from everyone queue (on the node's own egress Linux' TCP small queues keep a local
-sender from filling a qdisc, so a download could not reproduce the switch's queue). At
-injection ``PARALLEL`` uploads of ``OBJECT_BYTES`` run back to back from the client node
+buffer on the bridge side of its veth — the switch port towards the node, where the
+probe's SYN and GET queue. Linux' TCP small queues hold each local flow to a few queued
+packets (even across veths), so it takes many flows to fill that queue as senders on
+other hosts would. At injection ``PARALLEL`` uploads of ``OBJECT_BYTES`` run back to back from the client node
 into ``rgw``, a storage-like service (``--storage``) under the lab's kubelet with
 kubelet's default liveness probe; each probe's SYN and GET wait behind them. The svc
 node's exporter reports the link's emulated speed (a veth claims 10 Gbit/s; see
