@@ -11,10 +11,10 @@ Here the svc node's link is a tbf token bucket at ``RATE_BYTES`` with ``QUEUE_MS
 buffer on the bridge side of its veth — the switch port towards the node, where the
 probe's SYN and GET queue. Linux' TCP small queues hold each local flow to a few queued
 packets (even across veths), so it takes many flows to fill that queue as senders on
-other hosts would. At injection ``PARALLEL`` uploads of ``OBJECT_BYTES`` run back to back from the client node
-into ``rgw``, a storage-like service (``--storage``) under the lab's kubelet with
-kubelet's default liveness probe; each probe's SYN and GET wait behind them. The svc
-node's exporter reports the link's emulated speed (a veth claims 10 Gbit/s; see
+other hosts would. At injection ``PARALLEL`` uploads of ``OBJECT_BYTES`` run back to
+back from the client node into ``rgw``, a storage-like service (``--storage``) under
+the lab's kubelet with kubelet's default liveness probe; each probe's SYN and GET wait
+behind them. The svc node's exporter reports the link's emulated speed (a veth claims 10 Gbit/s; see
 ``rca.lab.cadvisor``). Lifting the fault stops the transfers.
 """
 
