@@ -131,6 +131,8 @@ class Lab:
     namespaces: dict[str, Namespace] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
     cleanup_errors: list[str] = field(default_factory=list)
+    #: seconds spent waiting for another run's lock (not part of this run's duration)
+    waited_s: float = 0.0
     _undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     _lock_fd: int | None = None
     _old_handlers: dict = field(default_factory=dict)
@@ -199,6 +201,7 @@ class Lab:
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd
+        self.waited_s = self.lock_timeout_s - max(deadline - time.monotonic(), 0.0)
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:

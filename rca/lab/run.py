@@ -59,6 +59,7 @@ class Result:
     incident: tuple[str, str] | None = None
     incidents: int = 0
     fault: tuple[str, str] | None = None
+    #: wall time of the run itself, without waiting for another run's lock
     seconds: float = 0.0
     passed: bool = False
     error: str = ""
@@ -134,7 +135,7 @@ def run(scenario: Scenario, quick: bool = True, variant: Variant | None = None,
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
         result.lab_id, result.pids = lab.lab_id, [p.pid for p in lab.processes]
-        result.seconds = round(time.monotonic() - t0, 1)
+        result.seconds = round(time.monotonic() - t0 - lab.waited_s, 1)
         if own_dir and not result.error:
             shutil.rmtree(workdir, ignore_errors=True)
         elif result.error:

@@ -38,3 +38,14 @@ def test_all_runs_every_scenario_and_variant():
     runs = runs_of("all")
     assert {s.name for s, _ in runs} == set(SCENARIOS)
     assert len(runs) == len(SCENARIOS) + sum(len(s.variants) for s in SCENARIOS.values())
+
+
+def test_rules_know_nothing_of_the_lab():
+    """The lab grades the rules; a rule that read a lab name or constant would grade
+    itself. Nothing under rca/causes or rca/incidents imports or names the lab."""
+    root = Path(__file__).parents[2] / "rca"
+    words = ("rca.lab", "infer.lab", "rcalab", "station-pc", "infer-node", "dns-node")
+    for folder in ("causes", "incidents"):
+        for path in (root / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            assert not [w for w in words if w in text], path

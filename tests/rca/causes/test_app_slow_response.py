@@ -127,3 +127,12 @@ def test_app_handler_itself_slow_is_not_capped():
     # the app's own log shows the 4.8 s: the app is the slow part, full score
     f = judge(cause.CAUSE, _proxied_window(4.8), TH)
     assert f.score > TH["explained_cap"]
+
+
+@pytest.mark.parametrize("app_s, capped", [
+    (2.5, False),  # the app worked half of the callers' 5 s: its share, not the rest's
+    (2.45, True),  # a little less than half: most of the wait was outside the handler
+])
+def test_outside_share_edge(app_s, capped):
+    f = judge(cause.CAUSE, _proxied_window(app_s), TH)
+    assert (f.score == pytest.approx(TH["explained_cap"])) is capped
