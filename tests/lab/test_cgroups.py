@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -163,13 +164,17 @@ def test_real_memory_limit_ends_in_an_oom_kill(real_group):
 
 def test_real_cpu_quota_throttles_a_busy_loop_and_not_an_idle_one(real_group):
     real_group.set_cpu_limit(0.05)
-    idle = subprocess.Popen([sys.executable, "-c", "import sys, time; print('up', flush=True);"
-                             " time.sleep(0.6)"], stdout=subprocess.PIPE, text=True)
+    idle = subprocess.Popen([sys.executable, "-c", "import sys; print('up', flush=True); "
+                             "sys.stdin.read()"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
     real_group.attach(idle.pid)
     assert idle.stdout.readline().strip() == "up"  # the interpreter's start-up is over
     before = real_group.stats().cpu_throttled_periods
-    idle.wait(timeout=10)
+    time.sleep(0.6)  # blocked on stdin: no CPU wanted, none throttled
     assert real_group.stats().cpu_throttled_periods == before
+    idle.stdin.close()
+    idle.wait(timeout=10)
+    before = real_group.stats().cpu_throttled_periods
     busy = _spawn("import time\nend = time.time() + 0.6\nwhile time.time() < end: pass")
     real_group.attach(busy.pid)
     busy.wait(timeout=20)
