@@ -169,6 +169,7 @@ def test_real_cpu_quota_throttles_a_busy_loop_and_not_an_idle_one(real_group):
                             stdout=subprocess.PIPE, text=True)
     real_group.attach(idle.pid)
     assert idle.stdout.readline().strip() == "up"  # the interpreter's start-up is over
+    time.sleep(0.3)  # and the few instructions after the print, throttled or not
     before = real_group.stats().cpu_throttled_periods
     time.sleep(0.6)  # blocked on stdin: no CPU wanted, none throttled
     assert real_group.stats().cpu_throttled_periods == before
