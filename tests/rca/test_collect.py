@@ -30,8 +30,9 @@ def _collect(store, capsys, *sources, window=WINDOW):
 def test_every_log_format_lands_and_bad_lines_are_reported(tmp_path, capsys):
     out = _collect(tmp_path / "s", capsys, "--logs", str(DATA / "logs" / "*"))
     per_file = {Path(f["file"]).name: f for f in out["files"]}
-    assert set(per_file) == {"coredns-cri.log", "coredns.log", "ingress-nginx.log",
-                             "nginx-combined.log", "requests.jsonl", "rgw.log"}
+    assert set(per_file) == {"coredns-cri.log", "coredns.log", "dnsmasq-cri.log",
+                             "ingress-nginx.log", "nginx-combined.log", "requests.jsonl",
+                             "rgw.log"}
     for name, f in per_file.items():
         if name == "coredns-cri.log":  # the one clean sample
             assert f["malformed"] == 0 and f["lines"] > 0
