@@ -34,9 +34,12 @@ lab: system-deps install
 	$(BIN)/rca lab all
 	$(BIN)/python -m pytest -m lab_full
 
-# Long fuzz of every reader: >= 1e6 mutated lines per format (make test runs a short one).
+# Long fuzz of every reader: >= 1e6 mutated lines per format, and >= 50 SIGKILLs during
+# real collections (make test runs a short fuzz and 4 kills).
 soak: install
 	$(BIN)/python -m tests.collectors.fuzz --lines $(or $(SOAK_LINES),1000000)
+	RCA_KILLS=$(or $(SOAK_KILLS),50) $(BIN)/python -m pytest -s -q \
+		tests/rca/store/test_recovery.py -k killed_at
 
 lint: install
 	$(BIN)/ruff check .

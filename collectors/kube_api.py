@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
@@ -32,8 +34,8 @@ from collectors.kube import KubeBatch, shape_items
 from rca.live import FACTORIES, Flags, Gap, LiveError
 from rca.timeutil import to_display
 
-__all__ = ["RESOURCES", "KubeLive", "Resource", "Unreachable", "classify_error", "connect",
-           "first_line", "http_status", "kube_sources", "list_pages", "rbac_rules"]
+__all__ = ["RESOURCES", "KubeLive", "Resource", "Unreachable", "backoff", "classify_error",
+           "connect", "first_line", "http_status", "kube_sources", "list_pages", "rbac_rules"]
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,12 @@ RESOURCES: tuple[Resource, ...] = (
 #: Items per list request: the page size kubectl uses; big enough to keep requests few,
 #: small enough that one page of pods stays a few MB.
 PAGE_LIMIT = 500
-#: (connect, read) seconds per request: a stuck API server is a gap, not a hung cron job.
-REQUEST_TIMEOUT = (10, 120)
+#: Seconds to wait for the API server's answer (connect and read): a stuck API server is
+#: a named gap, not a hung cron job (``sources.kube.timeout_s``).
+TIMEOUT_S = 120.0
+#: Retries of a request that timed out or could not connect, with exponential backoff
+#: and jitter (``sources.kube.retries``), before the source is given up.
+RETRIES = 2
 #: Restarts of one list after 410 Gone before it is given up as a gap.
 MAX_RELISTS = 3
 
@@ -106,9 +112,12 @@ def connect(kubeconfig: str = "", context: str = "", in_cluster: bool = False):
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
+    cfg = client.Configuration()
+    # no hidden retries in urllib3 (3 by default, at once): ``list_pages`` retries, bounded,
+    # with backoff, and says how often it tried
+    cfg.retries = 0
     try:
         if in_cluster:
-            cfg = client.Configuration()
             config.load_incluster_config(client_configuration=cfg)
             return client.ApiClient(cfg)
         path = os.path.expanduser(kubeconfig or os.environ.get("KUBECONFIG", "")
@@ -116,7 +125,9 @@ def connect(kubeconfig: str = "", context: str = "", in_cluster: bool = False):
         if not os.path.exists(path.split(os.pathsep)[0]):
             raise LiveError(f"kube: no kubeconfig at {path} (give --kubeconfig, "
                             "or --in-cluster inside a pod)")
-        return config.new_client_from_config(config_file=path, context=context or None)
+        config.load_kube_config(config_file=path, context=context or None,
+                                client_configuration=cfg)
+        return client.ApiClient(cfg)
     except ConfigException as exc:
         where = "in-cluster service account" if in_cluster else "kubeconfig"
         raise LiveError(f"kube: cannot use the {where}: {first_line(exc)}") from exc
@@ -139,29 +150,47 @@ class NotServed(Exception):
     """404: the server does not serve this group/version (an older cluster)."""
 
 
-def list_pages(api_client, res: Resource, namespace: str = "",
-               limit: int = PAGE_LIMIT) -> Iterator[dict]:
+class Expired(Exception):
+    """410 on every re-list: the collection changes faster than it can be paged."""
+
+
+def list_pages(api_client, res: Resource, namespace: str = "", limit: int = PAGE_LIMIT,
+               timeout_s: float = TIMEOUT_S, retries: int = RETRIES,
+               sleep: Callable[[float], None] = time.sleep) -> Iterator[dict]:
     """Each page of one list as the raw JSON document, following ``continue``.
 
     An expired continue token (410 Gone) restarts the list from the beginning; the
-    caller skips items it already has (by uid), as the new snapshot repeats them.
+    caller skips items it already has (by uid), as the new snapshot repeats them. A
+    request that gets no answer (timed out, refused) is retried ``retries`` times with
+    backoff and jitter, then the server is taken as unreachable.
     """
     from kubernetes import client
 
     api = getattr(client, res.api)(api_client)
     method = getattr(api, res.per_namespace if namespace else res.all_namespaces)
     args = {"namespace": namespace} if namespace else {}
-    token, relists = "", 0
+    token, relists, failures = "", 0, 0
     while True:
         try:
             resp = method(**args, limit=limit, _continue=token or None,
-                          _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
+                          _preload_content=False, _request_timeout=(timeout_s, timeout_s))
             page = json.loads(resp.data)
         except Exception as exc:  # noqa: BLE001 - sorted by _classify
-            if http_status(exc) == 410 and token and relists < MAX_RELISTS:
+            if http_status(exc) == 410 and token:
+                if relists >= MAX_RELISTS:
+                    raise Expired(f"410 Gone: the list changed faster than it could be "
+                                  f"paged ({MAX_RELISTS} re-lists)") from exc
                 token, relists = "", relists + 1
                 continue
-            raise classify_error(exc, api_client, res, namespace) from exc
+            error = classify_error(exc, api_client, res, namespace, timeout_s)
+            if isinstance(error, Unreachable) and failures < retries:
+                failures += 1
+                sleep(backoff(failures))
+                continue
+            if isinstance(error, Unreachable) and failures:
+                error = Unreachable(f"{error} (tried {failures + 1} times)")
+            raise error from exc
+        failures = 0
         yield page
         token = (page.get("metadata") or {}).get("continue") or ""
         if not token:
@@ -174,7 +203,15 @@ def http_status(exc: BaseException) -> int | None:
     return exc.status if isinstance(exc, ApiException) else None
 
 
-def classify_error(exc: BaseException, api_client, res: Resource, namespace: str) -> Exception:
+def backoff(failures: int, base_s: float = 0.5, cap_s: float = 8.0) -> float:
+    """Seconds before retry number ``failures``: doubling, capped, with jitter on its
+    upper half so many collectors do not retry in step."""
+    ceiling = min(cap_s, base_s * 2 ** (failures - 1))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def classify_error(exc: BaseException, api_client, res: Resource, namespace: str,
+                   timeout_s: float = TIMEOUT_S) -> Exception:
     """A client exception as the error this collector acts on, message on one line."""
     host = api_client.configuration.host
     status = http_status(exc)
@@ -194,6 +231,9 @@ def classify_error(exc: BaseException, api_client, res: Resource, namespace: str
         return LiveError(f"kube: listing {what} at {host} failed: HTTP {status}")
     if isinstance(exc, ValueError):
         return LiveError(f"kube: {host} answered {what} with something that is not JSON")
+    if "timed out" in str(exc).lower():
+        return Unreachable(f"kube: the API server at {host} did not answer {what} within "
+                           f"{timeout_s:g} s (timed out)")
     return Unreachable(f"kube: cannot reach the API server at {host}: {first_line(exc)}")
 
 
@@ -204,13 +244,17 @@ class KubeLive:
     name = "kube"
 
     def __init__(self, api_client, namespaces: list[str] | None = None,
-                 limit: int = PAGE_LIMIT) -> None:
+                 limit: int = PAGE_LIMIT, timeout_s: float = TIMEOUT_S,
+                 retries: int = RETRIES) -> None:
         self.api_client, self.namespaces, self.limit = api_client, list(namespaces or []), limit
+        self.timeout_s, self.retries = timeout_s, retries
         self.requests = 0
+        self.window: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
 
     def fetch(self, since: pd.Timestamp, until: pd.Timestamp,
               ctx: ParseContext) -> Iterator[KubeBatch]:
         keep = int(ctx.settings.get("show_malformed", 3))
+        self.window = (since, until)  # what a refused list leaves out
         seen: dict[str, set[str]] = {}
         forbidden: dict[str, list[str]] = {}  # namespace -> resources it refused
         oldest: pd.Timestamp | None = None
@@ -228,7 +272,7 @@ class KubeLive:
                 reach = events_reach_gap(oldest, since, until, ctx.zone)
                 batch.gaps.extend([reach] if reach else [])
             if i == len(RESOURCES) - 1:
-                batch.gaps.extend(_forbidden_gaps(forbidden))
+                batch.gaps.extend(_forbidden_gaps(forbidden, since, until))
             yield batch
 
     def fetch_resource(self, res: Resource, ctx: ParseContext, keep: int,
@@ -239,7 +283,8 @@ class KubeLive:
         scopes = self.namespaces if (self.namespaces and res.per_namespace) else [""]
         for namespace in scopes:
             try:
-                for page in list_pages(self.api_client, res, namespace, self.limit):
+                for page in list_pages(self.api_client, res, namespace, self.limit,
+                                       self.timeout_s, self.retries):
                     self.requests += 1
                     items = [i for i in page.get("items") or [] if _new(i, seen)]
                     shape_items(items, ctx, batch, keep, default_kind=res.kind)
@@ -248,15 +293,19 @@ class KubeLive:
                     forbidden.setdefault(namespace, []).append(res.plural)
                 else:
                     batch.gaps.append(Gap("kube", f"{res.group_version} {res.plural}",
-                                          str(exc)))
-            except NotServed as exc:
-                batch.gaps.append(Gap("kube", f"{res.group_version} {res.plural}", str(exc)))
+                                          str(exc), *self.window))
+            except (NotServed, Expired) as exc:
+                where = f" in namespace {namespace}" if namespace else ""
+                batch.gaps.append(Gap("kube", f"{res.group_version} {res.plural}{where}",
+                                      str(exc), *self.window))
         return batch
 
 
-def _forbidden_gaps(forbidden: dict[str, list[str]]) -> list[Gap]:
+def _forbidden_gaps(forbidden: dict[str, list[str]], since: pd.Timestamp,
+                    until: pd.Timestamp) -> list[Gap]:
     return [Gap("kube", f"namespace {ns}",
-                f"403 Forbidden: not allowed to list {', '.join(dict.fromkeys(plurals))}")
+                f"403 Forbidden: not allowed to list {', '.join(dict.fromkeys(plurals))}",
+                since, until)
             for ns, plurals in forbidden.items()]
 
 
@@ -308,6 +357,9 @@ def kube_sources(config, flags: Flags) -> list[KubeLive]:
         context=flags.get("context", conf.get("context", "")),
         in_cluster=bool(flags.get("in_cluster", conf.get("in_cluster", False))),
         namespaces=flags.get("namespace") or conf.get("namespaces") or [],
+        timeout_s=float(conf.get("timeout_s", TIMEOUT_S)),
+        retries=int(conf.get("retries", RETRIES)),
+        limit=int(conf.get("page_limit", PAGE_LIMIT)),
     )]
 
 
@@ -315,8 +367,9 @@ class LazyKubeLive(KubeLive):
     """Connects when fetched, so a bad kubeconfig is this source's error, not start-up's."""
 
     def __init__(self, kubeconfig: str, context: str, in_cluster: bool,
-                 namespaces: list[str]) -> None:
-        super().__init__(None, namespaces)
+                 namespaces: list[str], timeout_s: float = TIMEOUT_S,
+                 retries: int = RETRIES, limit: int = PAGE_LIMIT) -> None:
+        super().__init__(None, namespaces, limit, timeout_s, retries)
         self.settings = {"kubeconfig": kubeconfig, "context": context, "in_cluster": in_cluster}
 
     def fetch(self, since, until, ctx):

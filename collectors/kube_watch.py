@@ -141,7 +141,8 @@ class Watcher:
     def _relist(self) -> None:
         """List the resource (paged), store every row, keep the list's version."""
         version = ""
-        for page in list_pages(self.api_client, self.resource):
+        # no retries inside: the run loop backs off and counts failures itself
+        for page in list_pages(self.api_client, self.resource, retries=0):
             items = [i for i in page.get("items") or [] if self._wanted(i)]
             self.stats.listed += len(items)
             self._pending.extend(items)

@@ -20,6 +20,8 @@ bound (``concurrency``) so a large cluster is not hit by dozens at once.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +61,7 @@ class Settings:
     concurrency: int = 4
     timeout_s: float = 60.0
     retries: int = 2
+    hole_s: float = 900.0
     metric_names: dict[str, str] = field(default_factory=dict)
     label_names: dict[str, str] = field(default_factory=dict)
     signals: tuple[str, ...] = ()  # empty: every declared signal
@@ -88,6 +91,7 @@ def settings_from(config: Config, flags: live.Flags) -> Settings | None:
             step_s=int(sec["step_s"]), max_points=int(sec["max_points"]),
             max_range_s=int(sec["max_range_s"]), concurrency=max(1, int(sec["concurrency"])),
             timeout_s=float(sec["timeout_s"]), retries=int(sec["retries"]),
+            hole_s=float(sec["hole_s"]),
             metric_names=dict(sec["metric_names"]), label_names=dict(sec["label_names"]),
             signals=tuple(sec["signals"]), raw_metrics=dict(sec["raw_metrics"]))
     except http_auth.AuthError as exc:
@@ -142,51 +146,155 @@ class PrometheusSource:
             for name, futures in running.items():
                 yield self._batch(wanted[name], by_signal[name], [f.result() for f in futures])
 
-    def _run(self, q: Query) -> list[dict] | str:
-        """The query's result series, or the reason it failed (text, secrets removed)."""
+    def _run(self, q: Query, splits: int = 0) -> list[dict] | str:
+        """The query's result series, or the reason it failed (text, secrets removed).
+
+        A server that refuses the range for its points per series (Prometheus' 11,000,
+        or a lower limit of a front-end) gets it in two halves, each split again if
+        need be: what a plan asked for is fetched whatever the server's limit."""
         try:
             return self.client().custom_query_range(
                 q.expr, q.start.to_pydatetime(), q.end.to_pydatetime(), f"{q.step_s}s")
         except Exception as exc:  # any failure of one query is a gap, never a crash
-            return http_auth.redact(_reason(exc), self.settings.headers)
+            reason = http_auth.redact(_reason(exc, self.settings), self.settings.headers)
+        if not _TOO_MANY_POINTS.search(reason) or q.points < 2 or splits >= _MAX_SPLITS:
+            return reason
+        halves = [self._run(h, splits + 1) for h in _halves(q)]
+        failed = [h for h in halves if isinstance(h, str)]
+        return failed[0] if failed else halves[0] + halves[1]
 
     def _batch(self, signal: Signal, queries: list[Query], answers: list) -> Batch:
         batch = Batch(source=f"{NAME}: {signal.name}")
         series: list[dict] = []
+        holes: list[live.Gap] = []
         for q, answer in zip(queries, answers, strict=True):
             batch.lines += 1
             if isinstance(answer, str):
                 batch.gaps.append(live.Gap(NAME, f"signal {signal.name}", answer,
-                                           q.start, q.end))
+                                           q.start, _after(q)))
             else:
                 series += answer
-        if not series and not batch.gaps:
+                holes += self._holes(signal, q, answer)
+        if series:
+            batch.gaps += holes
+        elif not batch.gaps:
             names = ", ".join(self.settings.metric_names.get(m, m) for m in signal.metrics)
             batch.gaps.append(live.Gap(
                 NAME, f"signal {signal.name}",
                 f"no series: {names} not found (renamed? set sources.prometheus.metric_names)",
-                queries[0].start if queries else None, queries[-1].end if queries else None))
+                queries[0].start if queries else None,
+                _after(queries[-1]) if queries else None))
         batch.frames["metrics"] = shape(signal, series, self.settings.label_names)
+        batch.gaps = live.merge_gaps(batch.gaps)
         return batch
+
+    def _holes(self, signal: Signal, q: Query, series: list[dict]) -> list[live.Gap]:
+        """Spans of a query's range longer than ``hole_s`` where no series has a point:
+        the server holds data for part of the window only (retention, a late start, a
+        scrape outage). Shorter spans are a scrape interval or a ``rate`` range at a
+        series' start, not missing data. (No series in any chunk is the "no series" gap.)"""
+        step = pd.Timedelta(seconds=q.step_s)
+        edges, start = [], q.start  # [first step without a point, next point)
+        for first, last in _covered(series, q.step_s):
+            edges.append((start, first))
+            start = last + step
+        edges.append((start, _after(q)))
+        hole = pd.Timedelta(seconds=self.settings.hole_s)
+        return [live.Gap(NAME, f"signal {signal.name}",
+                         "partial: no points in this span (the server holds no data there)",
+                         a, b)
+                for a, b in edges if b - a > hole]
+
+
+def _covered(series: list[dict], step_s: int) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """(first, last) point of each stretch where some series has a point at every step,
+    in time order. A series with a point at every step between its first and last is one
+    stretch, found without reading its points (a day of 1,000 nodes is millions)."""
+    spans: list[tuple[float, float]] = []
+    for s in series:
+        values = s.get("values") or []
+        if not values:
+            continue
+        first, last = float(values[0][0]), float(values[-1][0])
+        if round((last - first) / step_s) + 1 == len(values):
+            spans.append((first, last))
+            continue
+        times = [float(v[0]) for v in values]
+        begin = times[0]
+        for a, b in zip(times, times[1:], strict=False):
+            if b - a > 1.5 * step_s:
+                spans.append((begin, a))
+                begin = b
+        spans.append((begin, times[-1]))
+    merged: list[list[float]] = []
+    for a, b in sorted(spans):
+        if merged and a - merged[-1][1] <= 1.5 * step_s:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(pd.Timestamp(a, unit="s", tz="UTC"), pd.Timestamp(b, unit="s", tz="UTC"))
+            for a, b in merged]
+
+
+#: How many times a range refused for its points is halved: 2**12 pieces of a chunk
+#: reach one point per piece from far past any server's limit.
+_MAX_SPLITS = 12
+#: Prometheus: "exceeded maximum resolution of 11,000 points per timeseries"
+_TOO_MANY_POINTS = re.compile(r"exceeded maximum resolution|points per timeseries", re.I)
+
+
+def _halves(q: Query) -> tuple[Query, Query]:
+    """The query's steps in two ranges that share none."""
+    mid = q.start + pd.Timedelta(seconds=q.step_s * ((q.points - 1) // 2))
+    later = mid + pd.Timedelta(seconds=q.step_s)
+    return (dataclasses.replace(q, end=mid), dataclasses.replace(q, start=later))
+
+
+def _after(q: Query) -> pd.Timestamp:
+    """The end of what a query covers: its last step plus one."""
+    return q.end + pd.Timedelta(seconds=q.step_s)
 
 
 _STATUS = re.compile(r"HTTP Status Code (\d+)")
 _ERROR = re.compile(r'"error"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
-def _reason(exc: Exception) -> str:
-    """A one-line reason: the status and the server's own error text when it gave one."""
+def _reason(exc: Exception, settings: Settings) -> str:
+    """A one-line reason: the status and the server's own error text when it gave one;
+    how long was waited and how often it was tried when the server never answered."""
     text = str(exc)
     status, error = _STATUS.search(text), _ERROR.search(text)
+    tries = f" (tried {settings.retries + 1} times)" if settings.retries else ""
     if status:
-        return f"HTTP {status.group(1)}: " + (error.group(1) if error else text[:200])
+        return f"HTTP {status.group(1)}: " + (_unquoted(error.group(1)) if error else text[:200])
+    if isinstance(exc, requests.exceptions.RetryError):  # 429/5xx on every try
+        code = _GAVE_UP.search(text)
+        return (f"HTTP {code.group(1)}: the server kept failing{tries}" if code
+                else f"gave up{tries}: {_cause(text)}")
     if isinstance(exc, requests.exceptions.SSLError):
         return f"TLS: {_cause(text)}"
-    if isinstance(exc, requests.Timeout):
-        return f"timed out: {type(exc).__name__}"
+    if isinstance(exc, requests.Timeout) or "timed out" in text:
+        return f"timed out: no answer within {settings.timeout_s:g} s{tries}"
     if isinstance(exc, requests.ConnectionError):
-        return f"cannot connect: {_cause(text)}"
+        errno = _ERRNO.search(text)
+        return f"cannot connect: {errno.group(0) if errno else _cause(text)}{tries}"
     return f"{type(exc).__name__}: {text[:300]}"
+
+
+def _unquoted(text: str) -> str:
+    """The server's error text as it wrote it: the client quotes the body as a bytes
+    repr (``\\'``) holding JSON (``\\"``, ``\\n``)."""
+    text = text.replace("\\'", "'")
+    try:
+        return json.loads(f'"{text}"')
+    except ValueError:
+        return text
+
+
+#: urllib3's "too many 503 error responses" after the last retry
+_GAVE_UP = re.compile(r"too many (\d{3}) error responses")
+#: the socket's own words: "[Errno 111] Connection refused"
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
 
 
 def _cause(text: str) -> str:

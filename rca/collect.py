@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import pandas as pd
 
 from collectors.base import Batch, Malformed, ParseContext
 from rca.config import Config
-from rca.live import Gap, LiveError, LiveSource
+from rca.live import Gap, LiveError, LiveSource, merge_gaps
 from rca.redact import redact_batch, redact_frame, redact_text
 from rca.store import Store, Transaction
 
@@ -128,6 +128,7 @@ def collect(store: Store, sources: list[Source], since: pd.Timestamp, until: pd.
             if progress:
                 progress(source, batch, done=True)
         _flush(txn, pending, summary)
+    summary.gaps = merge_gaps(summary.gaps)
     summary.store_notes = list(store.recovered)
     return summary
 
@@ -151,17 +152,35 @@ def _read_streaming(src: Source, ctx: ParseContext, keep: int, summary: Summary,
     the rows read before stay and the other sources still go in."""
     batch = Batch(source=str(src.path))
     kept: dict[str, int] = {}
+    latest: pd.Timestamp | None = None
     try:
         batch, blocks = _open(src, ctx, keep)
         for frames in blocks:
+            latest = _latest(frames, latest)
             _window(frames, summary, pending, kept)
             after_block()
     except OSError as exc:
         summary.unreadable[redact_text(str(src.path))] = exc.strerror or str(exc)
     except ValueError as exc:
         batch.add_malformed(Malformed(str(src.path), 0, "file", str(exc), ""), keep)
+    batch.gaps = [_file_gap_window(g, latest, summary) for g in batch.gaps]
     _account_file(batch, summary, kept)
     return batch
+
+
+def _latest(frames: dict[str, pd.DataFrame], latest: pd.Timestamp | None) -> pd.Timestamp | None:
+    times = [df.index.max() for df in frames.values()
+             if len(df) and isinstance(df.index, pd.DatetimeIndex)]
+    return max([t for t in [latest, *times] if t is not None], default=None)
+
+
+def _file_gap_window(gap: Gap, latest: pd.Timestamp | None, summary: Summary) -> Gap:
+    """A file's gap (truncated while read) spans from its last row read to the window's
+    end: what came after that point was not read."""
+    if gap.since is not None or gap.until is not None:
+        return gap
+    since = summary.since if latest is None else min(max(latest, summary.since), summary.until)
+    return replace(gap, since=since, until=summary.until)
 
 
 def _open(src: Source, ctx: ParseContext, keep: int):

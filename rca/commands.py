@@ -24,6 +24,7 @@ from rca.config import Config
 from rca.live import Flags, SourceError, configured
 from rca.redact import redact_obj
 from rca.store import Store
+from rca.timeutil import to_display
 
 __all__ = ["UsageError", "analyze", "collect", "compact", "daily", "demo", "evaluate",
            "report", "show_config", "watch"]
@@ -174,9 +175,10 @@ def _save_collection(store: Store, summary, seconds: float) -> None:
     })
 
 
-def _collections(store: Store, since, until) -> dict:
+def _collections(store: Store, since, until, zone: tzinfo) -> dict:
     """Malformed counts per file (the latest collection of a file wins) and what live
-    sources could not get (``gaps``), from the collections that overlap the window."""
+    sources could not get (``gaps``, times in the user's zone), from the collections that
+    overlap the window."""
     malformed: dict[str, int] = {}
     gaps: dict[tuple, dict] = {}
     for rec in store.collections():
@@ -184,7 +186,9 @@ def _collections(store: Store, since, until) -> dict:
             for f in rec["files"]:
                 malformed[f["file"]] = f["malformed"]
             for gap in rec.get("gaps", []):
-                gaps[(gap["source"], gap["what"], gap["reason"])] = gap
+                gaps[(gap["source"], gap["what"], gap["reason"])] = {
+                    **gap, **{k: to_display(pd.Timestamp(gap[k]), zone)
+                              for k in ("since", "until") if gap.get(k)}}
     return {"malformed": {f: n for f, n in malformed.items() if n},
             "gaps": list(gaps.values())}
 
@@ -213,7 +217,7 @@ def _analysis(config: Config, zone: tzinfo, since, until,
         raise UsageError(f"--cause: {exc.args[0]}") from exc
     session = Session(store, config, since, until, causes=causes, zone=zone)
     extra = {"tz": config.get("tz"), "context": config.get("context"),
-             "collection": {"tables": store.tables(), **_collections(store, since, until)}}
+             "collection": {"tables": store.tables(), **_collections(store, since, until, zone)}}
     # redacted here too: the store may predate redaction, and config values are echoed
     return session, redact_obj(session.to_dict(extra))
 

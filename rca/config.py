@@ -74,6 +74,11 @@ DEFAULTS: dict[str, Any] = {
     "sources": {
         "kube": {"enabled": False, "kubeconfig": "", "context": "", "in_cluster": False,
                  "namespaces": [],
+                 # seconds to wait for an answer, and retries (backoff with jitter) of a
+                 # request that got none, before the cluster is a gap of the collection
+                 "timeout_s": 120.0, "retries": 2,
+                 # items per list request (kubectl's page size)
+                 "page_limit": 500,
                  # `rca watch`: consecutive failed reconnects before it exits (its pod then
                  # restarts, visibly), the longest wait between two of them, and how long
                  # a change may wait before it is written (collectors/kube_watch.py)
@@ -95,6 +100,10 @@ DEFAULTS: dict[str, Any] = {
             "timeout_s": 60.0,
             # retries of a 429/502/503/504 or a dropped connection (backoff with jitter)
             "retries": 2,
+            # a span longer than this with no point of a signal is a "partial" gap: data
+            # missing there. Why 15 min: shorter holes are scrape intervals, the 5 min
+            # lookback and rate() ranges at a series' start, not missing data
+            "hole_s": 900,
             # relabelled clusters: declared name -> the cluster's name
             "metric_names": {},
             "label_names": {},

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import pandas as pd
@@ -25,7 +25,7 @@ from collectors.base import Batch, ParseContext
 from rca.config import Config
 
 __all__ = ["FACTORIES", "LIVE_MODULES", "Flags", "Gap", "LiveError", "LiveSource",
-           "SourceError", "configured"]
+           "SourceError", "configured", "merge_gaps"]
 
 
 class LiveError(RuntimeError):
@@ -47,6 +47,24 @@ class Gap:
     reason: str  # e.g. "403 Forbidden", "timeout after 30 s"
     since: pd.Timestamp | None = None
     until: pd.Timestamp | None = None
+
+
+def merge_gaps(gaps: list[Gap]) -> list[Gap]:
+    """Gaps of the same source, what and reason whose windows touch (chunk after chunk of
+    one failing query) as one, in time order: one line per thing missing, not per request."""
+    out: list[Gap] = []
+    for g in sorted(gaps, key=lambda g: (g.source, g.what, g.reason, _since(g))):
+        last = out[-1] if out else None
+        if (last and (last.source, last.what, last.reason) == (g.source, g.what, g.reason)
+                and last.until is not None and last.until == g.since):
+            out[-1] = replace(last, until=g.until)
+        else:
+            out.append(g)
+    return sorted(out, key=_since)
+
+
+def _since(gap: Gap) -> pd.Timestamp:
+    return gap.since if gap.since is not None else pd.Timestamp.min.tz_localize("UTC")
 
 
 class LiveSource(Protocol):

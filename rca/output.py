@@ -133,8 +133,15 @@ def collect_summary(summary, zone: tzinfo, fmt: str) -> None:
         _out.print(f"outside the window (not stored): {summary.outside_window} rows")
     _out.print(f"malformed lines: {summary.malformed}")
     for gap in data["gaps"]:
-        _out.print(Text.assemble(("gap: ", "yellow"),
-                                 _text(f"{gap['source']}: {gap['what']}: {gap['reason']}")))
+        _out.print(Text.assemble(("gap: ", "yellow"), _text(gap_text(gap))))
+
+
+def gap_text(gap: dict) -> str:
+    """``source: what [since → until]: reason``: what was not collected, for which part
+    of the window, and why (the window left out when the source could not say)."""
+    span = (f" [{gap.get('since') or '…'} → {gap.get('until') or '…'}]"
+            if gap.get("since") or gap.get("until") else "")
+    return f"{gap['source']}: {gap['what']}{span}: {gap['reason']}"
 
 
 def gap_dict(gap, zone: tzinfo | None = None) -> dict:
@@ -167,6 +174,8 @@ def incidents_table(result: dict) -> None:
     _out.print(table)
     for gap in result["gaps"]:
         _out.print(Text.assemble(("gap: ", "yellow"), _text(gap["message"])))
+    for gap in (result.get("collection") or {}).get("gaps") or []:  # live sources' gaps
+        _out.print(Text.assemble(("not collected: ", "yellow"), _text(gap_text(gap))))
 
 
 def _plain(value) -> str:

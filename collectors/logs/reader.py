@@ -58,13 +58,39 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8-sig", errors="replace")
 
 
-def _raw_chunks(path: Path, size: int) -> Iterator[bytes]:
-    """The file's bytes, ``size`` at a time (gzip recognised by content, as above)."""
+def _raw_chunks(path: Path, size: int,
+                on_truncated: Callable[[int, int], None] | None = None) -> Iterator[bytes]:
+    """The file's bytes, ``size`` at a time (gzip recognised by content, as above).
+
+    A plain file that shrinks below what was read (``copytruncate`` rotation, or a
+    writer starting over) ends the read there: the bytes read are kept, nothing is read
+    twice, and ``on_truncated(bytes read, size now)`` says so. A file renamed away mid-read
+    (``create`` rotation) is read to its end through the open handle."""
     with open(path, "rb") as fh:
         magic = fh.read(2)
-    with (gzip.open if magic == _GZIP_MAGIC else open)(path, "rb") as fh:
+    if magic == _GZIP_MAGIC:
+        with gzip.open(path, "rb") as fh:
+            while chunk := fh.read(size):
+                yield chunk
+        return
+    with open(path, "rb") as fh:
         while chunk := fh.read(size):
             yield chunk
+        now = os.fstat(fh.fileno()).st_size
+        if now < fh.tell() and on_truncated:
+            on_truncated(fh.tell(), now)
+
+
+def truncated_gap(path: Path, batch: Batch) -> Callable[[int, int], None]:
+    """The gap a log truncated while read leaves (its window filled in by ``collect``)."""
+    from rca.live import Gap
+
+    def note(read: int, now: int) -> None:
+        batch.gaps.append(Gap("logs", str(path), f"truncated while read: {read:,} bytes read, "
+                              f"{now:,} left (rotated by copytruncate?); the lines read are "
+                              "kept, the rest was not read: collect again, with the rotated "
+                              "file, to read them"))
+    return note
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
@@ -117,8 +143,8 @@ def read_log_blocks(path: str | os.PathLike, fmt: str, ctx: ParseContext,
         return batch, iter(())  # an empty file: nothing to detect, nothing lost
     module = _module(path, fmt)
     columns = COLUMN_PARSERS.get(module.NAME, _no_columns)
-    blocks = read_blocks(_raw_chunks(path, READ_BYTES), path, module, columns, ctx, batch,
-                         keep, stream_name(path), parse_line)
+    blocks = read_blocks(_raw_chunks(path, READ_BYTES, truncated_gap(path, batch)), path,
+                         module, columns, ctx, batch, keep, stream_name(path), parse_line)
     return batch, _gc_paused_over(blocks)
 
 

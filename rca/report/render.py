@@ -89,7 +89,7 @@ def render_report(result: dict, timeline: dict[str, pd.DataFrame], zone_name: st
         zone_name=zone_name,
         window=_span(since, until, zone) if since is not None else "unknown",
         verdict=_verdict(incidents),
-        collection=_collection(result.get("collection") or {}),
+        collection=_collection(result.get("collection") or {}, zone),
         day=day,
         heatmap=heatmap,
         incidents=incidents,
@@ -216,14 +216,16 @@ def _verdict(incidents: list[dict]) -> list[tuple[str, int]]:
     return tops.most_common()
 
 
-def _collection(c: Mapping) -> dict:
+def _collection(c: Mapping, zone: tzinfo) -> dict:
     tables = c.get("tables") if isinstance(c.get("tables"), Mapping) else {}
     malformed = c.get("malformed") if isinstance(c.get("malformed"), Mapping) else {}
     gaps = [g for g in c.get("gaps") or [] if isinstance(g, Mapping)]
     return {"tables": [(str(k), _value(v)) for k, v in tables.items()],
             "malformed": [(str(k), _value(v)) for k, v in malformed.items()],
-            # what a live source could not read (403 on a namespace, expired events)
+            # what a live source could not read (403 on a namespace, expired events), for
+            # which part of the window
             "gaps": [(str(g.get("source") or ""), str(g.get("what") or ""),
+                      _span(_instant(g.get("since")), _instant(g.get("until")), zone),
                       str(g.get("reason") or "")) for g in gaps],
             "malformed_total": sum(v for v in malformed.values() if isinstance(v, int))}
 

@@ -124,6 +124,9 @@ class State:
     requests: list[str] = field(default_factory=list)
     watch_connections: int = 0
     hold_s: float = 0.0  # how long a watch waits for new changes before it ends
+    hang: int = 0  # list requests that get no answer for ``hang_s`` (a stuck server)
+    hang_s: float = 0.0
+    expire_always: set[str] = field(default_factory=set)  # "gv/plural": every token 410s
     lock: threading.Condition = field(default_factory=threading.Condition)
 
 
@@ -269,13 +272,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- lists -----------------------------------------------------------------------------
     def _list(self, gv: str, plural: str, namespace: str, query: dict) -> None:
+        with self.state.lock:
+            stuck, self.state.hang = self.state.hang > 0, max(0, self.state.hang - 1)
+        if stuck:  # say nothing for a while, then answer (to a client long gone)
+            time.sleep(self.state.hang_s)
         items = [i for i in self.state.objects[(gv, plural)]
                  if not namespace or i["metadata"].get("namespace") == namespace]
         start = 0
         if query.get("continue"):
             token = query["continue"]
             key = f"{gv}/{plural}"
-            if key in self.state.expire_once:
+            if key in self.state.expire_once or key in self.state.expire_always:
                 self.state.expire_once.discard(key)
                 return self._json(410, _status(410, "Expired", "The provided continue "
                                                "parameter is too old to display a consistent "
@@ -343,7 +350,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting (a timeout test)
 
 
 #: The recorded objects the stand-in serves: (group/version, resource, fixture file).

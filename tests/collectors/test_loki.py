@@ -21,6 +21,7 @@ from collectors.logs import read_log
 from collectors.loki import LokiSource, Settings, settings_from
 from rca import live
 from rca.config import load
+from tests.collectors.faults import assert_shown, collect_and_show
 from tests.collectors.http_stub import serve
 
 DATA = Path(__file__).parent.parent / "data" / "logs"
@@ -149,6 +150,27 @@ def test_a_bad_selector_is_a_gap_not_retried():
     assert len(gaps) == 1 and gaps[0].reason.startswith("HTTP 400: parse error")
     assert (gaps[0].since, gaps[0].until) == (SINCE, UNTIL)  # the whole window, named
     assert len(stub.requests) == 3  # 24 h and 12 h too long, then 6 h: parse error, no retry
+
+
+def _show(tmp_path, stub, selector, config=""):
+    return collect_and_show(tmp_path, SINCE, UNTIL, ["--loki", stub.url, "--logql", selector],
+                            "sources:\n  loki:\n    max_range_s: 21600\n    retries: 2\n"
+                            "    backoff_s: 0.01\n    backoff_max_s: 0.05\n" + config)
+
+
+def test_429_on_every_try_is_one_gap_over_the_window(tmp_path):
+    with serve(Loki(throttle=1000)) as stub:
+        shown = _show(tmp_path, stub, '{app="station"}')
+    assert_shown(shown, "loki", 'logql {app="station"}',
+                 "HTTP 429: too many outstanding requests (after 2 retries)", SINCE, UNTIL)
+    assert len(stub.requests) == 4 * 3  # 4 chunks of 6 h, each tried 3 times: bounded
+
+
+def test_400_bad_selector_is_a_gap_over_the_window(tmp_path):
+    with serve(Loki()) as stub:
+        shown = _show(tmp_path, stub, "not logql")
+    assert_shown(shown, "loki", "logql not logql", "HTTP 400: parse error", SINCE, UNTIL)
+    assert len(stub.requests) == 1  # not retried, and not asked again for later chunks
 
 
 def test_flags_and_config(tmp_path):

@@ -84,8 +84,10 @@ def openmetrics_of(files: list[Path], out: Path) -> Path:
 
 
 @contextmanager
-def backfilled_prometheus(om_files: list[Path], tmp: Path) -> Iterator[str]:
-    """A Prometheus on loopback holding ``om_files`` (backfilled with promtool); its URL."""
+def backfilled_prometheus(om_files: list[Path], tmp: Path,
+                          flags: list[str] | None = None) -> Iterator[str]:
+    """A Prometheus on loopback holding ``om_files`` (backfilled with promtool); its URL.
+    ``flags`` go on its command line (e.g. ``--query.max-samples=50``)."""
     require("prometheus", "promtool")
     tsdb = tmp / "tsdb"
     om = openmetrics_of(om_files, tmp / "all.om")
@@ -101,7 +103,7 @@ def backfilled_prometheus(om_files: list[Path], tmp: Path) -> Iterator[str]:
     # retention 100y: blocks dated years ago would otherwise be deleted at start-up
     with running(["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
                   f"--web.listen-address=127.0.0.1:{port}",
-                  "--storage.tsdb.retention.time=100y"], url, "/-/ready",
+                  "--storage.tsdb.retention.time=100y", *(flags or [])], url, "/-/ready",
                  tmp / "prometheus.log"):
         yield url
 
