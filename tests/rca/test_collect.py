@@ -132,6 +132,25 @@ def test_a_readable_file_giving_no_row_fails_the_collection_and_says_why(
     assert "ingress-nginx.log gave no row" not in err  # the good one is not named
 
 
+@pytest.mark.parametrize("content, fails", [
+    # the API's answer for a quiet namespace: a list with no item (or null items)
+    ('{"apiVersion": "v1", "kind": "List", "items": [], "metadata": {}}', False),
+    ('{"apiVersion": "v1", "kind": "EventList", "items": null}', False),
+    # a dump that never got written, or only its opening
+    ("", True),
+    ('{"apiVersion": "v1", "kind": "List", "items": [', True),
+])
+def test_an_empty_kube_list_is_an_answer_but_an_empty_dump_fails(tmp_path, capsys,
+                                                                 content, fails):
+    dump = tmp_path / "events.json"
+    dump.write_text(content)
+    code = main(["collect", "--store", str(tmp_path / "s"), *WINDOW, "--kube", str(dump),
+                 "--logs", str(DATA / "logs" / "ingress-nginx.log")])
+    err = capsys.readouterr().err
+    assert code == (1 if fails else 0)
+    assert (f"{dump} gave no row" in err) is fails
+
+
 def test_a_file_whose_rows_are_all_outside_the_window_is_not_a_failure(tmp_path, capsys):
     """It gave rows: the window was the user's choice, and the summary counts them."""
     code = main(["collect", "--store", str(tmp_path / "s"), "--since", "2030-01-01T00:00:00Z",
