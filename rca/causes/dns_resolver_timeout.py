@@ -177,7 +177,7 @@ def _dns_retries(window: Window, th: dict):
     earlier, shown = window.split(retries)
     n_now, n_before = len(shown), len(earlier)
     span_now = (window.end - window.start).total_seconds()
-    span_before = max((window.start - window.baseline_start).total_seconds(), 1.0)
+    span_before = window.baseline_seconds("dns")
     factor = float(th["retry_rate_factor"])
     more = n_now > 0 and n_now / span_now > factor * n_before / span_before
     text = (f"{n_now} DNS queries re-sent {th['resolver_timeout_s']:.0f} s after their "

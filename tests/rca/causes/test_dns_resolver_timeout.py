@@ -183,9 +183,10 @@ def _with_baseline_retries(n_before):
 
 
 @pytest.mark.parametrize("factor,fires", [
-    # 3 re-sent lookups in 180 s vs 10 in 3540 s: the rate is 5.9x the baseline's
-    (5.8, True),
-    (6.0, False),
+    # 3 re-sent lookups in 180 s vs 10 in the 3440 s the DNS log covers (its first
+    # line at t=100 s): the rate is 5.73x the baseline's
+    (5.7, True),
+    (5.8, False),
 ])
 def test_retry_rate_factor_edge(factor, fires):
     f = judge(cause.CAUSE, _window(_with_baseline_retries(10), RISING),
