@@ -20,7 +20,7 @@ from rca.lab.host import Lab, Namespace
 from rca.lab.kube import IMAGE, KUBE_NAMESPACE
 from rca.lab.kubelet import Container
 from rca.lab.metrics import COLLECTORS
-from rca.lab.platform import NODES, wait_listening
+from rca.lab.platform import NODES, SERVICES, inference_platform, wait_listening
 from rca.lab.prober import HttpGetProbe, Prober
 from rca.lab.scenario import Plan
 
@@ -43,6 +43,18 @@ def cadvisor(lab: Lab, plan: Plan, role: str = "svc",
     exporter.start()
     lab.on_cleanup("cadvisor textfile writer", exporter.stop)
     return exporter
+
+
+def platform_with_managed(lab: Lab, plan: Plan, app: str, args: list[str],
+                          limits: dict) -> tuple[Container, list[str]]:
+    """The inference platform with ``app`` taken out of it and run on the svc node under
+    the lab's kubelet, in its own cgroup watched by the cAdvisor exporter: the set-up of
+    the scenarios that put a limit on one service (oom, cpu-throttle)."""
+    exporter = cadvisor(lab, plan)
+    svc = lab.ns("svc")
+    others = tuple(s for s in SERVICES if s != app)
+    inference_platform(lab, plan, services=others, also={app: (svc.ip, MANAGED_PORT)})
+    return managed_service(lab, plan, svc, app, exporter, args, limits=limits)
 
 
 def managed_service(lab: Lab, plan: Plan, svc: Namespace, app: str, exporter: Exporter,

@@ -12,9 +12,8 @@ reach Prometheus through the node's textfile collector. Lifting the fault remove
 
 from __future__ import annotations
 
-from rca.lab.platform import inference_platform
 from rca.lab.scenario import Durations, Scenario
-from rca.lab.workload import MANAGED_PORT, cadvisor, managed_service
+from rca.lab.workload import platform_with_managed
 
 #: CPU per request: at ~2 requests/s the service needs ~0.2 core.
 CPU_MS = 100
@@ -28,12 +27,8 @@ APP = "interior"
 
 
 def build(lab, plan) -> None:
-    exporter = cadvisor(lab, plan)
-    svc = lab.ns("svc")
-    inference_platform(lab, plan, services=("feet", "top-screw"),
-                       also={APP: (svc.ip, MANAGED_PORT)})
-    container, _ = managed_service(lab, plan, svc, APP, exporter, ["--cpu-ms", f"{CPU_MS}"],
-                                   limits={"cpu": f"{int(QUOTA_CORES * 1000)}m"})
+    container, _ = platform_with_managed(lab, plan, APP, ["--cpu-ms", f"{CPU_MS}"],
+                                         limits={"cpu": f"{int(QUOTA_CORES * 1000)}m"})
     container.cgroup.set_cpu_limit(BASELINE_CORES)
     plan.options["managed"] = (container, None)
 

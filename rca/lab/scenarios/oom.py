@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import signal
 
-from rca.lab.platform import inference_platform
 from rca.lab.scenario import Durations, Scenario
-from rca.lab.workload import MANAGED_PORT, cadvisor, managed_service
+from rca.lab.workload import platform_with_managed
 
 #: The container's limit: about four times the service's resident size at rest (~25 MB),
 #: so at 2 requests/s × GROW_MB it is reached in ~15-20 s: two or three kills in a minute.
@@ -30,13 +29,9 @@ APP = "interior"
 
 
 def build(lab, plan) -> None:
-    exporter = cadvisor(lab, plan)
-    svc = lab.ns("svc")
-    inference_platform(lab, plan, services=("feet", "top-screw"),
-                       also={APP: (svc.ip, MANAGED_PORT)})
-    container, argv = managed_service(lab, plan, svc, APP, exporter,
-                                      ["--grow-mb", f"{GROW_MB:g}", "--grow-paused"],
-                                      limits={"memory": f"{LIMIT_MB}Mi"})
+    container, argv = platform_with_managed(lab, plan, APP,
+                                            ["--grow-mb", f"{GROW_MB:g}", "--grow-paused"],
+                                            limits={"memory": f"{LIMIT_MB}Mi"})
     container.cgroup.set_memory_limit(LIMIT_MB << 20)
     plan.options["managed"] = (container, argv)
 
