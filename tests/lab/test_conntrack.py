@@ -11,6 +11,7 @@ import pytest
 
 from rca.lab import conntrack
 from rca.lab.conntrack import ConntrackError, ConntrackLimit, recover, tracked, tracking_rules
+from rca.lab.host import LOCK_PATH
 
 STAT_HEAD = "entries  clashres found new invalid ignore delete chainlength insert " \
             "insert_failed drop early_drop\n"
@@ -90,11 +91,15 @@ _HOLD = ("import socket, time\ns = socket.socket(); s.setsockopt(socket.SOL_SOCK
 
 @pytest.fixture
 def lab_lock():
-    fd = os.open("/run/rca-lab.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    """The lab's own lock, taken as a run takes it (its pid inside, for whoever waits)."""
+    fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
+        os.ftruncate(fd, 0)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
