@@ -19,8 +19,9 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
 from types import ModuleType
@@ -31,7 +32,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.base import MAX_LINE, Batch, LineError, Malformed, ParseContext, RowBuffer
-from collectors.logs.line_bytes import hashed_after, hexdigests, line_array, plain_lines
+from collectors.logs.line_bytes import (
+    hashed_after,
+    hexdigests,
+    line_array,
+    plain_lines,
+    repeated,
+)
 from collectors.logs.occurrences import Occurrences
 from collectors.logs.partials import PARTIAL, Joined, Partials
 from collectors.logs.reader import LINE_SOURCED, TOO_LONG, skip_reason, uncount_partial
@@ -116,12 +123,17 @@ def read_blocks(raw: Iterator[bytes], path: Path, module: ModuleType,
     """The frames of each block of ``raw``; ``batch`` gets the lines and malformed counts."""
     occurrences = Occurrences()
     with _beside() as pool:
-        reader = _BlockReader(path, module, columns, ctx, batch, keep, stream, parse_line,
-                              pool)
-        lineno = 0
+        reader = _BlockReader(path, module, columns, ctx, batch, keep, stream, parse_line)
+        lineno, pending = 0, None
         for block in iter_blocks(raw):
-            frames, lineno = reader.read(block, lineno, occurrences)
-            yield frames
+            lines = reader.split(block, lineno, occurrences)
+            lineno += len(lines.ends)
+            if pending is not None:
+                yield reader.finish(*pending)
+            # submitted once the block before is finished (its CRI fragments joined)
+            pending = lines, pool.submit(reader.columns_of, lines, reader.partials.holding())
+        if pending is not None:
+            yield reader.finish(*pending)
     last = reader.rest()
     if last:
         yield last
@@ -149,11 +161,25 @@ def _beside() -> Iterator[ThreadPoolExecutor]:
         sys.setswitchinterval(interval)
 
 
+@dataclass
+class _Lines:
+    """A block split into lines, each line's digest and occurrence counted."""
+
+    block: bytes
+    starts: np.ndarray
+    ends: np.ndarray
+    numbers: np.ndarray  # line numbers in the file, per line of the block
+    lines: np.ndarray  # positions of the non-blank lines
+    plain: np.ndarray
+    texts: dict  # decoded text of the lines that are not plain ASCII
+    digests: np.ndarray  # per non-blank line
+    occurrence: np.ndarray
+
+
 class _BlockReader:
     def __init__(self, path: Path, module: ModuleType, columns: ColumnParser,
                  ctx: ParseContext, batch: Batch, keep: int, stream: str,
-                 parse_line: Callable, pool: ThreadPoolExecutor) -> None:
-        self.pool = pool
+                 parse_line: Callable) -> None:
         self.path, self.module, self.columns, self.ctx = path, module, columns, ctx
         self.batch, self.keep, self.stream = batch, keep, stream
         self.parse_line = parse_line
@@ -162,7 +188,9 @@ class _BlockReader:
         self.partials = Partials(stream)
         self.table = getattr(columns, "table", "requests")
 
-    def read(self, block: bytes, lineno: int, occurrences: Occurrences):
+    def split(self, block: bytes, lineno: int, occurrences: Occurrences) -> _Lines:
+        """A block's lines, which are plain, and each one's row-id digest and occurrence
+        (in the GIL: done while the column parser reads the block before)."""
         data = np.frombuffer(block, dtype=np.uint8)
         ends = np.flatnonzero(data == _NEWLINE)
         starts = np.concatenate(([0], ends[:-1] + 1))
@@ -181,27 +209,43 @@ class _BlockReader:
         keep_line[other] = True
         keep_line[blank] = False
         lines = np.flatnonzero(keep_line)  # non-blank lines, in order
-        self.batch.lines += len(lines)
-
-        # the column parser (mostly Arrow, out of the GIL) runs beside the hashing (in it)
-        columns = self.pool.submit(self._columns, block, starts, ends, lines, plain)
         digests = self._digests(block, starts, ends, lines, plain & ~quoted, texts)
-        occurrence = occurrences.count(digests)
+        return _Lines(block, starts, ends, numbers, lines, plain, texts, digests,
+                      occurrences.count(digests))
+
+    def columns_of(self, b: _Lines, holding: bool) -> tuple[np.ndarray, pd.DataFrame]:
+        """Which of the block's lines the column parser read, and its frame for them
+        (in the worker thread; ``holding``: a CRI fragment waits for its end)."""
+        accepted = np.zeros(len(b.lines), dtype=bool)
+        candidates = np.flatnonzero(b.plain[b.lines])
+        if not len(candidates) or holding or _holds_partial(b.block):
+            # a CRI fragment is joined in line order by the per-line path (rare: lines
+            # over 16 KiB), and the line that ends it must be joined, not read alone
+            return accepted, pd.DataFrame()
+        body = line_array(b.block, b.starts, b.lines[candidates], pa.string(), newline=True)
+        read, frame = self.columns(body, self.ctx)
+        accepted[candidates[read]] = True
+        return accepted, frame
+
+    def finish(self, b: _Lines, columns: Future) -> dict[str, pd.DataFrame]:
+        """The block's frames: the column parser's rows, and the per-line parser's for
+        the lines it left, in line order."""
+        self.batch.lines += len(b.lines)
         accepted, fast = columns.result()
-        ids = hexdigests(digests)
-        frames = self._fallback(block, starts, ends, numbers, lines, accepted, texts,
-                                occurrence, ids)
+        ids = hexdigests(b.digests)
+        frames = self._fallback(b.block, b.starts, b.ends, b.numbers, b.lines, accepted,
+                                b.texts, b.occurrence, ids)
         if len(fast):
             self.batch.kept += len(fast)
             at = np.flatnonzero(accepted)  # positions in ``lines``
-            fast = self._identify(fast, block, starts, ends, lines[at], numbers, occurrence[at],
-                                  ids.take(pa.array(at)))
+            fast = self._identify(fast, b.block, b.starts, b.ends, b.lines[at], b.numbers,
+                                  b.occurrence[at], ids.take(pa.array(at)))
             frames.setdefault(self.table, []).append(fast)
         out = {t: _in_line_order(dfs) for t, dfs in frames.items()}
         on_lines = self.ctx.settings.get("on_lines")
         if on_lines:
             on_lines(self.batch.lines)
-        return out, lineno + len(ends)
+        return out
 
     def _digests(self, block, starts, ends, lines, simple, texts) -> np.ndarray:
         """Occurrence-0 row-id digests, (n, 10) uint8, one per non-blank line.
@@ -229,19 +273,6 @@ class _BlockReader:
                       for i in rest.tolist()]
             out[rest] = np.frombuffer(b"".join(digest), dtype=np.uint8).reshape(-1, 10)
         return out
-
-    def _columns(self, block, starts, ends, lines, plain):
-        """Which of ``lines`` the column parser read, and its frame for them."""
-        accepted = np.zeros(len(lines), dtype=bool)
-        candidates = np.flatnonzero(plain[lines])
-        if not len(candidates) or self.partials.holding() or _holds_partial(block):
-            # a CRI fragment is joined in line order by the per-line path (rare: lines
-            # over 16 KiB), and the line that ends it must be joined, not read alone
-            return accepted, pd.DataFrame()
-        body = line_array(block, starts, lines[candidates], pa.string(), newline=True)
-        read, frame = self.columns(body, self.ctx)
-        accepted[candidates[read]] = True
-        return accepted, frame
 
     def _fallback(self, block, starts, ends, numbers, lines, accepted, texts, occurrence, ids):
         """The per-line parser on every line the column parser left, as ``read_log`` does
@@ -335,6 +366,9 @@ def _in_schema(table: str, frame: pd.DataFrame, more: dict) -> pd.DataFrame:
     shape ``record.validate`` passes without rebuilding each column (a tenth of a block's
     time). A column the parser did not give is left out, for ``validate`` to name or fill."""
     columns = {**{name: frame[name].array for name in frame.columns}, **more}
+    for col in record.TABLES[table]:  # a text the format does not log: "" (as validate)
+        if col.name not in columns and col.dtype == "string":
+            columns[col.name] = repeated("", len(frame)).to_pandas().array
     order = [c.name for c in record.TABLES[table] if c.name in columns]
     order += [name for name in columns if name not in order]
     index = pd.DatetimeIndex(frame.index).tz_convert("UTC").as_unit("ns").rename("time")

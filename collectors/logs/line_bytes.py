@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["hashed_after", "hexdigests", "line_array", "plain_lines"]
+__all__ = ["hashed_after", "hexdigests", "line_array", "plain_lines", "repeated"]
 
 _SPACE, _QUOTE, _BACKSLASH = 32, 39, 92
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
@@ -73,3 +73,12 @@ def hexdigests(digests: np.ndarray) -> pa.Array:
     offsets = np.arange(len(digests) + 1, dtype=np.int32) * 20
     return pa.Array.from_buffers(pa.string(), len(digests), [
         None, pa.py_buffer(offsets), pa.py_buffer(out.tobytes())])
+
+
+def repeated(text: str, n: int) -> pa.Array:
+    """``text`` ``n`` times as an Arrow string column, built from its buffers (a tenth of
+    the cost of an object array of ``n`` references)."""
+    data = text.encode()
+    offsets = np.arange(n + 1, dtype=np.int32) * len(data)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
+                                                  pa.py_buffer(data * n)])

@@ -24,6 +24,7 @@ import pyarrow.csv as pcsv
 
 from collectors.base import ParseContext
 from collectors.logs import ingress_nginx, nginx_combined
+from collectors.logs.line_bytes import repeated
 
 __all__ = ["read_ingress", "read_time_local", "read_timed"]
 
@@ -53,6 +54,11 @@ _INGRESS = [
       "req_id"]),
 ]
 _TIMED = [*_COMBINED, (rf" {_SECONDS}", ["request_time"])]
+#: A request's target cut after its first path segment (``GET /neishi/predict?n=7
+#: HTTP/1.1`` -> ``GET /neishi HTTP/1.1``), which is all ``_first_segment`` reads: the
+#: service is then found once per distinct segment, not once per distinct URL. Only a
+#: target without ``:`` is cut (an absolute-form ``http://host/…`` is read whole).
+_PAST_SEGMENT = r"^([^ ]* /*[^ ?/:]*)[^ :]*( |$)"
 
 
 def read_ingress(lines: pa.Array, ctx: ParseContext) -> tuple[np.ndarray, pd.DataFrame]:
@@ -76,14 +82,15 @@ def read_timed(lines: pa.Array, ctx: ParseContext) -> tuple[np.ndarray, pd.DataF
     if not len(read):
         return read, pd.DataFrame()
     return _frame(read, c, {
-        "service": _per_distinct(c["request"], nginx_combined._first_segment),
+        "service": _per_distinct(pc.replace_substring_regex(c["request"], _PAST_SEGMENT, r"\1\2"),
+                                 nginx_combined._first_segment),
     })
 
 
 def _frame(read: np.ndarray, c: dict[str, pa.Array], extra: dict) -> tuple[np.ndarray,
                                                                           pd.DataFrame]:
     columns = {
-        "side": pa.array(np.full(len(read), "server", dtype=object), pa.string()),
+        "side": repeated("server", len(read)),
         "station": c["remote_addr"],
         "latency_s": c["request_time"],
         "status": c["status"],
