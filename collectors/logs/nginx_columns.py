@@ -54,11 +54,10 @@ _INGRESS = [
       "req_id"]),
 ]
 _TIMED = [*_COMBINED, (rf" {_SECONDS}", ["request_time"])]
-#: A request's target cut after its first path segment (``GET /neishi/predict?n=7
-#: HTTP/1.1`` -> ``GET /neishi HTTP/1.1``), which is all ``_first_segment`` reads: the
-#: service is then found once per distinct segment, not once per distinct URL. Only a
-#: target without ``:`` is cut (an absolute-form ``http://host/…`` is read whole).
-_PAST_SEGMENT = r"^([^ ]* /*[^ ?/:]*)[^ :]*( |$)"
+#: The first segment of a request's target (``GET /neishi/predict?n=7 HTTP/1.1`` ->
+#: ``neishi``), what ``nginx_combined._first_segment`` reads, when the request holds no
+#: ``:`` (an absolute-form ``http://host/…`` target is left to it).
+_FIRST_SEGMENT = r"^[^ ]* /*(?P<segment>[^ ?/:]*)"
 
 
 def read_ingress(lines: pa.Array, ctx: ParseContext) -> tuple[np.ndarray, pd.DataFrame]:
@@ -82,8 +81,7 @@ def read_timed(lines: pa.Array, ctx: ParseContext) -> tuple[np.ndarray, pd.DataF
     if not len(read):
         return read, pd.DataFrame()
     return _frame(read, c, {
-        "service": _per_distinct(pc.replace_substring_regex(c["request"], _PAST_SEGMENT, r"\1\2"),
-                                 nginx_combined._first_segment),
+        "service": _first_segments(c["request"]),
     })
 
 
@@ -195,6 +193,19 @@ def read_time_local(texts: pa.Array) -> pa.Array:
 def _int_at(texts: pa.Array, start: int, stop: int, good: pa.Array) -> pa.Array:
     part = pc.utf8_slice_codeunits(texts, start, stop)
     return pc.cast(pc.if_else(good, part, "0"), pa.int64())
+
+
+def _first_segments(requests: pa.Array) -> pa.Array:
+    """The service of each request line: its first path segment, read by RE2 where the
+    request is plain, else by ``_first_segment`` once per distinct request. Why not all
+    by distinct request: URLs carry ids and queries, so nearly every one is distinct."""
+    segment = pc.struct_field(pc.extract_regex(requests, _FIRST_SEGMENT), [0])
+    plain = pc.and_(segment.is_valid(), pc.invert(pc.match_substring(requests, ":")))
+    if not plain.false_count:
+        return segment
+    other = pc.invert(plain)
+    return pc.replace_with_mask(segment, other, _per_distinct(
+        requests.filter(other), nginx_combined._first_segment))
 
 
 def _per_distinct(values: pa.Array, function) -> pa.Array:
