@@ -5,8 +5,8 @@ Why not a dict of line digests (what the per-line reader keeps): a Python dict e
 sorted numpy runs (an LSM: runs of similar size are merged, so a lookup searches
 O(log n) runs); only lines that really repeat go through Python, in a dict of their own.
 
-A 16 MB filter of the digests seen (one bit per slot) spares the search through the runs
-for most new lines: only a line whose bit is already set is looked up.
+A filter of the digests seen (one bit per slot, 64 per line up to 16 MB) spares the search
+through the runs for most new lines: only a line whose bit is already set is looked up.
 
 The key is the 80-bit digest of the line's occurrence-0 row id (``record.row_id(stream,
 text, 0, 0)``), computed anyway for its row: no second hash per line.
@@ -28,7 +28,8 @@ class Occurrences:
     def __init__(self) -> None:
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (h1 sorted, h2 aligned)
         self._counts: dict[bytes, int] = {}  # lines seen twice or more: how many so far
-        self._filter = _SeenFilter()
+        self._filter = _SeenFilter(0)
+        self._lines = 0
 
     def count(self, digests: np.ndarray) -> np.ndarray:
         """Occurrence index of each row of ``digests`` ((n, 10) uint8, in line order)."""
@@ -40,6 +41,7 @@ class Occurrences:
         h2 = np.ascontiguousarray(digests[:, 8:10]).view("<u2").ravel()
         order = np.argsort(h1)  # sorted needles: searches walk forward (order of twins: moot)
         h1, h2 = h1[order], h2[order]
+        self._grow_filter(n)
         maybe = self._filter.add(h1)  # False: surely not in an earlier block
         before = np.zeros(n, dtype=bool)
         look = np.flatnonzero(maybe)
@@ -58,6 +60,18 @@ class Occurrences:
             self._counts[key] = seen + 1
         self._add(h1, h2)
         return occurrence
+
+    def _grow_filter(self, n: int) -> None:
+        """A filter of ``BITS_PER_LINE`` bits for each line seen, up to ``FILTER_BITS``:
+        a small file costs a small filter. A grown filter is refilled from the runs (each
+        doubling reads the lines so far once more: linear in all)."""
+        self._lines += n
+        want = min(FILTER_BITS, max(3, (self._lines * BITS_PER_LINE - 1).bit_length()))
+        if want <= self._filter.bits:
+            return
+        self._filter = _SeenFilter(want)
+        for keys, _ in self._runs:
+            self._filter.add(keys)
 
     def _seen_before(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
         """For sorted ``h1``: which (h1, h2) an earlier block already held."""
@@ -83,18 +97,21 @@ class Occurrences:
             self._runs.append(_merge(older, newer))
 
 
-#: Bits of the filter of lines seen (2^27: 16 MB). Why: a line's digest is looked up in
-#: the runs only when its bit is set, and at 1 M lines 1 % of new lines find theirs set
-#: (10 M lines: 7 %), so most of a block's searches through the runs are never made.
+#: Bits of the filter of lines seen, at most (2^27: 16 MB). Why: a line's digest is looked
+#: up in the runs only when its bit is set, and at 1 M lines 1 % of new lines find theirs
+#: set (10 M lines: 7 %), so most of a block's searches through the runs are never made.
 FILTER_BITS = 27
+#: Filter bits per line seen until ``FILTER_BITS`` (64: ~1.5 % of new lines looked up).
+BITS_PER_LINE = 64
 
 
 class _SeenFilter:
-    """One bit per slot of the digest's top ``FILTER_BITS`` bits: a Bloom filter with
-    one hash, the digest being uniform already."""
+    """One bit per slot of the digest's top ``bits`` bits: a Bloom filter with one hash,
+    the digest being uniform already."""
 
-    def __init__(self) -> None:
-        self._bits = np.zeros(1 << (FILTER_BITS - 3), dtype=np.uint8)
+    def __init__(self, bits: int) -> None:
+        self.bits = bits
+        self._bits = np.zeros(1 << max(bits - 3, 0), dtype=np.uint8)
 
     def add(self, h1: np.ndarray) -> np.ndarray:
         """Set the bits of ``h1`` (sorted); which of them were set before (maybe seen).
@@ -102,7 +119,9 @@ class _SeenFilter:
         Sorted, the digests sharing a byte of the filter are neighbours: their bits are
         or-ed together first, then each byte set once (``np.bitwise_or.at`` costs five
         times as much)."""
-        slot = h1 >> np.uint64(64 - FILTER_BITS)
+        if not self.bits:
+            return np.ones(len(h1), dtype=bool)
+        slot = h1 >> np.uint64(64 - self.bits)
         byte = (slot >> np.uint64(3)).astype(np.intp)
         bit = np.left_shift(np.uint8(1), (slot & np.uint64(7)).astype(np.uint8))
         maybe = (self._bits[byte] & bit) != 0
