@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test soak install system-deps lint bench clean
+.PHONY: demo test soak install system-deps lint bench clean lab
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 # Debian packages the integration tests use: real Prometheus (+ promtool) and
-# VictoriaMetrics, Chromium, Debian's kubectl and openssl (scripts/install-system-deps.sh).
+# VictoriaMetrics, Chromium, Debian's kubectl and openssl, and the fault lab's dnsmasq,
+# nginx, iptables, nftables and node_exporter (scripts/install-system-deps.sh).
 system-deps:
 	scripts/install-system-deps.sh
 
@@ -27,6 +28,11 @@ demo: install
 test: system-deps install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The fault lab at full length (root): every scenario, then the lab_full tests.
+lab: system-deps install
+	$(BIN)/rca lab all
+	$(BIN)/python -m pytest -m lab_full
 
 # Long fuzz of every reader: >= 1e6 mutated lines per format, and >= 50 SIGKILLs during
 # real collections (make test runs a short fuzz and 4 kills).

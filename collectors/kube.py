@@ -56,6 +56,8 @@ class KubeBatch(Batch):
     """
 
     skipped: Counter[str] = field(default_factory=Counter)
+    #: lists read whole: one with no item is the API's answer "none", not a bad file
+    lists: int = 0
 
 
 #: What an Event looks like when it comes without its ``kind`` (event exporters).
@@ -163,6 +165,7 @@ def shape_document(doc: Any, ctx: ParseContext, batch: KubeBatch, keep: int = 3)
         list_kind = str(doc.get("kind") or "")
         # API lists (``PodList``) may omit each item's kind; a ``List`` mixes kinds.
         item_kind = list_kind.removesuffix("List") if list_kind != "List" else ""
+        batch.lists += 1
         shape_items(doc["items"], ctx, batch, keep, default_kind=item_kind)
         return
     shaper = _Shaper(ctx, batch, keep)

@@ -63,6 +63,8 @@ class WatchStats:
     reconnects: int = 0  # connections that broke mid-stream
     relists: int = 0  # 410: the saved version was too old
     resource_version: str = ""
+    #: when the API last answered (UTC, ISO): where a give-up's gap starts
+    last_contact: str = ""
 
 
 class Watcher:
@@ -104,6 +106,7 @@ class Watcher:
                     self._relist()
                 left = None if deadline is None else max(1, int(deadline - self.now()))
                 complete = self._watch(left)
+                self._contact()
                 failures = 0
                 if self.stats.changes == before and not once:
                     self.sleep(1.0)  # a proxy that ends idle watches at once: no busy loop
@@ -128,6 +131,9 @@ class Watcher:
         self._flush()
         return self.stats
 
+    def _contact(self) -> None:
+        self.stats.last_contact = pd.Timestamp.now(tz="UTC").isoformat()
+
     def _backoff(self, failures: int, exc: BaseException) -> int:
         """Count one failure, give up past ``max_failures``, else wait (doubling, capped)."""
         failures += 1
@@ -147,6 +153,7 @@ class Watcher:
             self.stats.listed += len(items)
             self._pending.extend(items)
             version = (page.get("metadata") or {}).get("resourceVersion") or version
+        self._contact()
         self._version = version
         self._flush()
 
@@ -190,6 +197,7 @@ class Watcher:
             raise RuntimeError(f"watch error: {obj.get('code')} {obj.get('reason')}")
         if kind in ("ADDED", "MODIFIED") and self._wanted(obj):
             self.stats.changes += 1
+            self._contact()
             self._pending.append(obj)
             if self._oldest_pending is None:
                 self._oldest_pending = self.now()

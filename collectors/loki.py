@@ -171,8 +171,9 @@ class LokiSource:
                 wait = _retry_after(resp)
             if attempt < self.settings.retries:
                 self._sleep(self._backoff(attempt, wait))
-        raise _Refused(0, http_auth.redact(f"{reason} (after {self.settings.retries} retries)",
-                                           self.settings.headers))
+        # worded as the other live sources word it, so one failure reads one way
+        tries = f" (tried {self.settings.retries + 1} times)" if self.settings.retries else ""
+        raise _Refused(0, http_auth.redact(reason + tries, self.settings.headers))
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Exponential, with full jitter on its upper half, capped; Retry-After wins."""

@@ -167,7 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"exit 1 when {name} is below X")
     p.add_argument("--max-false-on-quiet", type=int, default=None, metavar="N",
                    help="exit 1 when quiet days yield more than N incidents")
+    p = sub.add_parser("lab", parents=[_common()],
+                       help="reproduce real faults in network namespaces and grade the "
+                            "analysis (root; docs/lab.md)")
+    p.add_argument("scenario", metavar="SCENARIO",
+                   choices=[*_lab_scenarios(), "all"],
+                   help="one of: " + ", ".join([*_lab_scenarios(), "all"]))
+    p.add_argument("--quick", action="store_true",
+                   help="short runs (about a minute each; what make test runs)")
+    p.add_argument("--keep", default=None, metavar="DIR",
+                   help="keep each run's raw outputs as a scenario directory under DIR "
+                        "(rca eval grades it)")
+    p.add_argument("--json", action="store_true", help="results as JSON on stdout")
     return parser
+
+
+def _lab_scenarios() -> list[str]:
+    from rca.lab.scenarios import SCENARIOS
+
+    return list(SCENARIOS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             return commands.watch(args, config, zone)
         if args.command == "eval":
             return commands.evaluate(args, config)
+        if args.command == "lab":
+            from rca.lab.command import lab
+
+            return lab(args)
         since, until = _window(args, zone)
         handler = {"collect": commands.collect, "analyze": commands.analyze,
                    "report": commands.report, "daily": commands.daily,

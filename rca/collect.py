@@ -176,9 +176,16 @@ def _read_streaming(src: Source, ctx: ParseContext, keep: int, summary: Summary,
         batch.add_malformed(Malformed(str(src.path), 0, "file", str(exc), ""), keep)
     batch.gaps = [_file_gap_window(g, latest, summary) for g in batch.gaps]
     _account_file(batch, summary, kept)
-    if not rows and batch.source not in summary.unreadable:
+    if not rows and batch.source not in summary.unreadable and not _an_empty_list(batch):
         summary.empty[batch.source] = why_no_row(batch)
     return batch
+
+
+def _an_empty_list(batch: Batch) -> bool:
+    """A ``kubectl get … -o json`` list with no item is the API's answer "there is
+    none" (no Event in a quiet hour), not a file that failed to give its rows: it shows
+    as 0 lines in the summary and does not fail the collection."""
+    return getattr(batch, "lists", 0) > 0 and batch.lines == 0 and not batch.malformed
 
 
 def why_no_row(batch: Batch) -> str:

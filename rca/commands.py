@@ -19,10 +19,10 @@ import pandas as pd
 
 from rca import output
 from rca.causes import select as select_causes
-from rca.collect import CollectError, Source, check_sources, expand_logs
+from rca.collect import CollectError, Source, Summary, check_sources, expand_logs
 from rca.collect import collect as run_collect
 from rca.config import Config
-from rca.live import Flags, SourceError, configured
+from rca.live import Flags, Gap, SourceError, configured
 from rca.redact import redact_obj
 from rca.store import Store
 from rca.timeutil import to_display
@@ -137,10 +137,12 @@ def watch(args, config: Config, zone: tzinfo) -> int:
         output.error(str(exc))
         return 1
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a pod being replaced: stop cleanly
+    started = pd.Timestamp.now(tz="UTC")
     try:
         stats = watcher.run(duration_s=args.duration, once=args.once)
     except LiveError as exc:
         output.error(str(exc))
+        _save_watch_gap(store, watcher.stats.last_contact or started, str(exc))
         return 1
     except KeyboardInterrupt:
         stats = watcher.stop()
@@ -153,6 +155,17 @@ def watch(args, config: Config, zone: tzinfo) -> int:
               f"row(s), {stats.connections} connection(s), {stats.reconnects} reconnect(s), "
               f"{stats.relists} re-list(s); resourceVersion {stats.resource_version or '-'}")
     return 0
+
+
+def _save_watch_gap(store: Store, since, reason: str) -> None:
+    """A watcher that stops on an error leaves a named gap in the store, from the API's
+    last answer to now: Events of that span are in the store only if the API server
+    still held them (about an hour) when a watcher came back, and ``rca analyze`` and the
+    report must say so rather than show a quiet hour."""
+    since, now = pd.Timestamp(since), pd.Timestamp.now(tz="UTC")
+    gap = Gap("kube", "events (rca watch)", f"{reason}; Events of this span are kept only "
+              "if the API server still held them when the watch came back", since, now)
+    _save_collection(store, Summary(since, now, gaps=[gap]), 0.0)
 
 
 def _size(path) -> int:

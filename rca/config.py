@@ -184,6 +184,8 @@ class Config:
 _OPEN_MAPS = {"logs.jsonl_fields", "logs.zones", "sources.prometheus.headers",
               "sources.loki.headers", "sources.prometheus.metric_names",
               "sources.prometheus.label_names", "sources.prometheus.raw_metrics"}
+#: Open maps whose values are lists (metric -> the labels kept), not strings.
+_LIST_VALUED = {"sources.prometheus.raw_metrics"}
 
 
 def _merge(base: dict, over: Mapping, origin: str, origins: dict, prefix: str = "") -> None:
@@ -216,12 +218,30 @@ def _check_type(dotted: str, current: Any, value: Any, origin: str) -> Any:
     elif isinstance(current, list) and isinstance(value, list):
         return value
     elif isinstance(current, dict) and isinstance(value, Mapping):
-        merged = dict(current)
-        merged.update({str(k): str(v) for k, v in value.items()})
-        return merged
+        return _merge_open_map(dotted, current, value, origin)
     raise ConfigError(
         f"{origin}: '{dotted}' must be {type(current).__name__}, got {value!r}"
     )
+
+
+def _merge_open_map(dotted: str, current: dict, value: Mapping, origin: str) -> dict:
+    """A mapping of the user's own keys adds to the defaults; ``key: null`` removes a
+    default (``raw_metrics: {kube_pod_container_status_restarts_total: null}`` stops
+    pulling it). Values keep their shape: a list of label names stays a list (it was
+    once turned into its ``str``, and each character became a label)."""
+    merged, lists = dict(current), dotted in _LIST_VALUED
+    for key, v in value.items():
+        if v is None:
+            merged.pop(str(key), None)
+        elif lists and isinstance(v, list) and all(isinstance(x, str) for x in v):
+            merged[str(key)] = list(v)
+        elif not lists and isinstance(v, (str, int, float)) and not isinstance(v, bool):
+            merged[str(key)] = str(v)
+        else:
+            want = "a list of strings" if lists else "a string"
+            raise ConfigError(f"{origin}: '{dotted}.{key}' must be {want} (or null to "
+                              f"drop it), got {v!r}")
+    return merged
 
 
 def _find_file(explicit: str | None) -> tuple[Path | None, str]:

@@ -44,6 +44,16 @@ class Window:
         """Rows of the quiet baseline before the window (other incidents left out)."""
         return self.split(self.tables[table])[0]
 
+    def baseline_seconds(self, table: str) -> float:
+        """Seconds of baseline the table's rows cover: from its first row (when later than
+        ``baseline_start``) to the window's start. A rate "before" taken over the whole
+        baseline when the data began later (a collection started minutes before the
+        incident) is too low, and every steady client would look new. At least 1 s."""
+        df = self.tables.get(table)
+        first = df.index.min() if df is not None and len(df) else self.start
+        since = max(self.baseline_start, min(first, self.start))
+        return max((self.start - since).total_seconds(), 1.0)
+
     def split(self, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(baseline, during) parts of any time-indexed frame, e.g. one a cause derived."""
         baseline = df[(df.index >= self.baseline_start) & (df.index < self.start)]

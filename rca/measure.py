@@ -15,6 +15,7 @@ import pandas as pd
 
 from rca.entities import app_requests, pods_for_services
 from rca.finding import Window
+from rca.record import status_codes
 
 __all__ = ["LatencySplit", "Peak", "ServerLatency", "latency_split", "probe_kills", "scope_nodes",
            "scope_pods", "server_latency", "signal_peaks", "throttled_share", "work_suffered"]
@@ -198,7 +199,7 @@ def _latency_split(window: Window) -> LatencySplit | None:
     if reqs.empty:
         return None
     client = reqs[(reqs["side"] == "client") & (reqs["request_id"] != "")
-                  & (pd.to_numeric(reqs["status"], errors="coerce").fillna(599) >= 500)]
+                  & (status_codes(reqs["status"]).fillna(599) >= 500)]
     server = reqs[(reqs["side"] == "server") & (reqs["request_id"] != "")]
     if client.empty or server.empty:
         return None

@@ -19,7 +19,7 @@ import os
 from types import ModuleType
 
 from collectors.base import LineError
-from collectors.logs import coredns, ingress_nginx, jsonl, nginx_combined, rgw
+from collectors.logs import coredns, dnsmasq, ingress_nginx, jsonl, nginx_combined, rgw
 from collectors.logs.files import iter_lines
 from collectors.logs.reader import read_log
 from collectors.logs.wrappers import unwrap
@@ -27,7 +27,7 @@ from collectors.logs.wrappers import unwrap
 __all__ = ["DETECT_LINES", "DETECT_SCAN", "FORMATS", "detect", "detect_lines", "read_log"]
 
 FORMATS: dict[str, ModuleType] = {
-    m.NAME: m for m in (ingress_nginx, nginx_combined, jsonl, coredns, rgw)
+    m.NAME: m for m in (ingress_nginx, nginx_combined, jsonl, coredns, dnsmasq, rgw)
 }
 DETECT_LINES = 50
 DETECT_SCAN = 10_000

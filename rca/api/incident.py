@@ -12,7 +12,7 @@ Example (``s`` as in ``rca.api.session``)::
     >>> bool(inc.evidence["supports"].any()), inc.requests().index[0].isoformat()[-6:]
     (True, '+08:00')
     >>> inc.signals()[:2]   # the top causes' declared signals, first cause's first
-    ['conntrack_insert_failed_per_second', 'coredns_request_p99_seconds']
+    ['conntrack_insert_failed_per_second', 'conntrack_drop_per_second']
 """
 
 from __future__ import annotations

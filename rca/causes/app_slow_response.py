@@ -20,6 +20,13 @@ CPU-throttled, or its nodes' IO stalled (the ``explained_*`` thresholds, the sam
 (0.6): the service is slow, but the fix is the limit or the storage, and those causes
 rank above it.
 
+The same cap holds when the failed requests are found in the application's own log (by
+request id) and its own processing was the smaller part of what the callers waited: the
+slow server-side rows are then a proxy's (nginx logs how long *it* waited, e.g. a 499
+when the caller gave up), and the time went before the handler (a queue for too few live
+backends, the network, DNS). The app's handler time is what this cause is about; it
+still ranks, below whatever took the rest.
+
 It needs server-side request logs: without them the engine reports *no data* — the
 absence of server logs never clears the application.
 """
@@ -82,7 +89,7 @@ def judge(window: Window, th: dict) -> Finding:
         share = len(slow_services) / max(len(lat.per_service_p95), 1)
         strength = min(1.0, (ratio if ratio == ratio else th["ratio_min"]) / (2 * th["ratio_min"]))
         score = 0.5 + 0.3 * strength + 0.2 * share
-        explained = _explained_by_resources(window, th)
+        explained = _explained_by_resources(window, th) or _explained_outside(window)
         if explained:
             evidence.append(during_evidence(window, False, f"explained by {explained}",
                                             "signals"))
@@ -106,6 +113,15 @@ def _explained_by_resources(window: Window, th: dict) -> str:
             if node in nodes and peak.during >= float(th[edge]):
                 return f"an IO stall on {node} ({what} {peak.during:.3g})"
     return ""
+
+
+def _explained_outside(window: Window) -> str:
+    """The matched failed requests spent most of their time outside the app's handler."""
+    split = latency_split(window)
+    if split is None or split.server_p50_s >= split.outside_p50_s:
+        return ""
+    return (f"time outside the application's own processing ({split.outside_p50_s:.2f} s "
+            f"of {split.client_p50_s:.2f} s, median of {split.matched} matched requests)")
 
 
 def _split_evidence(window: Window) -> list:

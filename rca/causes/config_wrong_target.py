@@ -103,7 +103,7 @@ def _newcomer(service: str, before: pd.DataFrame, during: pd.DataFrame, window: 
     client, n = str(counts.index[0]), int(counts.iloc[0])
     share = n / len(now)
     span_now = max((window.end - window.start).total_seconds(), 1.0)
-    span_then = max((window.start - window.baseline_start).total_seconds(), 1.0)
+    span_then = window.baseline_seconds("requests")
     rate_now = n / span_now
     rate_then = max(int((then["station"] == client).sum()), 1) / span_then
     if share < float(th["min_share"]) or rate_now < float(th["new_client_ratio"]) * rate_then:
@@ -124,8 +124,7 @@ def _sibling(service: str, marker: str, before: pd.DataFrame, during: pd.DataFra
     names = {s for s in set(before["service"]) | set(during["service"])
              if s != service and s.lower() == base}
     for name in sorted(names):
-        then = (before["service"] == name).sum() / max(
-            (window.start - window.baseline_start).total_seconds(), 1.0)
+        then = (before["service"] == name).sum() / window.baseline_seconds("requests")
         now = (during["service"] == name).sum() / max(
             (window.end - window.start).total_seconds(), 1.0)
         if then > 0 and now < idle_ratio * then:

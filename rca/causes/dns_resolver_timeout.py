@@ -15,7 +15,8 @@ incident (thresholds under ``thresholds.dns_resolver_timeout``):
   client timeout, whereas a slow app shows 10x);
 - conntrack ``insert_failed`` per second rises on a node (peak at least
   ``conntrack_ratio_min`` = 3x its baseline mean: the counter creeps on any busy node, a
-  race storm multiplies it);
+  race storm multiplies it), or its ``drop`` (table full: ``nf_conntrack_max`` reached,
+  every new flow's first packet — a lookup's too — dropped) does by the same factor;
 - the DNS server log shows the same name asked again from the same client socket
   ``resolver_timeout_s`` (5 s, glibc's default ``timeout:5``) later, within
   ``retry_tolerance_s`` (0.5 s: a retry is sent by a timer, so it lands within
@@ -128,22 +129,35 @@ def _server_latency(window: Window, th: dict):
         rows_of(slow, ["service", "station", "latency_s", "status"], 5))
 
 
+#: Conntrack counters that lose packets before they reach the DNS server: an insert race
+#: (two queries of one socket, one entry) or a full table (no entry at all).
+_CONNTRACK = {"conntrack_insert_failed_per_second": "insert_failed",
+              "conntrack_drop_per_second": "drop (table full)"}
+
+
 def _conntrack(window: Window, th: dict):
-    sig = window.tables.get("signal:conntrack_insert_failed_per_second")
-    if sig is None:
+    """The conntrack counter that rose most against its baseline, on the incident's nodes:
+    either way the node dropped packets, lookups among them, before DNS saw them."""
+    found = []
+    for name, what in _CONNTRACK.items():
+        sig = window.tables.get(f"signal:{name}")
+        if sig is None:
+            continue
+        before, during = window.split(_on_scope_nodes(sig, window.scope.get("nodes", [])))
+        if during.empty:
+            continue
+        peak, node = series_peak(during)
+        base = float(before["value"].mean()) if not before.empty else 0.0
+        ratio = peak / max(base, 1e-3)
+        rose = peak > 0 and ratio >= float(th["conntrack_ratio_min"])
+        text = (f"conntrack {what} peaked at {peak:.2f}/s on {node or 'a node'} "
+                f"vs {base:.3f}/s baseline ({ratio:.0f}x)")
+        rows = rows_of(during.sort_values("value", ascending=False), ["entity", "value"], 5)
+        found.append((rose, ratio if rose else peak, name, text, rows))
+    if not found:
         return "conntrack", None
-    before, during = window.split(_on_scope_nodes(sig, window.scope.get("nodes", [])))
-    if during.empty:
-        return "conntrack", None
-    peak, node = series_peak(during)
-    base = float(before["value"].mean()) if not before.empty else 0.0
-    ratio = peak / max(base, 1e-3)
-    rose = peak > 0 and ratio >= float(th["conntrack_ratio_min"])
-    text = (f"conntrack insert_failed peaked at {peak:.2f}/s on {node or 'a node'} "
-            f"vs {base:.3f}/s baseline ({ratio:.0f}x)")
-    rows = rows_of(during.sort_values("value", ascending=False), ["entity", "value"], 5)
-    return "conntrack", Evidence(rose, text, window.start, window.end,
-                                 "signal:conntrack_insert_failed_per_second", rows)
+    rose, _, name, text, rows = max(found, key=lambda f: (f[0], f[1]))
+    return "conntrack", Evidence(rose, text, window.start, window.end, f"signal:{name}", rows)
 
 
 def _on_scope_nodes(sig: pd.DataFrame, nodes: list[str]) -> pd.DataFrame:
@@ -163,7 +177,7 @@ def _dns_retries(window: Window, th: dict):
     earlier, shown = window.split(retries)
     n_now, n_before = len(shown), len(earlier)
     span_now = (window.end - window.start).total_seconds()
-    span_before = max((window.start - window.baseline_start).total_seconds(), 1.0)
+    span_before = window.baseline_seconds("dns")
     factor = float(th["retry_rate_factor"])
     more = n_now > 0 and n_now / span_now > factor * n_before / span_before
     text = (f"{n_now} DNS queries re-sent {th['resolver_timeout_s']:.0f} s after their "
@@ -232,9 +246,11 @@ def _coredns_entity(window: Window) -> str:
 
 _DNS_SIDE = any_of("conntrack metrics, CoreDNS logs or CoreDNS metrics",
                    signal("conntrack_insert_failed_per_second"),
+                   signal("conntrack_drop_per_second"),
                    signal("coredns_request_p99_seconds"),
                    table("dns"))
 
 CAUSE = Cause(ID, judge, FIX, needs=(table("requests"), _DNS_SIDE),
-              wants=("conntrack_insert_failed_per_second", "coredns_request_p99_seconds"),
+              wants=("conntrack_insert_failed_per_second", "conntrack_drop_per_second",
+                     "coredns_request_p99_seconds"),
               thresholds=THRESHOLDS)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from rca.entities import app_requests, nodes_for_services, pods_for_services
 from rca.incidents.base import Detector, Inputs, Symptom, Threshold
-from rca.record import DNS_SERVICE, request_start
+from rca.record import DNS_SERVICE, request_start, status_codes
 
 __all__ = ["DETECTOR", "failures"]
 
@@ -45,7 +45,7 @@ def failures(requests: pd.DataFrame, server_error_min_status: int = 500,
     """Requests that failed from the caller's point of view."""
     if requests.empty:
         return requests
-    code = pd.to_numeric(requests["status"], errors="coerce")
+    code = status_codes(requests["status"])
     gave_up = requests["status"].str.lower().isin(_CLIENT_FAILURES)
     client = (requests["side"] == "client") & (gave_up | (code >= server_error_min_status))
     bad = (code >= server_error_min_status) | code.isin(list(server_gave_up_statuses))

@@ -23,6 +23,7 @@ import pandas as pd
 
 from rca.entities import app_requests, nodes_for_services, pods_for_services
 from rca.incidents.base import Detector, Inputs, Symptom, Threshold
+from rca.record import status_codes
 
 __all__ = ["DETECTOR"]
 
@@ -102,10 +103,7 @@ class _Keys:
 def _server_errors(status: pd.Series) -> np.ndarray:
     """5xx answers. Statuses are a handful of distinct strings in millions of rows, so each
     distinct one is parsed once."""
-    codes, distinct = pd.factorize(status)
-    numeric = pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce").to_numpy()
-    is_error = np.append(numeric >= _SERVER_ERROR, False)  # code -1 (missing) is no error
-    return is_error[codes]
+    return (status_codes(status) >= _SERVER_ERROR).to_numpy()  # NaN (missing): no error
 
 
 def _bins(requests: pd.DataFrame, keys: _Keys) -> pd.DataFrame:
@@ -135,7 +133,7 @@ def _symptom(service: str, span: tuple[pd.Timestamp, pd.Timestamp], rows: pd.Dat
              normal_p99: float, normal_err: float, objects: pd.DataFrame,
              bin_s: float) -> Symptom:
     during = rows[(rows.index >= span[0]) & (rows.index < span[1])]
-    code = pd.to_numeric(during["status"], errors="coerce")
+    code = status_codes(during["status"])
     slow = during[(during["latency_s"] >= normal_p99 * 2) | (code >= _SERVER_ERROR)]
     start = slow.index.min() if len(slow) else span[0]
     end = slow.index.max() + pd.Timedelta(seconds=1) if len(slow) else span[1]

@@ -44,6 +44,7 @@ LOG_SAMPLES = {
     "nginx-combined": ["nginx-combined.log"],
     "jsonl": ["requests.jsonl"],
     "coredns": ["coredns.log", "coredns-cri.log"],
+    "dnsmasq": ["dnsmasq-cri.log"],
     "rgw": ["rgw.log"],
 }
 #: The lines of issue 10, as filed.
@@ -57,6 +58,7 @@ ISSUE_LINES = {
         '{"ts":"2021-08-23T03:02:58Z","latency_ms":1,"status":200,"side":{"a":1}}',
     ],
     "coredns": [],
+    "dnsmasq": [],
     "rgw": [],
 }
 CHUNK = 20_000

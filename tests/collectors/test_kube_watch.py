@@ -165,6 +165,46 @@ def test_rca_watch_command(kubeconfig, api, tmp_path, capsys):
     assert TOKEN not in out.out + out.err
 
 
+def _watch_gaps(store_dir):
+    return [g for rec in Store(store_dir).collections() for g in rec.get("gaps", [])]
+
+
+def test_rca_watch_stopped_by_refused_credentials_leaves_a_gap(kubeconfig, api, tmp_path,
+                                                              capsys):
+    api.state.token = "rotated"
+    before = pd.Timestamp.now(tz="UTC")
+    code = cli.main(["watch", "--kubeconfig", str(kubeconfig), "--store", str(tmp_path / "s")])
+    assert code == 1
+    [gap] = _watch_gaps(tmp_path / "s")
+    assert gap["source"] == "kube" and "401" in gap["reason"]
+    assert before <= pd.Timestamp(gap["since"]) <= pd.Timestamp(gap["until"])
+    assert TOKEN not in json.dumps(gap) + capsys.readouterr().err
+
+
+def test_rca_watch_giving_up_leaves_a_gap(kubeconfig, api, tmp_path, capsys):
+    """Followed once, then the API stops answering: the retrying watcher gives up and
+    names the span from its last answer (here none: its own start) to the give-up."""
+    store_dir = tmp_path / "s"
+    assert cli.main(["watch", "--once", "--kubeconfig", str(kubeconfig),
+                     "--store", str(store_dir), "-o", "json"]) == 0
+    answered = pd.Timestamp(json.loads(capsys.readouterr().out)["last_contact"])
+    assert _watch_gaps(store_dir) == []
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = tmp_path / "dead-kubeconfig"
+    dead.write_text(kubeconfig.read_text().replace(api.url, f"https://127.0.0.1:{port}"))
+    config = tmp_path / "rca.yaml"
+    config.write_text(json.dumps({"sources": {"kube": {"watch": {
+        "max_failures": 1, "backoff_cap_s": 0.01}}}}))
+    code = cli.main(["watch", "--config", str(config), "--kubeconfig", str(dead),
+                     "--store", str(store_dir)])
+    assert code == 1
+    [gap] = _watch_gaps(store_dir)
+    assert "gave up after 1 failed reconnects" in gap["reason"]
+    assert answered < pd.Timestamp(gap["since"]) < pd.Timestamp(gap["until"])
+
+
 @pytest.mark.parametrize("waited, written", [
     (9.9, False),  # younger than flush_after_s: still pending (fewer writes under load)
     (10.0, True),  # as old as flush_after_s: written, so the store lags by seconds only

@@ -135,7 +135,7 @@ def test_exhausted_retries_are_a_gap_and_later_chunks_still_come():
     with serve(server) as stub:
         batches, slept = _fetch(stub, limit=1000, max_range_s=6 * 3600, retries=3)
     gaps = [g for b in batches for g in b.gaps]
-    assert len(gaps) == 1 and "HTTP 503" in gaps[0].reason and "after 3 retries" in gaps[0].reason
+    assert len(gaps) == 1 and "HTTP 503" in gaps[0].reason and "(tried 4 times)" in gaps[0].reason
     assert gaps[0].until - gaps[0].since == pd.Timedelta(hours=6)
     assert len(slept) == 3 and slept == sorted(slept)  # growing backoff
     assert len(_rows(batches)) > 0  # the other chunks and selector landed
@@ -162,7 +162,7 @@ def test_429_on_every_try_is_one_gap_over_the_window(tmp_path):
     with serve(Loki(throttle=1000)) as stub:
         shown = _show(tmp_path, stub, '{app="station"}')
     assert_shown(shown, "loki", 'logql {app="station"}',
-                 "HTTP 429: too many outstanding requests (after 2 retries)", SINCE, UNTIL)
+                 "HTTP 429: too many outstanding requests (tried 3 times)", SINCE, UNTIL)
     assert len(stub.requests) == 4 * 3  # 4 chunks of 6 h, each tried 3 times: bounded
 
 

@@ -30,8 +30,9 @@ def _collect(store, capsys, *sources, window=WINDOW):
 def test_every_log_format_lands_and_bad_lines_are_reported(tmp_path, capsys):
     out = _collect(tmp_path / "s", capsys, "--logs", str(DATA / "logs" / "*"))
     per_file = {Path(f["file"]).name: f for f in out["files"]}
-    assert set(per_file) == {"coredns-cri.log", "coredns.log", "ingress-nginx.log",
-                             "nginx-combined.log", "requests.jsonl", "rgw.log"}
+    assert set(per_file) == {"coredns-cri.log", "coredns.log", "dnsmasq-cri.log",
+                             "ingress-nginx.log", "nginx-combined.log", "requests.jsonl",
+                             "rgw.log"}
     for name, f in per_file.items():
         if name == "coredns-cri.log":  # the one clean sample
             assert f["malformed"] == 0 and f["lines"] > 0
@@ -129,6 +130,25 @@ def test_a_readable_file_giving_no_row_fails_the_collection_and_says_why(
     assert code == 1
     assert f"rca: error: {log} gave no row: {why}" in err
     assert "ingress-nginx.log gave no row" not in err  # the good one is not named
+
+
+@pytest.mark.parametrize("content, fails", [
+    # the API's answer for a quiet namespace: a list with no item (or null items)
+    ('{"apiVersion": "v1", "kind": "List", "items": [], "metadata": {}}', False),
+    ('{"apiVersion": "v1", "kind": "EventList", "items": null}', False),
+    # a dump that never got written, or only its opening
+    ("", True),
+    ('{"apiVersion": "v1", "kind": "List", "items": [', True),
+])
+def test_an_empty_kube_list_is_an_answer_but_an_empty_dump_fails(tmp_path, capsys,
+                                                                 content, fails):
+    dump = tmp_path / "events.json"
+    dump.write_text(content)
+    code = main(["collect", "--store", str(tmp_path / "s"), *WINDOW, "--kube", str(dump),
+                 "--logs", str(DATA / "logs" / "ingress-nginx.log")])
+    err = capsys.readouterr().err
+    assert code == (1 if fails else 0)
+    assert (f"{dump} gave no row" in err) is fails
 
 
 def test_a_file_whose_rows_are_all_outside_the_window_is_not_a_failure(tmp_path, capsys):

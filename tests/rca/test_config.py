@@ -38,12 +38,29 @@ def test_env_var_names_the_file(monkeypatch, tmp_path):
      "'thresholds.failed_requests.gap_s' must be"),
     ("tz: Mars/Base\n", "unknown time zone"),
     ("- a\n- b\n", "top level must be a mapping"),
+    ("sources:\n  prometheus:\n    raw_metrics:\n      up: instance\n",
+     "'sources.prometheus.raw_metrics.up' must be a list of strings"),
+    ("logs:\n  zones:\n    rgw: [UTC]\n", "'logs.zones.rgw' must be a string"),
 ])
 def test_invalid_config_is_refused_with_the_key(tmp_path, text, match):
     f = tmp_path / "bad.yaml"
     f.write_text(text)
     with pytest.raises(ConfigError, match=match):
         load(str(f))
+
+
+def test_a_users_open_map_adds_to_the_defaults_and_null_drops_one(tmp_path):
+    f = tmp_path / "rca.yaml"
+    f.write_text("sources:\n  prometheus:\n    raw_metrics:\n"
+                 "      kube_pod_container_status_restarts_total: null\n"
+                 "      kube_pod_status_phase: [namespace, pod, phase]\n"
+                 "logs:\n  jsonl_fields:\n    ts: time\n")
+    config = load(str(f))
+    # the labels stay a list (they were once a str, each character a label)
+    assert config.get("sources.prometheus.raw_metrics") == {
+        "kube_pod_status_phase": ["namespace", "pod", "phase"]}
+    fields = config.get("logs.jsonl_fields")
+    assert fields["ts"] == "time" and fields["station"] == "station"
 
 
 def test_missing_explicit_file_is_an_error(tmp_path):

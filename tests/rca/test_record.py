@@ -60,3 +60,12 @@ def test_a_categorical_is_the_schema_only_for_a_column_that_repeats():
     holed = cats.copy()
     holed["entity"] = pd.Categorical([None], categories=["node/a"])
     assert record.validate("metrics", holed)["entity"].tolist() == [""]
+
+
+def test_status_codes_reads_each_distinct_status_once_and_keeps_the_rows_order():
+    status = pd.Series(["200", "timeout", "504", "NXDOMAIN", "200", "413"],
+                       index=[5, 4, 3, 2, 1, 0])
+    codes = record.status_codes(status)
+    assert list(codes.index) == [5, 4, 3, 2, 1, 0]
+    assert codes.tolist()[:1] + codes.tolist()[2:3] + codes.tolist()[4:] == [200, 504, 200, 413]
+    assert codes.isna().tolist() == [False, True, False, True, False, False]

@@ -37,7 +37,8 @@ def test_detect_picks_the_format_of_each_sample(name, fmt):
 
 
 def test_registry_names():
-    assert list(FORMATS) == ["ingress-nginx", "nginx-combined", "jsonl", "coredns", "rgw"]
+    assert list(FORMATS) == ["ingress-nginx", "nginx-combined", "jsonl", "coredns", "dnsmasq",
+                             "rgw"]
     assert all(module.NAME == name for name, module in FORMATS.items())
 
 

@@ -94,3 +94,45 @@ def test_explained_edges_cap_the_score(signals, capped):
     f = judge(cause.CAUSE, w, TH)
     assert (f.score == pytest.approx(TH["explained_cap"])) is capped
     assert f.score >= TH["explained_cap"]
+
+
+# -- a proxy's slow rows against the app's own handler time (request ids) --------------
+def _proxied_window(app_latency_during: float):
+    """Callers time out at 5 s through a proxy; the proxy logs a 499 after 5 s (its own
+    request id), the app logs the same requests (the callers' ids) with its handler time."""
+    rows = []
+    for t in range(0, 3600, 20):
+        rows += [req(t, "neishi", latency=0.4, request_id=f"b{t}"),
+                 req(t, "ingress-neishi", latency=0.4, side="server", request_id=f"p{t}"),
+                 req(t, "inference-neishi", latency=0.35, side="server", request_id=f"b{t}")]
+    for i in range(8):
+        t = 3600 + i * 5
+        rows += [req(t, "neishi", "timeout", 5.0, request_id=f"f{i}"),
+                 req(t, "ingress-neishi", "499", 5.0, side="server", request_id=f"q{i}"),
+                 req(t, "inference-neishi", latency=app_latency_during, side="server",
+                     request_id=f"f{i}")]
+    tables = {"requests": requests(rows), "objects": record.empty("objects")}
+    return Window(at(3540), at(3700), at(0), tables, {"services": ["neishi"]})
+
+
+def test_proxy_slow_but_app_handler_fast_is_capped_below_what_took_the_time():
+    # the proxy waited 5 s, the app worked 0.4 s of it: the queue before the handler (a
+    # pool short of live backends, the network) is the cause, not the app's processing
+    f = judge(cause.CAUSE, _proxied_window(0.4), TH)
+    assert f.score == pytest.approx(TH["explained_cap"])
+    assert any("outside the application" in e.text and not e.supports for e in f.evidence)
+
+
+def test_app_handler_itself_slow_is_not_capped():
+    # the app's own log shows the 4.8 s: the app is the slow part, full score
+    f = judge(cause.CAUSE, _proxied_window(4.8), TH)
+    assert f.score > TH["explained_cap"]
+
+
+@pytest.mark.parametrize("app_s, capped", [
+    (2.5, False),  # the app worked half of the callers' 5 s: its share, not the rest's
+    (2.45, True),  # a little less than half: most of the wait was outside the handler
+])
+def test_outside_share_edge(app_s, capped):
+    f = judge(cause.CAUSE, _proxied_window(app_s), TH)
+    assert (f.score == pytest.approx(TH["explained_cap"])) is capped

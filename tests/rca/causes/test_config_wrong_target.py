@@ -87,3 +87,21 @@ def test_new_job_on_a_production_service_scores_low():
 def test_no_newcomer_does_not_fire():
     f = judge(cause.CAUSE, window(batch=0), TH)
     assert f.score == 0.0
+
+
+@pytest.mark.parametrize("data_from, fires", [
+    (0, True),      # the whole hour recorded: 60 before is 1/min, 60 in 10 min is 6x
+    (2400, False),  # only the last 20 min recorded, same 60 rows in them: 3/min, 2x
+])
+def test_the_rate_before_counts_only_the_recorded_part_of_the_baseline(data_from, fires):
+    """A collection that started 20 min before the incident: dividing the client's
+    earlier requests by the full hour would make a steady client look new."""
+    w = window(batch_before=60)
+    df = w.tables["requests"]
+    span = (df.index - at(0)).total_seconds()
+    squeezed = df.index.where(span >= 3600, at(data_from) + (df.index - at(0)) *
+                              ((3600 - data_from) / 3600))
+    moved = df.set_axis(squeezed).sort_index()
+    f = judge(cause.CAUSE, Window(w.start, w.end, w.baseline_start,
+                                  {**w.tables, "requests": moved}, w.scope), TH)
+    assert (f.score > 0) is fires

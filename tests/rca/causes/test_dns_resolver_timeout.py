@@ -183,9 +183,10 @@ def _with_baseline_retries(n_before):
 
 
 @pytest.mark.parametrize("factor,fires", [
-    # 3 re-sent lookups in 180 s vs 10 in 3540 s: the rate is 5.9x the baseline's
-    (5.8, True),
-    (6.0, False),
+    # 3 re-sent lookups in 180 s vs 10 in the 3440 s the DNS log covers (its first
+    # line at t=100 s): the rate is 5.73x the baseline's
+    (5.7, True),
+    (5.8, False),
 ])
 def test_retry_rate_factor_edge(factor, fires):
     f = judge(cause.CAUSE, _window(_with_baseline_retries(10), RISING),
@@ -225,3 +226,39 @@ def test_min_services_edge(services, shared):
     w = _window(_baseline_and_burst(), RISING, services=services)
     ev = next(e for e in judge(cause.CAUSE, w, TH).evidence if e.source == "requests")
     assert ev.supports is shared
+
+
+# -- a full conntrack table drops lookups as surely as an insert race -----------------------
+
+def _drop_window(drops, insert_failed=FLAT):
+    w = _window(_baseline_and_burst(dns_retries=0), insert_failed)
+    w.tables["signal:conntrack_drop_per_second"] = drops
+    return w
+
+
+def test_conntrack_table_full_drops_are_dns_side_evidence():
+    # no race (insert_failed flat), no DNS log retries: the table overflowed and dropped
+    drops = signal([(t, 0.0) for t in range(0, 3540, 60)] + [(3600, 40.0), (3660, 12.0)])
+    f = judge(cause.CAUSE, _drop_window(drops), TH)
+    ev = next(e for e in f.evidence if "conntrack" in e.source)
+    assert ev.supports and ev.source == "signal:conntrack_drop_per_second"
+    assert "table full" in ev.text
+    assert f.score > TH["score_cap_without_dns"]  # DNS-side support lifts the cap
+
+
+def test_steady_conntrack_drops_are_not_evidence():
+    # a node that always drops a little (an undersized table on a busy day) is not new
+    drops = signal([(t, 2.0) for t in range(0, 3720, 60)])
+    f = judge(cause.CAUSE, _drop_window(drops), TH)
+    ev = next(e for e in f.evidence if "conntrack" in e.source)
+    assert not ev.supports
+
+
+def test_drops_alone_are_enough_to_judge():
+    # the DNS-side need is met by the drop counter without insert_failed collected
+    drops = signal([(t, 0.0) for t in range(0, 3540, 60)] + [(3600, 5.0)])
+    w = _window(_baseline_and_burst(dns_retries=0))
+    w.tables.pop("dns")
+    w.tables["signal:conntrack_drop_per_second"] = drops
+    f = judge(cause.CAUSE, w, TH)
+    assert f.status == "ok" and any(e.supports and "drop" in e.source for e in f.evidence)
