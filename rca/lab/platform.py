@@ -38,7 +38,10 @@ def node_up(lab: Lab, plan: Plan, role: str) -> Namespace:
     ns = lab.ns(role)
     node = NODES.get(role, f"{role}-node")
     plan.kube.node(node, ns.ip)
-    start_node_exporter(ns, plan.workdir / f"node-exporter-{role}.log")
+    # a scenario's textfile directory (cAdvisor figures, a shaped link's speed) and
+    # collectors, set before the platform comes up (rca.lab.workload.cadvisor)
+    start_node_exporter(ns, plan.workdir / f"node-exporter-{role}.log",
+                        **plan.exporter_options.get(role, {}))
     plan.exporters[node] = f"{ns.ip}:{NODE_EXPORTER_PORT}"
     return ns
 
