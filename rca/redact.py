@@ -160,6 +160,8 @@ def _hits(column: pd.Series) -> np.ndarray:
     A column of few distinct values (service, status, station) is matched once per value:
     the hint costs ~40 ns a row, a dictionary lookup a third of that."""
     arr = pa.array(column, from_pandas=True, type=pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):  # a concatenation of Arrow-backed frames
+        arr = arr.combine_chunks()
     if len(arr) >= 4 * _SAMPLE and len(pc.unique(arr.slice(0, _SAMPLE))) < _SAMPLE // 10:
         coded = pc.dictionary_encode(arr)
         found = pc.match_substring_regex(coded.dictionary, HINT, ignore_case=True)

@@ -20,7 +20,8 @@ from types import ModuleType
 
 from collectors.base import LineError
 from collectors.logs import coredns, dnsmasq, ingress_nginx, jsonl, nginx_combined, rgw
-from collectors.logs.reader import iter_lines, read_log
+from collectors.logs.files import iter_lines
+from collectors.logs.reader import read_log
 from collectors.logs.wrappers import unwrap
 
 __all__ = ["DETECT_LINES", "DETECT_SCAN", "FORMATS", "detect", "detect_lines", "read_log"]

@@ -24,6 +24,7 @@ import pyarrow.csv as pcsv
 
 from collectors.base import ParseContext
 from collectors.logs import ingress_nginx, nginx_combined
+from collectors.logs.line_bytes import repeated
 
 __all__ = ["read_ingress", "read_time_local", "read_timed"]
 
@@ -53,6 +54,10 @@ _INGRESS = [
       "req_id"]),
 ]
 _TIMED = [*_COMBINED, (rf" {_SECONDS}", ["request_time"])]
+#: The first segment of a request's target (``GET /neishi/predict?n=7 HTTP/1.1`` ->
+#: ``neishi``), what ``nginx_combined._first_segment`` reads, when the request holds no
+#: ``:`` (an absolute-form ``http://host/…`` target is left to it).
+_FIRST_SEGMENT = r"^[^ ]* /*(?P<segment>[^ ?/:]*)"
 
 
 def read_ingress(lines: pa.Array, ctx: ParseContext) -> tuple[np.ndarray, pd.DataFrame]:
@@ -76,14 +81,14 @@ def read_timed(lines: pa.Array, ctx: ParseContext) -> tuple[np.ndarray, pd.DataF
     if not len(read):
         return read, pd.DataFrame()
     return _frame(read, c, {
-        "service": _per_distinct(c["request"], nginx_combined._first_segment),
+        "service": _first_segments(c["request"]),
     })
 
 
 def _frame(read: np.ndarray, c: dict[str, pa.Array], extra: dict) -> tuple[np.ndarray,
                                                                           pd.DataFrame]:
     columns = {
-        "side": pa.array(np.full(len(read), "server", dtype=object), pa.string()),
+        "side": repeated("server", len(read)),
         "station": c["remote_addr"],
         "latency_s": c["request_time"],
         "status": c["status"],
@@ -188,6 +193,19 @@ def read_time_local(texts: pa.Array) -> pa.Array:
 def _int_at(texts: pa.Array, start: int, stop: int, good: pa.Array) -> pa.Array:
     part = pc.utf8_slice_codeunits(texts, start, stop)
     return pc.cast(pc.if_else(good, part, "0"), pa.int64())
+
+
+def _first_segments(requests: pa.Array) -> pa.Array:
+    """The service of each request line: its first path segment, read by RE2 where the
+    request is plain, else by ``_first_segment`` once per distinct request. Why not all
+    by distinct request: URLs carry ids and queries, so nearly every one is distinct."""
+    segment = pc.struct_field(pc.extract_regex(requests, _FIRST_SEGMENT), [0])
+    plain = pc.and_(segment.is_valid(), pc.invert(pc.match_substring(requests, ":")))
+    if not plain.false_count:
+        return segment
+    other = pc.invert(plain)
+    return pc.replace_with_mask(segment, other, _per_distinct(
+        requests.filter(other), nginx_combined._first_segment))
 
 
 def _per_distinct(values: pa.Array, function) -> pa.Array:

@@ -1,4 +1,4 @@
-"""CRI partial lines joined back into the line their program printed.
+"""CRI and Docker partial lines joined back into the line their program printed.
 
 containerd and CRI-O cut a line longer than their limit (containerd's
 ``max_container_log_line_size``, 16 KiB by default) into fragments; every fragment but the
@@ -9,6 +9,13 @@ last is tagged ``P``, the last ``F``::
 
 kubelet's ``parseCRILog`` keeps a ``P`` fragment's content without its newline, so
 ``kubectl logs`` prints the fragments as one line; this module does the same.
+
+Docker's ``json-file`` driver cuts a line at 16 KiB too; its fragments are entries whose
+``log`` does not end in ``\\n`` (moby#34855), the entry whose ``log`` ends in one closes
+the line (docker/for-linux#1321 shows such a pair)::
+
+    {"log":"{\\"@timestamp\\":\\"2021-10-18T17:35:54.263Z\\",xxxxxxx ","stream":"stdout","time":"…"}
+    {"log":"the another parts\\n","stream":"stdout","time":"2021-10-20T02:35:38.970719033Z"}
 
 Why per stream: stdout and stderr go to one file, interleaved, and a stderr line can fall
 between two stdout fragments (joining across streams is fluent-bit#4387). The joined line
@@ -28,6 +35,7 @@ text; their occurrences are counted here, the same way for every reader.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +45,7 @@ from collectors.base import MAX_LINE
 
 __all__ = ["PARTIAL", "Joined", "Partials"]
 
-PARTIAL = "CRI partial line: joined with the line that ends it"
+PARTIAL = "CRI partial line: joined with the line that ends it"  # Docker's too
 
 #: The CRI prefix with its tag; ``P:…``/``F:…`` are the forward-compatible tag forms
 #: (kubelet splits the tag on ``:`` and reads the first part).
@@ -55,12 +63,18 @@ class Joined:
     identity: tuple[str, str, int]
 
 
+#: Docker json-file entries begin so (the driver writes ``log``, ``stream``, ``time``).
+_DOCKER_START = '{"log":'
+_DOCKER_LOG_END = '","stream":'
+
+
 @dataclass
 class _Held:
     time: str
     raws: list[str] = field(default_factory=list)
     size: int = 0
     last: int = 0
+    logs: list[str] | None = None  # a Docker line's pieces of ``log`` (None: CRI)
 
 
 class Partials:
@@ -76,6 +90,8 @@ class Partials:
         ``None`` when it is a fragment held for later (count it as ``PARTIAL``).
         ``raw()`` gives the line unstripped: a fragment may end in a space that belongs
         to the line."""
+        if text.startswith(_DOCKER_START):
+            return self._feed_docker(number, text)
         if text[10:11] != "T":  # cheap test first: most lines carry no CRI prefix
             return text
         m = _CRI.match(text)
@@ -92,6 +108,31 @@ class Partials:
             return None
         return self._join(m[2], self._held.pop(m[2]))
 
+    def _feed_docker(self, number: int, text: str) -> Joined | str | None:
+        """A Docker json-file entry: itself, a ``Joined`` line, or ``None`` (held)."""
+        if not self._held and _ends_its_line(text):  # the usual entry: no JSON parsed
+            return text
+        try:
+            entry = json.loads(text)
+        except (ValueError, RecursionError):
+            return text  # the per-line parser reports it
+        log, time = entry.get("log"), entry.get("time")
+        if not isinstance(log, str) or not isinstance(time, str):
+            return text
+        stream = entry.get("stream") if entry.get("stream") in ("stdout", "stderr") else "stdout"
+        ends = log.endswith("\n")
+        if ends and stream not in self._held:
+            return text
+        held = self._held.setdefault(stream, _Held(time, logs=[]))
+        held.size += len(log)
+        keep = held.size <= MAX_LINE
+        held.raws.append(text if keep else "")
+        held.logs.append(log if keep else "")
+        held.last = number
+        if not ends:
+            return None
+        return self._join(stream, self._held.pop(stream))
+
     def holding(self) -> bool:
         """Whether a fragment waits for the line that ends it."""
         return bool(self._held)
@@ -105,10 +146,26 @@ class Partials:
     def _join(self, stream: str, held: _Held) -> Joined:
         if held.size > MAX_LINE:
             return Joined(held.last, None, (self.stream, "", 0))
-        content = "".join(_CRI.sub("", raw, count=1) for raw in held.raws)
+        if held.logs is not None:  # as ``wrappers.unwrap`` reads a whole Docker entry
+            content = "".join(held.logs).rstrip("\n").strip()
+        else:
+            content = "".join(_CRI.sub("", raw, count=1) for raw in held.raws)
         lines = "\n".join(held.raws)
         key = blake2b(lines.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         occurrence = self._seen.get(key, 0)
         self._seen[key] = occurrence + 1
         return Joined(held.last, f"{held.time} {stream} F {content}".strip(),
                       (self.stream, lines, occurrence))
+
+
+def _ends_its_line(entry: str) -> bool:
+    """Whether a Docker entry's ``log`` ends in ``\\n``, read off its JSON text: the
+    ``\\n`` escape just before the quote that closes ``log`` (an odd run of backslashes:
+    ``\\\\n`` is a backslash and an ``n``)."""
+    end = entry.rfind(_DOCKER_LOG_END)
+    if end < 2 or entry[end - 1] != "n":
+        return False
+    start = end - 2
+    while start >= 0 and entry[start] == "\\":
+        start -= 1
+    return (end - 2 - start) % 2 == 1

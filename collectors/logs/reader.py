@@ -9,8 +9,6 @@ apart), and a bad line is counted and sampled but never stops the rest of the fi
 from __future__ import annotations
 
 import gc
-import gzip
-import io
 import os
 import re
 from collections import defaultdict
@@ -30,9 +28,9 @@ from collectors.base import (
     Malformed,
     ParseContext,
     RowBuffer,
-    bounded_lines,
     check_row,
 )
+from collectors.logs.files import iter_lines, numbered_lines, raw_chunks, truncated_gap
 from collectors.logs.partials import PARTIAL, Joined, Partials
 from collectors.logs.wrappers import unwrap
 from rca import record
@@ -40,7 +38,6 @@ from rca import record
 __all__ = ["iter_lines", "numbered_lines", "parse_line", "parse_lines", "read_log",
            "read_log_blocks", "skip_reason", "stream_name", "uncount_partial"]
 
-_GZIP_MAGIC = b"\x1f\x8b"
 #: Rows are turned into frames every this many, so memory holds at most this many dict
 #: rows (~1 kB each) besides the compact frames; a multi-GB log then still fits.
 CHUNK_ROWS = 50_000
@@ -48,79 +45,6 @@ CHUNK_ROWS = 50_000
 
 #: Tables whose rows point back at their file and line (a finding shows where to look).
 LINE_SOURCED = ("requests", "dns")
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    """Text or gzip (recognised by content, so rotated ``access.log.2`` works either way)."""
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == _GZIP_MAGIC:
-        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
-    return open(path, encoding="utf-8-sig", errors="replace")
-
-
-def _raw_chunks(path: Path, size: int,
-                on_bytes: Callable[[int], None] | None = None,
-                on_truncated: Callable[[int, int], None] | None = None) -> Iterator[bytes]:
-    """The file's bytes, ``size`` at a time (gzip recognised by content, as above);
-    ``on_bytes`` is told how far into the file each read got (a ``.gz``: its compressed
-    bytes, so a progress bar over file sizes ends at 100 %).
-
-    A plain file that shrinks below what was read (``copytruncate`` rotation, or a
-    writer starting over) ends the read there: the bytes read are kept, nothing is read
-    twice, and ``on_truncated(bytes read, size now)`` says so. A file renamed away mid-read
-    (``create`` rotation) is read to its end through the open handle."""
-    with open(path, "rb") as raw:
-        magic = raw.read(2)
-        raw.seek(0)
-        if magic == _GZIP_MAGIC:
-            with gzip.GzipFile(fileobj=raw, mode="rb") as fh:
-                while chunk := fh.read(size):
-                    if on_bytes:
-                        on_bytes(raw.tell())
-                    yield chunk
-            return
-        while chunk := raw.read(size):
-            if on_bytes:
-                on_bytes(raw.tell())
-            yield chunk
-        now = os.fstat(raw.fileno()).st_size
-        if now < raw.tell() and on_truncated:
-            on_truncated(raw.tell(), now)
-
-
-def truncated_gap(path: Path, batch: Batch) -> Callable[[int, int], None]:
-    """The gap a log truncated while read leaves (its window filled in by ``collect``)."""
-    from rca.live import Gap
-
-    def note(read: int, now: int) -> None:
-        batch.gaps.append(Gap("logs", str(path), f"truncated while read: {read:,} bytes read, "
-                              f"{now:,} left (rotated by copytruncate?); the lines read are "
-                              "kept, the rest was not read: collect again, with the rotated "
-                              "file, to read them"))
-    return note
-
-
-def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """``(line number, stripped text)`` for each non-blank line, numbered from 1
-    (over-long lines left out: see ``numbered_lines``)."""
-    for lineno, text in numbered_lines(path):
-        if text is not None:
-            yield lineno, text
-
-
-def numbered_lines(path: str | os.PathLike,
-                   stripped: bool = True) -> Iterator[tuple[int, str | None]]:
-    """Like ``iter_lines``, but an over-long line (``MAX_LINE``) yields ``None``; with
-    ``stripped=False`` a line comes as written, only its newline taken off."""
-    with _open_text(Path(path)) as fh:
-        for lineno, raw in bounded_lines(fh):
-            if raw is None:
-                yield lineno, None
-                continue
-            text = raw.strip()
-            if text:
-                yield lineno, text if stripped else raw.removesuffix("\n")
 
 
 def read_log(path: str | os.PathLike, fmt: str, ctx: ParseContext, keep: int = 3) -> Batch:
@@ -153,7 +77,7 @@ def read_log_blocks(path: str | os.PathLike, fmt: str, ctx: ParseContext,
         return batch, iter(())  # an empty file: nothing to detect, nothing lost
     module = _module(path, fmt)
     columns = COLUMN_PARSERS.get(module.NAME, _no_columns)
-    raw = _raw_chunks(path, READ_BYTES, ctx.settings.get("on_bytes"), truncated_gap(path, batch))
+    raw = raw_chunks(path, READ_BYTES, ctx.settings.get("on_bytes"), truncated_gap(path, batch))
     blocks = read_blocks(raw, path, module, columns, ctx, batch, keep, stream_name(path),
                          parse_line)
     return batch, _gc_paused_over(blocks)

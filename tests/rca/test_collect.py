@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from rca.cli import main
-from rca.store import Store, Transaction
+from rca.store import Store, StoreError, Transaction
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 WINDOW = ["--since", "2021-08-23T00:00:00+08:00", "--until", "2021-08-24T00:00:00+08:00"]
@@ -265,6 +265,40 @@ def test_streamed_collection_stores_what_one_piece_stores(tmp_path, capsys, monk
         a, b = Store(tmp_path / "whole").load(table), Store(tmp_path / "streamed").load(table)
         assert len(a) > 0
         pd.testing.assert_frame_equal(a.sort_values("row_id"), b.sort_values("row_id"))
+
+
+def test_a_write_failing_in_its_thread_fails_the_collection_and_stores_nothing(
+        tmp_path, monkeypatch):
+    """Writes run in a thread of their own, beside the reading: the error of one that
+    fails is raised by ``collect`` as the store's (not taken for the log file being
+    unreadable) and the transaction aborts (no row visible)."""
+    from collectors.logs import blocks
+    from rca import collect
+    from rca.collect import Source
+    from rca.config import load
+    from rca.timeutil import get_zone
+
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 1500)
+    monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
+    monkeypatch.setattr(collect, "FLUSH_ROWS", 5)
+    calls = []
+    write = Transaction.write
+
+    def third_fails(self, table, df):
+        calls.append(table)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return write(self, table, df)
+
+    monkeypatch.setattr(Transaction, "write", third_fails)
+    path = tmp_path / "access.log"
+    path.write_bytes((DATA / "logs" / "ingress-nginx.log").read_bytes() * 20)
+    store = Store(tmp_path / "s")
+    with pytest.raises(StoreError, match="No space left"):
+        collect.collect(store, [Source("logs", path)], pd.Timestamp("2021-08-22", tz="UTC"),
+                        pd.Timestamp("2021-08-24", tz="UTC"), load(None), get_zone("UTC"))
+    assert len(calls) == 3  # the failure stopped the collection at the next write
+    assert store.tables().get("requests", 0) == 0
 
 
 @pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])

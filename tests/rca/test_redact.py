@@ -300,15 +300,20 @@ def test_a_batch_is_redacted_in_frames_samples_and_gaps():
     assert shown.count(MASK) == 3 and batch.frames["events"]["row_id"].tolist() == ["e1"]
 
 
+@pytest.mark.parametrize("pieces", [1, 3], ids=["one-frame", "concatenated"])
 @pytest.mark.parametrize("distinct", [3, 5000], ids=["few-values", "all-distinct"])
-def test_a_long_column_is_redacted_whether_its_values_repeat_or_not(distinct):
+def test_a_long_column_is_redacted_whether_its_values_repeat_or_not(distinct, pieces):
     """Few distinct values are matched once per value (a dictionary); unique ones row by
-    row: either way the one secret among 5,000 rows is masked and nothing else changes."""
+    row: either way the one secret among 5,000 rows is masked and nothing else changes.
+    Also in a concatenation of frames (how ``collect`` writes blocks: its columns are
+    Arrow arrays in several chunks)."""
     n = 5000
     values = [f"svc-{i % distinct}" for i in range(n)]
     values[4321] = "svc?token=s3cr3tvalue"
     df = pd.DataFrame({"service": pd.array(values, dtype="str")},
                       index=pd.date_range("2021-08-23", periods=n, freq="s", tz="UTC"))
+    cuts = [round(n * k / pieces) for k in range(pieces + 1)]
+    df = pd.concat([df.iloc[a:b].copy() for a, b in zip(cuts, cuts[1:], strict=False)])
     redact_frame(df)
     assert "s3cr3tvalue" not in df["service"].iloc[4321]
     assert MASK in df["service"].iloc[4321]

@@ -311,3 +311,34 @@ def test_coredns_in_columns_equals_per_line(tmp_path, monkeypatch):
     assert 0 < len(calls) < fast.lines * 0.5  # the columns read most queries
     _equal(path, "coredns")
     assert fast.frames["dns"]["rcode"].eq("").any() and fast.malformed > 10
+
+
+def test_the_column_thread_leaves_the_switch_interval_as_it_found_it(tmp_path, monkeypatch):
+    """The GIL switch interval is shortened while a file is read (the column parser's
+    thread), and put back after, whether the read ends or fails in that thread."""
+    import sys
+
+    from collectors.logs import columns
+
+    path = tmp_path / "access.log"
+    _write_mixed(path, 300, seed=5)
+    before = sys.getswitchinterval()
+    seen = []
+    read_ingress = columns.COLUMN_PARSERS["ingress-nginx"]
+
+    def watched(lines, context):
+        seen.append(sys.getswitchinterval())
+        return read_ingress(lines, context)
+
+    monkeypatch.setitem(columns.COLUMN_PARSERS, "ingress-nginx", watched)
+    assert reader.read_log(path, "ingress-nginx", ctx(path)).kept > 150
+    assert seen and max(seen) <= blocks.SWITCH_SECONDS < before
+    assert sys.getswitchinterval() == before
+
+    def broken(lines, context):
+        raise RuntimeError("column parser broke")
+
+    monkeypatch.setitem(columns.COLUMN_PARSERS, "ingress-nginx", broken)
+    with pytest.raises(RuntimeError, match="column parser broke"):
+        reader.read_log(path, "ingress-nginx", ctx(path))
+    assert sys.getswitchinterval() == before

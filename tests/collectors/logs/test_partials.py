@@ -2,6 +2,7 @@
 per stream, the same way by the block and the per-line reader, and a file that ends
 inside a line still has that line counted and read."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +35,15 @@ def cri(line: str, stream: str = "stdout", at: str = T0) -> list[str]:
             for i, piece in enumerate(pieces)]
 
 
+def docker(line: str, stream: str = "stdout", at: str = T0) -> list[str]:
+    """``line`` as Docker's json-file driver writes it: entries of CUT characters, only
+    the last one's ``log`` ending in ``\\n`` (moby#34855; docker/for-linux#1321)."""
+    pieces = [line[i:i + CUT] for i in range(0, len(line), CUT)] or [""]
+    pieces[-1] += "\n"
+    return [json.dumps({"log": piece, "stream": stream, "time": at}, separators=(",", ":"))
+            for piece in pieces]
+
+
 def ctx(path: Path) -> ParseContext:
     return ParseContext(str(path), get_zone("UTC"), {"jsonl_fields": {}})
 
@@ -59,13 +69,18 @@ def block_bytes(request, monkeypatch):
     monkeypatch.setattr(blocks, "READ_BYTES", 1024)
 
 
+@pytest.mark.parametrize("wrap, name", [("cri", "0.log"), ("docker", "abc-json.log")])
 def test_fragments_are_joined_per_stream_around_an_interleaved_stderr_line(tmp_path,
-                                                                          block_bytes):
-    frags = cri(LONG)
-    assert len(frags) == 3 and frags[0].split(" ")[2] == "P"
+                                                                          block_bytes,
+                                                                          wrap, name):
+    """containerd's ``P`` fragments, and Docker json-file entries whose ``log`` does not
+    end in ``\\n``: one line per stream, whatever the other stream prints between."""
+    wrapped = {"cri": cri, "docker": docker}[wrap]
+    frags = wrapped(LONG)
+    assert len(frags) == 3 and frags[0] != wrapped(LONG[:CUT])[0]  # a fragment, not whole
     # the controller's stderr line falls between two stdout fragments
-    lines = [*cri(SHORT), frags[0], *cri(KLOG, "stderr"), *frags[1:], *cri(SHORT)]
-    path = tmp_path / "0.log"
+    lines = [*wrapped(SHORT), frags[0], *wrapped(KLOG, "stderr"), *frags[1:], *wrapped(SHORT)]
+    path = tmp_path / name
     path.write_text("\n".join(lines) + "\n")
     batch = both(path)
     frame = batch.frames["requests"]
@@ -73,7 +88,7 @@ def test_fragments_are_joined_per_stream_around_an_interleaved_stderr_line(tmp_p
     joined = frame.iloc[1]
     assert (joined["status"], joined["latency_s"], joined["service"]) == \
         ("504", 15.001, "inference-neishi")
-    assert joined["source"] == "0.log:5"  # counted at the fragment that ends it
+    assert joined["source"] == f"{name}:5"  # counted at the fragment that ends it
     assert batch.skipped[PARTIAL] == 2
     assert batch.lines == len(lines) == 6 and batch.malformed == 0
 
@@ -143,4 +158,34 @@ def test_feed_passes_ordinary_lines_through_untouched():
     assert partials.feed(3, f"{T0} stdout P:x a", lambda: f"{T0} stdout P:x a ") is None
     joined = partials.feed(4, f"{T0} stdout F b", lambda: f"{T0} stdout F b")
     assert isinstance(joined, Joined) and joined.text == f"{T0} stdout F a b"
+    assert partials.rest() == []
+
+
+def test_a_docker_file_ending_inside_a_line_reads_it_at_its_last_entry(tmp_path, block_bytes):
+    path = tmp_path / "abc-json.log"
+    path.write_text("\n".join([*docker(SHORT), *docker(LONG)[:-1]]) + "\n")
+    batch = both(path)
+    assert batch.lines == 3 and batch.skipped[PARTIAL] == 1
+    assert batch.malformed == 1 and batch.samples[0].line == 3  # part of a request
+    # a program's last output without a newline: one entry, read as the line it is
+    last = json.dumps({"log": SHORT, "stream": "stdout", "time": T0}, separators=(",", ":"))
+    path.write_text("\n".join([*docker(SHORT), last]) + "\n")
+    batch = both(path)
+    assert (batch.lines, len(batch.frames["requests"]), batch.malformed) == (2, 2, 0)
+
+
+def test_feed_reads_a_docker_entrys_end_off_its_escapes():
+    """``\\\\n`` at the end of ``log`` is a backslash and an ``n``: still a fragment; a
+    broken entry is left to the per-line parser."""
+    partials = Partials("c/abc-json.log")
+    whole = json.dumps({"log": "a b\n", "stream": "stdout", "time": T0})
+    assert partials.feed(1, whole, lambda: whole) == whole
+    head = json.dumps({"log": "a\\n", "stream": "stdout", "time": T0})  # no newline
+    assert partials.feed(2, head, lambda: head) is None
+    tail = json.dumps({"log": " b\n", "stream": "stdout", "time": T0})
+    joined = partials.feed(3, tail, lambda: tail)
+    assert isinstance(joined, Joined) and joined.text == f"{T0} stdout F a\\n b"
+    assert joined.number == 3 and joined.identity[1] == f"{head}\n{tail}"
+    broken = '{"log":"a'
+    assert partials.feed(4, broken, lambda: broken) == broken
     assert partials.rest() == []
