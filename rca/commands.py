@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from rca import output
-from rca.causes import select as select_causes
 from rca.collect import CollectError, Source, Summary, check_sources, expand_logs
 from rca.collect import collect as run_collect
 from rca.config import Config
@@ -241,6 +240,8 @@ def _analysis(config: Config, zone: tzinfo, since, until,
     notebook cannot disagree; the dict is the JSON contract, redacted."""
     store = _existing_store(config)
     try:
+        from rca.causes import select as select_causes
+
         causes = select_causes(only)
     except KeyError as exc:
         raise UsageError(f"--cause: {exc.args[0]}") from exc
@@ -276,6 +277,8 @@ def _write_report(folder: Path, config: Config, zone: tzinfo, since, until,
     from rca.report import render_report, write_report
 
     session, result = _analysis(config, zone, since, until, only)
+    from rca.causes import select as select_causes
+
     causes = list(select_causes(None).values())
     html = render_report(result, session.analysis.timeline, config.get("tz"),
                          max_evidence_rows=int(config.get("report.max_evidence_rows")),

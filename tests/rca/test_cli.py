@@ -188,3 +188,19 @@ def test_markup_and_control_characters_in_data_are_shown_as_written(tmp_path, ca
     shown = capsys.readouterr().out
     assert "a[/]b" in shown and "c[red]d" in shown
     assert "\x1b" not in shown and "e\\x1b[31mf" in shown
+
+
+def test_the_cli_leaves_the_replay_unimported_until_demo_needs_it(capsys):
+    """Every ``rca collect`` starts a Python: the replay's ~50 ms of imports are ``demo``'s
+    alone; its scenario names are still checked and listed."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run([sys.executable, "-c", "import sys, rca.cli; "
+                             "print('rca.replay' in sys.modules)"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False"
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--scenario", "no-such-day"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'no-such-day' (choose from '2021-08-23'" in capsys.readouterr().err
