@@ -27,7 +27,8 @@ from pathlib import Path
 
 OUT = Path("build/bench")
 SIZES = [int(n) for n in os.environ.get("BENCH_LINES", "1000000,10000000").split(",")]
-FORMATS = os.environ.get("BENCH_FORMATS", "ingress-nginx,nginx-combined,jsonl,coredns").split(",")
+FORMATS = os.environ.get("BENCH_FORMATS",
+                         "ingress-nginx,nginx-combined,jsonl,coredns,rgw").split(",")
 #: Formats measured at 10 M lines and above (the per-line parser needs ~5 GB there).
 LARGE_FORMATS = os.environ.get("BENCH_LARGE_FORMATS", "ingress-nginx").split(",")
 _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
@@ -36,16 +37,23 @@ _T0 = 1629648000  # 2021-08-23T00:00:00+08:00
 
 
 def write_log(path: Path, n: int, fmt: str = "ingress-nginx") -> None:
-    """A seeded access log: 6 services, ~10 req/s, 0.1 % garbage lines."""
+    """A seeded log of ``n`` lines: 6 services, ~10 req/s, 0.1 % garbage lines (a
+    format may print several lines per request: RGW)."""
     rng = random.Random(1)
     line = {"ingress-nginx": _ingress, "nginx-combined": _combined, "jsonl": _jsonl,
-            "coredns": _coredns}[fmt]
+            "coredns": _coredns, "rgw": _rgw}[fmt]
+    written, i = 0, 0
     with path.open("w", encoding="utf-8") as fh:
-        for i in range(n):
+        while written < n:
             if rng.random() < 0.001:
                 fh.write("garbage line that is not an access log\n")
-                continue
-            fh.write(line(i, rng))
+            else:
+                text = line(i, rng)
+                if text.count("\n") > 1:
+                    text = "".join(text.splitlines(keepends=True)[:n - written])
+                fh.write(text)
+                written += text.count("\n") - 1
+            written, i = written + 1, i + 1
 
 
 def _stamp(i: int) -> str:
@@ -83,6 +91,44 @@ def _coredns(i: int, rng: random.Random) -> str:
             f"{rng.randint(1024, 65535)} - {rng.randint(0, 65535)} \"{kind} IN "
             f"{_SERVICES[i % 6]}.inference.svc.cluster.local. udp 50 false 512\" NOERROR "
             f"qr,aa,rd {143 if kind == 'AAAA' else 106} {rng.random() / 1000:.6f}s\n")
+
+
+#: What a request's op status and HTTP status are, by weight: most succeed, some objects
+#: are missing, a few downloads are cut off by the client (op status -104 behind a 206).
+_RGW_OUTCOMES = [("0", "200")] * 90 + [("-2", "404")] * 6 + [("-104", "206")] * 2 + \
+    [("0", "503")] * 2
+_RGW_STEPS = ["s3:get_obj init permissions", "s3:get_obj recalculating target",
+              "s3:get_obj reading permissions", "s3:get_obj verifying op params",
+              "s3:get_obj executing", "s3:put_obj completing"]
+
+
+def _rgw(i: int, rng: random.Random) -> str:
+    """One request as a Pacific-style RGW pod's CRI log file holds it: ``starting new
+    request``, sometimes a few ``req N …s s3:…`` steps (``debug_rgw`` 2), ``req done``,
+    then the ``beast:`` access line; most lines of such a file carry no row."""
+    t0 = _T0 + i // 10
+    start, took = rng.random(), rng.random() * 0.2
+    thread, req = f"7f{rng.getrandbits(40):010x}", f"0x{rng.getrandbits(44):012x}"
+    op, http = rng.choice(_RGW_OUTCOMES)
+
+    def line(at: float, level: str, message: str) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t0 + int(at)))
+        ms = int(at % 1 * 1000)
+        return (f"{stamp}.{ms:03d}{rng.randint(0, 999_999):06d}Z stdout F debug "
+                f"{stamp}.{ms:03d}+0000 {thread} {level} {message}\n")
+
+    out = [line(start, " 1", f"====== starting new request req={req} =====")]
+    if rng.random() < 0.3:
+        out += [line(start + took * k / 4, " 2", f"req {i} {took * k / 4:.9f}s {step}")
+                for k, step in enumerate(rng.sample(_RGW_STEPS, 3))]
+    end = start + took
+    out.append(line(end, " 1", f"====== req done req={req} op status={op} http_status={http} "
+                               f"latency={took:.9f}s ======"))
+    out.append(line(end, " 1", f"beast: {req}: 10.244.3.{i % 200} - - "
+                               f"[{_stamp(i)}] \"GET /models/{_SERVICES[i % 6]}.bin HTTP/1.1\" "
+                               f"{http} {rng.randint(0, 1 << 20)} - \"aws-sdk-go/1.38.0 "
+                               f"(go1.16; linux; amd64)\" - latency={took:.9f}s"))
+    return "".join(out)
 
 
 def child(mode: str, path: str, fmt: str) -> dict:
