@@ -55,8 +55,14 @@ READ_BYTES = 1 << 20
 
 #: ``parse(lines, ctx) -> (accepted, frame)``: ``lines`` are ASCII lines, each ending in
 #: ``\n``; ``accepted`` the positions of the lines read, ``frame`` their requests rows
-#: (time index, record columns but ``row_id`` and ``source``) in that order.
-ColumnParser = Callable[[pa.Array, ParseContext], tuple[np.ndarray, pd.DataFrame]]
+#: (time index, record columns but ``row_id`` and ``source``) in that order. A parser may
+#: return a third item, ``{reason: positions}``: lines it read that carry no row, counted
+#: in ``Batch.skipped`` under the reason the per-line parser's ``skip_reason`` gives them.
+#: Why: in a daemon's log (RGW) most lines are such; left to the per-line parser, they
+#: would cost the block most of its time.
+ColumnParser = Callable[[pa.Array, ParseContext],
+                        tuple[np.ndarray, pd.DataFrame]
+                        | tuple[np.ndarray, pd.DataFrame, dict[str, np.ndarray]]]
 
 _NEWLINE = 10
 _PARTIAL_TAGS = re.compile(rb" (?:stdout|stderr) P[ :]")  # rare; a false hit only slows
@@ -177,6 +183,16 @@ class _Lines:
     occurrence: np.ndarray
 
 
+@dataclass
+class _Read:
+    """What the column parser made of a block's lines (positions in ``_Lines.lines``)."""
+
+    rows: np.ndarray  # the lines ``frame``'s rows come from, in order
+    done: np.ndarray  # those and the lines that gave no row: not for the per-line parser
+    frame: pd.DataFrame
+    skipped: dict[str, int]  # lines that gave no row, per reason
+
+
 class _BlockReader:
     def __init__(self, path: Path, module: ModuleType, columns: ColumnParser,
                  ctx: ParseContext, batch: Batch, keep: int, stream: str,
@@ -214,31 +230,39 @@ class _BlockReader:
         return _Lines(block, starts, ends, numbers, lines, plain, texts, digests,
                       occurrences.count(digests))
 
-    def columns_of(self, b: _Lines, holding: bool) -> tuple[np.ndarray, pd.DataFrame]:
-        """Which of the block's lines the column parser read, and its frame for them
-        (in the worker thread; ``holding``: a CRI fragment waits for its end)."""
-        accepted = np.zeros(len(b.lines), dtype=bool)
+    def columns_of(self, b: _Lines, holding: bool) -> _Read:
+        """Which of the block's lines the column parser read, its frame for those that
+        gave a row, and the count of those that gave none, per reason (in the worker
+        thread; ``holding``: a CRI fragment waits for its end)."""
+        read = _Read(np.zeros(len(b.lines), dtype=bool), np.zeros(len(b.lines), dtype=bool),
+                     pd.DataFrame(), {})
         candidates = np.flatnonzero(b.plain[b.lines])
         if not len(candidates) or holding or _holds_partial(b.block):
             # a CRI fragment is joined in line order by the per-line path (rare: lines
             # over 16 KiB), and the line that ends it must be joined, not read alone
-            return accepted, pd.DataFrame()
+            return read
         body = line_array(b.block, b.starts, b.lines[candidates], pa.string(), newline=True)
-        read, frame = self.columns(body, self.ctx)
-        accepted[candidates[read]] = True
-        return accepted, frame
+        rows, read.frame, *rest = self.columns(body, self.ctx)
+        read.rows[candidates[rows]] = True
+        read.done |= read.rows
+        for reason, where in (rest[0] if rest else {}).items():
+            read.done[candidates[where]] = True
+            read.skipped[reason] = len(where)
+        return read
 
     def finish(self, b: _Lines, columns: Future) -> dict[str, pd.DataFrame]:
         """The block's frames: the column parser's rows, and the per-line parser's for
         the lines it left, in line order."""
         self.batch.lines += len(b.lines)
-        accepted, fast = columns.result()
+        read = columns.result()
+        fast = read.frame
+        self.batch.skipped.update(read.skipped)
         ids = hexdigests(b.digests)
-        frames = self._fallback(b.block, b.starts, b.ends, b.numbers, b.lines, accepted,
+        frames = self._fallback(b.block, b.starts, b.ends, b.numbers, b.lines, read.done,
                                 b.texts, b.occurrence, ids)
         if len(fast):
             self.batch.kept += len(fast)
-            at = np.flatnonzero(accepted)  # positions in ``lines``
+            at = np.flatnonzero(read.rows)  # positions in ``lines``
             fast = self._identify(fast, b.block, b.starts, b.ends, b.lines[at], b.numbers,
                                   b.occurrence[at], ids.take(pa.array(at)))
             frames.setdefault(self.table, []).append(fast)
@@ -275,12 +299,12 @@ class _BlockReader:
             out[rest] = np.frombuffer(b"".join(digest), dtype=np.uint8).reshape(-1, 10)
         return out
 
-    def _fallback(self, block, starts, ends, numbers, lines, accepted, texts, occurrence, ids):
+    def _fallback(self, block, starts, ends, numbers, lines, done, texts, occurrence, ids):
         """The per-line parser on every line the column parser left, as ``read_log`` does
         (CRI fragments joined first)."""
         rows = RowBuffer()
         order: dict[str, list[int]] = {}
-        for pos in np.flatnonzero(~accepted).tolist():
+        for pos in np.flatnonzero(~done).tolist():
             i = int(lines[pos])
             text = self._text(block, starts, ends, texts, i)
             lineno = int(numbers[i])

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from collectors.base import LineError, ParseContext
 from collectors.logs import jsonl
 
-__all__ = ["cast_times", "read_jsonl"]
+__all__ = ["cast_times", "local_to_utc", "read_jsonl"]
 
 #: ISO times this module reads itself: ``T`` or a space, at most microseconds (dateutil
 #: reads no finer), hours 00-23, years 1970-2199, with an offset, ``Z`` or none (``--tz``).
@@ -179,7 +179,7 @@ def _times(values: list, zone: tzinfo) -> np.ndarray:
     out = utc
     naive = ~np.isnat(local)
     if naive.any():
-        out[naive] = _local_to_utc(local[naive], zone)
+        out[naive] = local_to_utc(local[naive], zone)
     epoch, _ = _floats(values)
     is_epoch = (epoch >= 0.0) & (epoch < math.inf)
     if is_epoch.any():
@@ -223,7 +223,7 @@ def _one_time(text: str | None, kind: pa.DataType) -> int | None:
         return None
 
 
-def _local_to_utc(local: np.ndarray, zone: tzinfo) -> np.ndarray:
+def local_to_utc(local: np.ndarray, zone: tzinfo) -> np.ndarray:
     """Wall times in ``zone`` as UTC, the offset found once per distinct minute (zone
     rules change on whole minutes); a minute the clocks skip or repeat is NaT, left to
     the per-line parser."""

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from collectors.base import LineError, ParseContext, log_zone
 
-__all__ = ["NAME", "READS_TIME_PREFIX", "parse", "skip_reason", "sniff"]
+__all__ = ["NAME", "OTHER_MESSAGE", "READS_TIME_PREFIX", "parse", "skip_reason", "sniff"]
 
 NAME = "rgw"
 #: RGW's own time starts the line; a kubectl/CRI time before it is taken off here.
@@ -99,8 +99,12 @@ def parse(line: str, ctx: ParseContext) -> list[tuple[str, dict]]:
     return []
 
 
+#: Why a line that is neither a finished request nor an event gave no row (every such line).
+OTHER_MESSAGE = "not a request: other RGW daemon message"
+
+
 def skip_reason(line: str) -> str:
-    return "not a request: other RGW daemon message"
+    return OTHER_MESSAGE
 
 
 def _status(op_status: int, http_status: str) -> str:
