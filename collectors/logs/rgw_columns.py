@@ -48,11 +48,11 @@ _PREFIX = (
     r"(?P<clock>(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d)(?:\.(?P<fraction>\d{1,9}))?"
     r"(?P<zone>Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)? +[0-9a-f]+ +-?\d+ "
 )
-_ANY = r".*\n$"
+_DONE = "====== req done "
 #: ``rgw._REQ_DONE``; a latency it would refuse (or that is not plain digits) is left
 #: out of the match and caught by ``_LATENCY_LEFT`` below.
 _REQ_DONE = (
-    r"====== req done req=(?P<req>\S+) op status=(?P<op>-?\d{1,10}) "
+    _DONE + r"req=(?P<req>\S+) op status=(?P<op>-?\d{1,10}) "
     r"http_status=(?P<http>\d{3})(?: latency=(?P<latency>\d{1,9}(?:\.\d{1,9})?)s)?"
     r"(?P<rest>(?: .*)?)\n$"
 )
@@ -66,11 +66,11 @@ _FIELDS = ("date", "clock", "fraction", "zone", "req", "op", "http", "latency")
 
 def read_rgw(lines: pa.Array, ctx: ParseContext) -> tuple[np.ndarray, pd.DataFrame,
                                                           dict[str, np.ndarray]]:
-    daemon = pc.match_substring_regex(lines, _PREFIX + _ANY)
+    daemon = pc.match_substring_regex(lines, _PREFIX)
     maybe = pc.match_substring_regex(lines, _MAYBE_ROW)
     idle = np.flatnonzero(pc.and_not(daemon, maybe).to_numpy(zero_copy_only=False))
-    done = np.flatnonzero(pc.and_(daemon, pc.match_substring(lines, "====== req done "))
-                          .to_numpy(zero_copy_only=False))
+    done = np.flatnonzero(pc.match_substring_regex(lines, _PREFIX + _DONE).to_numpy(
+        zero_copy_only=False))
     read, frame = _requests(lines.take(pa.array(done)), done, ctx) if len(done) else (
         done, pd.DataFrame())
     return read, frame, {rgw.OTHER_MESSAGE: idle}
