@@ -3,6 +3,9 @@
     debug 2019-10-25 02:35:14.549 7f4880b98700  1 ====== req done req=0x55aa678c48e0 op
         status=0 http_status=200 latency=1.076s ======        (one line; Nautilus, zone-less)
     2023-01-04T09:27:54.404+0000 7f2a1c8a9700  1 ====== req done ... ======   (Pacific+)
+    ... ====== req done req=0x7e773c754310 op=list_buckets bucket= status=0 http_status=200
+        latency=0.000000000s request_id=tx00000edc699d2dc233606-0069f2f9c3-5529-s3 ======
+                                                                      (Squid: op, bucket)
 
 Why these three: ``req done`` is RGW's own view of each request (server side, so a client
 timeout with a fast ``req done`` points away from RGW); ``Broken pipe`` is RGW finding the
@@ -48,9 +51,10 @@ _PREFIX = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?"
     r" +[0-9a-f]+ +-?\d+ (.*)\Z"
 )
-# Luminous prints no latency; the row then has NaN latency but still its status.
+# Luminous prints no latency; the row then has NaN latency but still its status. Squid
+# names the op and bucket (``op=list_buckets bucket= status=0``) and a request_id after.
 _REQ_DONE = re.compile(
-    r"====== req done req=(\S+) op status=(-?\d{1,10}) http_status=(\d{3})"
+    r"====== req done req=(\S+) op(?:=\S* bucket=\S*)? status=(-?\d{1,10}) http_status=(\d{3})"
     r"(?: latency=(\S+?)s)?(?: |\Z)",
     re.ASCII,
 )

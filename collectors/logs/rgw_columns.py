@@ -52,7 +52,7 @@ _DONE = "====== req done "
 #: ``rgw._REQ_DONE``; a latency it would refuse (or that is not plain digits) is left
 #: out of the match and caught by ``_LATENCY_LEFT`` below.
 _REQ_DONE = (
-    _DONE + r"req=(?P<req>\S+) op status=(?P<op>-?\d{1,10}) "
+    _DONE + r"req=(?P<req>\S+) op(?:=\S* bucket=\S*)? status=(?P<op>-?\d{1,10}) "
     r"http_status=(?P<http>\d{3})(?: latency=(?P<latency>\d{1,9}(?:\.\d{1,9})?)s)?"
     r"(?P<rest>(?: .*)?)\n$"
 )

@@ -61,6 +61,20 @@ def test_newer_format_carries_its_offset():
     assert (row["latency_s"], row["service"]) == (0.001000018, "ceph-rgw")
 
 
+def test_squid_req_done_names_op_and_bucket():
+    """Squid's line (pasted in rook/rook#17459) has ``op=<name> bucket=<name> status=``
+    where older releases print ``op status=``: read alike, not skipped as another message."""
+    line = (
+        "debug 2026-04-30T06:42:11.635+0000 7e778eb20640  1 ====== req done "
+        "req=0x7e773c754310 op=list_buckets bucket= status=-104 http_status=200 "
+        "latency=0.250000000s request_id=tx00000edc699d2dc233606-0069f2f9c3-5529-s3 ======"
+    )
+    ((table, row),) = rgw.parse(line, ctx())
+    assert (table, row["status"], row["latency_s"]) == ("requests", "499", 0.25)
+    assert row["upstream"] == "op status=-104 http_status=200"
+    assert row["time"] == datetime(2026, 4, 30, 6, 42, 11, 635000, tzinfo=UTC)
+
+
 def test_luminous_req_done_without_latency():
     line = (
         "2018-03-01 10:00:00.000 7f1 1 ====== req done req=0x5566c5fa4f80 op status=0 "

@@ -38,6 +38,10 @@ DONE = [
      "status=-5 http_status=200 latency=0.3s ======", "500"),
     ("debug 2021-08-23 11:03:17.009 7f4880b98700  1 ====== req done req=0x55aa678c48e0 op "
      "status=-2 http_status=404 latency=0.005s ======", "404"),
+    # Squid names the op and the bucket (rook/rook#17459)
+    ("debug 2026-04-30T06:42:11.635+0000 7e778eb20640  1 ====== req done req=0x7e773c754310 "
+     "op=list_buckets bucket= status=0 http_status=200 latency=0.000000000s "
+     "request_id=tx00000edc699d2dc233606-0069f2f9c3-5529-s3 ======", "200"),
     # kubectl --timestamps and the CRI prefix before RGW's own time
     ("2021-08-23T03:03:20.112Z debug 2021-08-23 03:03:20.112 7f4881399700  1 ====== req done "
      "req=0x55aa67a1c6e0 op status=0 http_status=503 latency=0.002s ======", "503"),
@@ -76,10 +80,6 @@ LEFT = [
     "/usr/bin/radosgw (PID: 1) UID: 0",
     "2023-01-04T09:27:54.404+0000 7f2a1c8a9700  0 ERROR: RESTFUL_IO(s)->complete_header() "
     "returned err=Connection reset by peer",
-    # Squid's req done (rook/rook#17459): rgw.parse does not read op=/bucket= (skipped)
-    "debug 2026-04-30T06:42:11.635+0000 7e778eb20640  1 ====== req done req=0x7e773c754310 "
-    "op=list_buckets bucket= status=0 http_status=200 latency=0.000000000s "
-    "request_id=tx00000edc699d2dc233606-0069f2f9c3-5529-s3 ======",
     # a trailing space (as pasted): stripped, then read line by line
     "2020-11-29T18:34:06.580+0200 7fa35566d700  1 ====== req done req=0x7fa24b4581f8 op "
     "status=0 http_status=200 latency=0.008999947s ====== ",
