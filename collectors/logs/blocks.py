@@ -56,8 +56,9 @@ READ_BYTES = 1 << 20
 #: ``parse(lines, ctx) -> (accepted, frame)``: ``lines`` are ASCII lines, each ending in
 #: ``\n``; ``accepted`` the positions of the lines read, ``frame`` their requests rows
 #: (time index, record columns but ``row_id`` and ``source``) in that order. A parser may
-#: return a third item, ``{reason: positions}``: lines it read that carry no row, counted
-#: in ``Batch.skipped`` under the reason the per-line parser's ``skip_reason`` gives them.
+#: return a third item, ``{reason: positions}``: lines it read that carry no row (none of
+#: them in ``accepted``), counted in ``Batch.skipped`` under the reason the per-line
+#: parser's ``skip_reason`` gives them.
 #: Why: in a daemon's log (RGW) most lines are such; left to the per-line parser, they
 #: would cost the block most of its time.
 ColumnParser = Callable[[pa.Array, ParseContext],
