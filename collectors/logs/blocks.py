@@ -39,6 +39,7 @@ from collectors.logs.line_bytes import (
     line_array,
     plain_lines,
     repeated,
+    take_at,
 )
 from collectors.logs.occurrences import Occurrences
 from collectors.logs.partials import PARTIAL, Joined, Partials
@@ -243,7 +244,7 @@ class _BlockReader:
             self.batch.kept += len(fast)
             at = np.flatnonzero(accepted)  # positions in ``lines``
             fast = self._identify(fast, b.block, b.starts, b.ends, b.lines[at], b.numbers,
-                                  b.occurrence[at], ids.take(pa.array(at)))
+                                  b.occurrence[at], take_at(ids, at))
             frames.setdefault(self.table, []).append(fast)
         out = {t: _in_line_order(dfs) for t, dfs in frames.items()}
         on_lines = self.ctx.settings.get("on_lines")
