@@ -34,9 +34,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"rca: error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
-class _BuiltinScenarios:
-    """The replay's scenario names, looked up only when ``demo`` checks or lists them:
-    importing the replay (~50 ms) is paid by ``demo``, not by every ``collect``."""
+class _Names:
+    """Scenario names looked up only when a command checks or lists them: importing the
+    replay or the lab (~30 ms each) is paid by ``demo`` and ``lab``, not by every
+    ``collect``."""
+
+    def __init__(self, load, *more: str) -> None:
+        self._load, self._more = load, more
 
     def __contains__(self, name: object) -> bool:
         return name in self._names()
@@ -44,11 +48,21 @@ class _BuiltinScenarios:
     def __iter__(self):
         return iter(self._names())
 
-    @staticmethod
-    def _names() -> tuple[str, ...]:
-        from rca.replay import BUILTINS
+    def _names(self) -> tuple[str, ...]:
+        return (*self._load(), *self._more)
 
-        return BUILTINS
+
+def _replay_scenarios() -> tuple[str, ...]:
+    from rca.replay import BUILTINS
+
+    return tuple(BUILTINS)
+
+
+def _lab_scenarios() -> tuple[str, ...]:
+    from rca.lab.scenarios import SCENARIOS
+
+    return tuple(SCENARIOS)
+
 
 def _common() -> argparse.ArgumentParser:
     """A fresh parent per subcommand: argparse's set_defaults mutates shared actions."""
@@ -152,8 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "webhook (default: daily.notify_webhook in config)")
     p.set_defaults(output="reports")
     p = sub.add_parser("demo", parents=[_common()], help="replay 2021-08-23 end to end")
-    p.add_argument("--scenario", default="2021-08-23", choices=_BuiltinScenarios(),
-                   help="built-in scenario (default 2021-08-23)")
+    p.add_argument("--scenario", default="2021-08-23", choices=_Names(_replay_scenarios),
+                   metavar="NAME",
+                   help="built-in scenario, one of: %(choices)s (default 2021-08-23)")
     p.add_argument("--workdir", default="build/demo",
                    help="where the replay's raw telemetry and store go (default build/demo)")
     p.add_argument("--reports", default="reports", help="report directory (default reports)")
@@ -186,8 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="reproduce real faults in network namespaces and grade the "
                             "analysis (root; docs/lab.md)")
     p.add_argument("scenario", metavar="SCENARIO",
-                   choices=[*_lab_scenarios(), "all"],
-                   help="one of: " + ", ".join([*_lab_scenarios(), "all"]))
+                   choices=_Names(_lab_scenarios, "all"), help="one of: %(choices)s")
     p.add_argument("--quick", action="store_true",
                    help="short runs (about a minute each; what make test runs)")
     p.add_argument("--keep", default=None, metavar="DIR",
@@ -195,12 +209,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "(rca eval grades it)")
     p.add_argument("--json", action="store_true", help="results as JSON on stdout")
     return parser
-
-
-def _lab_scenarios() -> list[str]:
-    from rca.lab.scenarios import SCENARIOS
-
-    return list(SCENARIOS)
 
 
 def main(argv: list[str] | None = None) -> int:

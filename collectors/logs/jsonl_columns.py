@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from collectors.base import LineError, ParseContext
 from collectors.logs import jsonl
+from collectors.logs.line_bytes import take_at
 
 __all__ = ["cast_times", "local_to_utc", "read_jsonl"]
 
@@ -146,7 +147,7 @@ def _records(lines: pa.Array) -> tuple[list[dict], np.ndarray]:
     where = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
     if not len(where):
         return [], where
-    picked = lines.take(pa.array(where))
+    picked = take_at(lines, where)
     offsets = np.frombuffer(picked.buffers()[1], dtype=np.int32)[
         picked.offset:picked.offset + len(picked) + 1]
     pieces = picked.buffers()[2].to_pybytes()[int(offsets[0]):int(offsets[-1])].split(b"\n")

@@ -24,7 +24,7 @@ import pyarrow.csv as pcsv
 
 from collectors.base import ParseContext
 from collectors.logs import ingress_nginx, nginx_combined
-from collectors.logs.line_bytes import repeated
+from collectors.logs.line_bytes import repeated, take_at
 
 __all__ = ["read_ingress", "read_time_local", "read_timed"]
 
@@ -111,7 +111,7 @@ def _split(lines: pa.Array, fields: list, wanted: list[str]) -> tuple[np.ndarray
     none = np.zeros(0, dtype=np.int64), {}
     if not len(rows):
         return none
-    picked = lines if len(rows) == len(lines) else lines.take(pa.array(rows))
+    picked = lines if len(rows) == len(lines) else take_at(lines, rows)
     data = picked.buffers()[2]
     offsets = np.frombuffer(picked.buffers()[1], dtype=np.int32)[
         picked.offset:picked.offset + len(picked) + 1]

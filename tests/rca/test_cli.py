@@ -190,17 +190,25 @@ def test_markup_and_control_characters_in_data_are_shown_as_written(tmp_path, ca
     assert "\x1b" not in shown and "e\\x1b[31mf" in shown
 
 
-def test_the_cli_leaves_the_replay_unimported_until_demo_needs_it(capsys):
-    """Every ``rca collect`` starts a Python: the replay's ~50 ms of imports are ``demo``'s
-    alone; its scenario names are still checked and listed."""
+def test_the_cli_leaves_the_replay_and_lab_unimported_until_demo_or_lab_needs_them(capsys):
+    """Every ``rca collect`` starts a Python: the replay's and the lab's ~30 ms of imports
+    each are ``demo``'s and ``lab``'s alone; their scenario names are still checked and
+    listed."""
     import subprocess
     import sys
 
     loaded = subprocess.run([sys.executable, "-c", "import sys, rca.cli; "
-                             "print('rca.replay' in sys.modules)"],
+                             "rca.cli.build_parser().parse_args(['collect', '--logs', 'x']); "
+                             "print('rca.replay' in sys.modules, 'rca.lab.scenarios' in "
+                             "sys.modules)"],
                             capture_output=True, text=True, check=True).stdout.strip()
-    assert loaded == "False"
+    assert loaded == "False False"
     with pytest.raises(SystemExit) as exit_:
         main(["demo", "--scenario", "no-such-day"])
     assert exit_.value.code == 2
     assert "invalid choice: 'no-such-day' (choose from '2021-08-23'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["lab", "no-such-fault"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'no-such-fault'" in err and "'dns-drop'" in err and "'all'" in err

@@ -342,3 +342,27 @@ def test_the_column_thread_leaves_the_switch_interval_as_it_found_it(tmp_path, m
     with pytest.raises(RuntimeError, match="column parser broke"):
         reader.read_log(path, "ingress-nginx", ctx(path))
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.parametrize("block, expected", [
+    (b"2021-08-23T03:03:01Z stdout P part of a long line\n", True),
+    (b"2021-08-23T03:03:01Z stderr P part\n", True),
+    (b"2021-08-23T03:03:01Z stdout P:part\n", True),  # the tag with a colon after it
+    (b" stdout P x\n", True),  # the tag's space at the block's first byte
+    (b"2021-08-23T03:03:01Z stdout F POST /predict HTTP/1.1 P\n", False),
+    (b'10.0.0.1 - - [23/Aug/2021:11:03:06 +0800] "POST / HTTP/1.1" P 200\n', False),
+    (b"2021-08-23T03:03:01Z stdout Px\n", False),
+    (b"a stdout P", False),  # a tag needs what follows it
+    (b"", False),
+])
+def test_a_block_holds_a_cri_fragment_exactly_when_its_tag_is_there(block, expected):
+    assert blocks._holds_partial(block) is expected
+    assert (blocks._PARTIAL_TAGS.search(block) is not None) is expected  # the plain search
+
+
+def test_the_fragment_check_agrees_with_a_search_on_random_blocks():
+    rng = random.Random(7)
+    pieces = [b" stdout ", b" stderr ", b"P", b" ", b":", b"x", b"\n", b"POST ", b"HTTP"]
+    for _ in range(2000):
+        block = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert blocks._holds_partial(block) is (blocks._PARTIAL_TAGS.search(block) is not None)
