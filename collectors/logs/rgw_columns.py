@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from collectors.base import ParseContext, log_zone
 from collectors.logs import rgw
 from collectors.logs.jsonl_columns import cast_times, local_to_utc
-from collectors.logs.line_bytes import repeated
+from collectors.logs.line_bytes import repeated, take_at
 
 __all__ = ["read_rgw"]
 
@@ -71,7 +71,7 @@ def read_rgw(lines: pa.Array, ctx: ParseContext) -> tuple[np.ndarray, pd.DataFra
     idle = np.flatnonzero(pc.and_not(daemon, maybe).to_numpy(zero_copy_only=False))
     done = np.flatnonzero(pc.match_substring_regex(lines, _PREFIX + _DONE).to_numpy(
         zero_copy_only=False))
-    read, frame = _requests(lines.take(pa.array(done)), done, ctx) if len(done) else (
+    read, frame = _requests(take_at(lines, done), done, ctx) if len(done) else (
         done, pd.DataFrame())
     return read, frame, {rgw.OTHER_MESSAGE: idle}
 
