@@ -132,16 +132,21 @@ def read_blocks(raw: Iterator[bytes], path: Path, module: ModuleType,
                 stream: str, parse_line: Callable) -> Iterator[dict[str, pd.DataFrame]]:
     """The frames of each block of ``raw``; ``batch`` gets the lines and malformed counts."""
     occurrences = Occurrences()
+    reader = _BlockReader(path, module, columns, ctx, batch, keep, stream, parse_line)
     with _beside() as pool:
-        reader = _BlockReader(path, module, columns, ctx, batch, keep, stream, parse_line)
         lineno, pending = 0, None
         for block in iter_blocks(raw):
             lines = reader.split(block, lineno, occurrences)
             lineno += len(lines.ends)
-            if pending is not None:
+            if pending is None or reader.holds_nothing_after(pending[0]):
+                # the column thread goes on to this block while the one before finishes
+                columns = pool.submit(reader.columns_of, lines, False)
+                if pending is not None:
+                    yield reader.finish(*pending)
+            else:  # submitted once the block before is finished (its CRI fragments joined)
                 yield reader.finish(*pending)
-            # submitted once the block before is finished (its CRI fragments joined)
-            pending = lines, pool.submit(reader.columns_of, lines, reader.partials.holding())
+                columns = pool.submit(reader.columns_of, lines, reader.partials.holding())
+            pending = lines, columns
         if pending is not None:
             yield reader.finish(*pending)
     last = reader.rest()
@@ -184,6 +189,7 @@ class _Lines:
     lines: np.ndarray  # positions of the non-blank lines
     plain: np.ndarray
     texts: dict  # decoded text of the lines that are not plain ASCII
+    tagged: bool  # may hold a CRI ``P`` fragment
     digests: np.ndarray  # per non-blank line
     occurrence: np.ndarray
 
@@ -232,8 +238,14 @@ class _BlockReader:
         keep_line[blank] = False
         lines = np.flatnonzero(keep_line)  # non-blank lines, in order
         digests = self._digests(block, starts, ends, lines, plain & ~quoted, texts)
-        return _Lines(block, starts, ends, numbers, lines, plain, texts, digests,
-                      occurrences.count(digests))
+        return _Lines(block, starts, ends, numbers, lines, plain, texts, _holds_partial(block),
+                      digests, occurrences.count(digests))
+
+    def holds_nothing_after(self, b: _Lines) -> bool:
+        """Whether no CRI fragment can be waiting once ``b`` is finished: none waits now
+        and ``b`` starts none. Then the next block's columns need not wait for it (the
+        column thread is never idle while a block finishes: ~8 % of a read's time)."""
+        return not b.tagged and not self.partials.holding()
 
     def columns_of(self, b: _Lines, holding: bool) -> _Read:
         """Which of the block's lines the column parser read, its frame for those that
@@ -242,7 +254,7 @@ class _BlockReader:
         read = _Read(np.zeros(len(b.lines), dtype=bool), np.zeros(len(b.lines), dtype=bool),
                      pd.DataFrame(), {})
         candidates = np.flatnonzero(b.plain[b.lines])
-        if not len(candidates) or holding or _holds_partial(b.block):
+        if not len(candidates) or holding or b.tagged:
             # a CRI fragment is joined in line order by the per-line path (rare: lines
             # over 16 KiB), and the line that ends it must be joined, not read alone
             return read
