@@ -120,9 +120,9 @@ def child(mode: str, arg: str) -> dict:
     assert code == 0, f"rca collect exited {code}"
     from rca.store import Store
 
-    rows = len(Store(store).load("metrics"))
-    return {"mode": mode, "seconds": round(seconds, 2), "rows": rows,
-            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    rows = Store(store).tables()["metrics"]  # from the manifest: loading them is not collecting
+    return {"mode": mode, "seconds": round(seconds, 2), "rows": rows, "peak_mb": peak_mb}
 
 
 def fetch_only(url: str) -> dict:

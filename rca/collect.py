@@ -216,20 +216,19 @@ def _file_gap_window(gap: Gap, latest: pd.Timestamp | None, summary: Summary) ->
 
 
 def _open(src: Source, ctx: ParseContext, keep: int):
-    """The source's batch and an iterator over its frames (one block, or the whole file
-    for the small kube and metrics files)."""
+    """The source's batch and an iterator over its frames (a block of a log, a chunk of a
+    metrics file, or the whole of a kube dump)."""
     if src.kind == "logs":
         from collectors.logs.reader import read_log_blocks
 
         return read_log_blocks(src.path, src.fmt, ctx, keep)
-    if src.kind == "kube":
-        from collectors.kube import read_kube
+    if src.kind == "metrics":
+        from collectors.metrics_file import read_metrics_file_chunks
 
-        batch = read_kube(src.path, ctx, keep)
-    else:
-        from collectors.metrics_file import read_metrics_file
+        return read_metrics_file_chunks(src.path, ctx, keep)
+    from collectors.kube import read_kube
 
-        batch = read_metrics_file(src.path, ctx, keep)
+    batch = read_kube(src.path, ctx, keep)
     return batch, iter([batch.frames])
 
 

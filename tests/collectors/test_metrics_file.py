@@ -161,3 +161,26 @@ def test_openmetrics_without_eof_is_reported_not_moved_to_1970(tmp_path):
     b = read_metrics_file(f, ParseContext(str(f), UTC, {}))
     assert b.malformed == 1
     assert "# EOF" in b.samples[0].message and b.samples[0].field == "timestamp"
+
+
+def test_a_file_read_in_chunks_gives_the_rows_and_counts_of_a_whole_read(monkeypatch):
+    """The stream ``rca collect`` reads: every ``CHUNK_SAMPLES`` samples a frame, the
+    counts complete once it is consumed, the rows those of one read."""
+    from collectors import metrics_file
+
+    whole = read(DATA / "node_exporter.om")
+    monkeypatch.setattr(metrics_file, "CHUNK_SAMPLES", 3)
+    ctx = ParseContext(file="node_exporter.om", zone=UTC, settings={})
+    batch, chunks = metrics_file.read_metrics_file_chunks(DATA / "node_exporter.om", ctx)
+    frames = [frames["metrics"] for frames in chunks]
+    assert len(whole.frames["metrics"]) > 6
+    assert [len(f) for f in frames[:-1]] == [3] * (len(frames) - 1) and 0 < len(frames[-1]) <= 3
+    pd.testing.assert_frame_equal(pd.concat(frames), whole.frames["metrics"])
+    assert (batch.lines, batch.kept, batch.malformed) == (whole.lines, whole.kept,
+                                                          whole.malformed)
+
+
+def test_a_file_with_no_sample_reads_as_an_empty_table(tmp_path):
+    batch = read(write(tmp_path, "# HELP x nothing\n# TYPE x gauge\n"))
+    assert batch.frames["metrics"].empty and batch.lines == 0
+    assert list(batch.frames["metrics"].columns) == list(record.empty("metrics").columns)

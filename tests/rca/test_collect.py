@@ -243,12 +243,14 @@ def test_nothing_readable_is_a_failed_collection(tmp_path, capsys):
 
 
 def test_streamed_collection_stores_what_one_piece_stores(tmp_path, capsys, monkeypatch):
-    """Tiny blocks and a tiny flush threshold: many blocks and many store merges, the
-    same rows, counts and malformed samples as the file read and merged in one piece."""
+    """Tiny blocks, metrics chunks and flush threshold: many blocks and many store merges,
+    the same rows, counts and malformed samples as the files read and merged in one piece."""
+    from collectors import metrics_file
     from collectors.logs import blocks
     from rca import collect
 
-    sources = ["--logs", str(DATA / "logs" / "*"), "--kube", str(DATA / "kube" / "mixed.json")]
+    sources = ["--logs", str(DATA / "logs" / "*"), "--kube", str(DATA / "kube" / "mixed.json"),
+               "--metrics-file", str(DATA / "metrics" / "node_exporter.om")]
     whole = _collect(tmp_path / "whole", capsys, *sources)
     writes = []
     write = Transaction.write
@@ -257,11 +259,12 @@ def test_streamed_collection_stores_what_one_piece_stores(tmp_path, capsys, monk
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 1500)
     monkeypatch.setattr(blocks, "READ_BYTES", 256)  # small reads: many blocks
     monkeypatch.setattr(collect, "FLUSH_ROWS", 5)
+    monkeypatch.setattr(metrics_file, "CHUNK_SAMPLES", 3)  # a metrics file in chunks too
     streamed = _collect(tmp_path / "streamed", capsys, *sources)
-    assert writes.count("requests") > 5
+    assert writes.count("requests") > 5 and writes.count("metrics") > 2
     for key in ("rows", "new_rows", "malformed", "files"):
         assert streamed[key] == whole[key], key
-    for table in ("requests", "dns", "events"):
+    for table in ("requests", "dns", "events", "metrics"):
         a, b = Store(tmp_path / "whole").load(table), Store(tmp_path / "streamed").load(table)
         assert len(a) > 0
         pd.testing.assert_frame_equal(a.sort_values("row_id"), b.sort_values("row_id"))
